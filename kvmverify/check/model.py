@@ -1,0 +1,90 @@
+"""The checked model: every name resolved, every expression typed. `ir/` lowers this, never the raw AST."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..diagnostics import Diagnostic, Span
+from ..lang import ast
+from .types import BitsT, FiniteT, Layout, Type
+
+
+@dataclass(frozen=True)
+class VarInfo:
+    name: str
+    indices: tuple[FiniteT, ...]
+    type: Type
+    init: ast.Expr
+    span: Span
+
+
+@dataclass(frozen=True)
+class SlotInfo:
+    """A shared slot: bits [lo, lo+width) of every element of `var`, with its owners."""
+
+    name: str
+    var: VarInfo
+    lo: int
+    width: int
+    empty: int
+    filler: str
+    emptier: str
+    span: Span
+    path: str  # as written, for messages: area[*].token
+
+
+@dataclass(frozen=True)
+class ActionInfo:
+    actor: str
+    decl: ast.ActionDecl
+    params: tuple[tuple[str, FiniteT], ...]
+
+
+@dataclass(frozen=True)
+class HandlerInfo:
+    actor: str
+    decl: ast.HandlerDecl
+    layout: Layout
+    params: tuple[tuple[str, Type], ...]
+
+
+@dataclass(frozen=True)
+class DefInfo:
+    decl: ast.DefDecl
+    params: tuple[tuple[str, Type], ...]
+    result: Type
+
+
+@dataclass(frozen=True)
+class PropInfo:
+    name: str
+    kind: str  # invariant | cover
+    expr: ast.Expr
+    span: Span
+
+
+@dataclass
+class Model:
+    name: str
+    root_file: str
+    params: dict[str, int]  # the values in force (bools as 0/1), after command-line overrides
+    param_types: dict[str, Type]
+    types: dict[str, Type]
+    layouts: dict[str, Layout]
+    vars: dict[str, VarInfo]
+    slots: list[SlotInfo]
+    actors: list[str]
+    actions: list[ActionInfo]
+    handlers: dict[str, HandlerInfo]
+    defs: dict[str, DefInfo]
+    props: list[PropInfo]
+    expects: list[ast.ExpectDecl]
+    enum_members: dict[str, tuple[Type, int]]
+    expr_types: dict[int, Type] = field(default_factory=dict)  # id(ast node) -> type; the AST outlives the model
+    warnings: list[Diagnostic] = field(default_factory=list)
+
+    def type_of(self, e: ast.Expr) -> Type:
+        return self.expr_types[id(e)]
+
+
+def layout_of(t: Type) -> Layout | None:
+    return t.layout if isinstance(t, BitsT) else None

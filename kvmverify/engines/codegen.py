@@ -1,0 +1,263 @@
+"""Compiles a transition system once into Python functions over flat state tuples.
+
+Generated code mentions only generated identifiers (v3, n3, L_t_4) and integer literals; no text from the model
+reaches it, so compiling a model never evaluates anything its author wrote.
+
+    succ(s, out, viol)  appends (instance id, next state) to `out` for every transition from s ((id, None) when a
+                        fatal check stops a path) and (instance id, check id, len(out) at the time, detail values)
+                        to `viol` for every failed check.
+    props(s)            a bit mask: bit p set when state property p is violated (invariants) or reached (covers).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, assert_never
+
+from ..ir import nodes as ir
+
+
+class Abort(Exception):
+    """A fatal check failed: the current path yields no successor."""
+
+
+@dataclass(frozen=True)
+class CheckSite:
+    prop: int
+    message: str
+    labels: tuple[str, ...]
+    span: object
+
+
+@dataclass
+class Compiled:
+    succ: Callable
+    props: Callable
+    checks: tuple[CheckSite, ...]
+    source: str
+    state_mask: int  # bits of `props` that are invariants
+
+
+def _written(stmts) -> set[int]:
+    out: set[int] = set()
+    for s in stmts:
+        match s:
+            case ir.Assign(var, _, _):
+                out.add(var)
+            case ir.If(_, then, else_, _):
+                out |= _written(then) | _written(else_)
+            case ir.Choose(_, _, _, _, body):
+                out |= _written(body)
+            case ir.Let() | ir.Check():
+                pass
+            case _:
+                assert_never(s)
+    return out
+
+
+def _has_fatal(stmts) -> bool:
+    for s in stmts:
+        match s:
+            case ir.Check(_, _, fatal, _, _, _) if fatal:
+                return True
+            case ir.If(_, then, else_, _):
+                if _has_fatal(then) or _has_fatal(else_):
+                    return True
+            case ir.Choose(_, _, _, _, body):
+                if _has_fatal(body):
+                    return True
+    return False
+
+
+def _local(name: str) -> str:
+    return "L_" + name
+
+
+class _Gen:
+    def __init__(self, ts: ir.TransitionSystem):
+        self.ts = ts
+        self.lines: list[str] = []
+        self.checks: list[CheckSite] = []
+        self.written: set[int] = set()
+        self.counter = 0
+        self.inst = 0
+
+    def emit(self, depth: int, text: str) -> None:
+        self.lines.append("    " * depth + text)
+
+    def var(self, i: int) -> str:
+        return f"n{i}" if i in self.written else f"v{i}"
+
+    def expr(self, e: ir.Expr) -> str:
+        match e:
+            case ir.Const(v):
+                return str(v)
+            case ir.Var(i):
+                return self.var(i)
+            case ir.Local(name):
+                return _local(name)
+            case ir.Op(op, args, width):
+                return self.op(op, [self.expr(a) for a in args], width)
+            case ir.Extract(arg, lo, width):
+                mask = (1 << width) - 1
+                inner = self.expr(arg)
+                return f"({inner} & {mask})" if lo == 0 else f"(({inner} >> {lo}) & {mask})"
+            case ir.Insert(base, lo, width, value):
+                mask = (1 << width) - 1
+                keep = ~(mask << lo)
+                return f"(({self.expr(base)} & {keep}) | (({self.expr(value)} & {mask}) << {lo}))"
+            case ir.Select(options, index, base):
+                opts = ", ".join(self.expr(o) for o in options)
+                idx = self.expr(index)
+                return f"({opts},)[{idx} - {base}]" if base else f"({opts},)[{idx}]"
+            case _:
+                assert_never(e)
+
+    @staticmethod
+    def op(op: str, a: list[str], width: int | None) -> str:
+        def wrap(x: str) -> str:
+            return f"({x} & {(1 << width) - 1})" if width is not None else f"({x})"
+        match op:
+            case "add":
+                return wrap(f"{a[0]} + {a[1]}")
+            case "sub":
+                return wrap(f"{a[0]} - {a[1]}")
+            case "mul":
+                return wrap(f"{a[0]} * {a[1]}")
+            case "div":
+                return wrap(f"{a[0]} // {a[1]}")
+            case "mod":
+                return wrap(f"{a[0]} % {a[1]}")
+            case "shl":
+                return wrap(f"{a[0]} << {a[1]}")
+            case "shr":
+                return f"({a[0]} >> {a[1]})"
+            case "band":
+                return f"({a[0]} & {a[1]})"
+            case "bor":
+                return f"({a[0]} | {a[1]})"
+            case "bxor":
+                return f"({a[0]} ^ {a[1]})"
+            case "neg":
+                return wrap(f"-{a[0]}")
+            case "bnot":
+                return wrap(f"~{a[0]}")
+            case "not":
+                return f"(not {a[0]})"
+            case "and":
+                return "(" + " and ".join(a) + ")"
+            case "or":
+                return "(" + " or ".join(a) + ")"
+            case "implies":
+                return f"((not {a[0]}) or {a[1]})"
+            case "eq" | "ne" | "lt" | "le" | "gt" | "ge":
+                sym = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}[op]
+                return f"({a[0]} {sym} {a[1]})"
+            case "ite":
+                return f"({a[1]} if {a[0]} else {a[2]})"
+            case "popcount":
+                return f"({a[0]}).bit_count()"
+        raise ValueError(f"unknown operator {op}")
+
+    def next_state(self) -> str:
+        return "(" + ", ".join(self.var(i) for i in range(len(self.ts.vars))) + ",)"
+
+    def stmts(self, stmts: tuple[ir.Stmt, ...], depth: int, complete: bool) -> None:
+        for s in stmts:
+            self.stmt(s, depth)
+        terminal = bool(stmts) and (isinstance(stmts[-1], ir.Choose) or
+                                    (isinstance(stmts[-1], ir.If) and stmts[-1].tail))
+        if complete and not terminal:
+            self.emit(depth, f"out.append(({self.inst}, {self.next_state()}))")
+        elif not stmts:
+            self.emit(depth, "pass")
+
+    def guarded(self, body: tuple[ir.Stmt, ...], depth: int) -> None:
+        if _has_fatal(body):
+            self.emit(depth, "try:")
+            self.stmts(body, depth + 1, True)
+            self.emit(depth, "except Abort:")
+            self.emit(depth + 1, f"out.append(({self.inst}, None))")
+        else:
+            self.stmts(body, depth, True)
+
+    def stmt(self, s: ir.Stmt, depth: int) -> None:
+        match s:
+            case ir.Assign(var, value, _):
+                self.emit(depth, f"n{var} = {self.expr(value)}")
+            case ir.Let(name, value):
+                self.emit(depth, f"{_local(name)} = {self.expr(value)}")
+            case ir.If(cond, then, else_, tail):
+                self.emit(depth, f"if {self.expr(cond)}:")
+                self.stmts(then, depth + 1, tail)
+                if else_ or tail:
+                    self.emit(depth, "else:")
+                    self.stmts(else_, depth + 1, tail)
+            case ir.Choose(name, lo, hi, where, body):
+                saved = sorted(_written(body))
+                self.counter += 1
+                keep = f"_s{self.counter}"
+                names = ", ".join(f"n{i}" for i in saved)
+                if saved:
+                    self.emit(depth, f"{keep} = ({names},)")
+                self.emit(depth, f"for {_local(name)} in range({lo}, {hi + 1}):")
+                if saved:
+                    self.emit(depth + 1, f"{names}, = {keep}")
+                self.emit(depth + 1, f"if not {self.expr(where)}:")
+                self.emit(depth + 2, "continue")
+                self.guarded(body, depth + 1)
+            case ir.Check(prop, cond, fatal, span, message, detail):
+                cid = len(self.checks)
+                self.checks.append(CheckSite(prop, message, tuple(lbl for lbl, _ in detail), span))
+                values = "".join(self.expr(v) + ", " for _, v in detail)
+                self.emit(depth, f"if not {self.expr(cond)}:")
+                self.emit(depth + 1, f"viol.append(({self.inst}, {cid}, len(out), ({values})))")
+                if fatal:
+                    self.emit(depth + 1, "raise Abort")
+            case _:
+                assert_never(s)
+
+    def unpack(self, depth: int) -> None:
+        n = len(self.ts.vars)
+        self.emit(depth, ", ".join(f"v{i}" for i in range(n)) + ", = s")
+
+    def succ(self) -> None:
+        self.emit(0, "def succ(s, out, viol):")
+        self.unpack(1)
+        for a in self.ts.actions:
+            self.inst = a.id
+            self.written = set()
+            self.emit(1, f"# {a.label}")
+            self.emit(1, f"if {self.expr(a.guard)}:")
+            self.written = _written(a.body)
+            for i in sorted(self.written):
+                self.emit(2, f"n{i} = v{i}")
+            self.guarded(a.body, 2)
+        self.written = set()
+        self.emit(1, "return")
+
+    def props(self) -> int:
+        self.emit(0, "def props(s):")
+        self.unpack(1)
+        self.emit(1, "r = 0")
+        mask = 0
+        for p in self.ts.properties:
+            if p.kind == "invariant":
+                mask |= 1 << p.id
+                self.emit(1, f"if not {self.expr(p.expr)}:")
+            elif p.kind == "cover":
+                self.emit(1, f"if {self.expr(p.expr)}:")
+            else:
+                continue
+            self.emit(2, f"r |= {1 << p.id}")
+        self.emit(1, "return r")
+        return mask
+
+
+def compile_system(ts: ir.TransitionSystem) -> Compiled:
+    g = _Gen(ts)
+    g.succ()
+    mask = g.props()
+    source = "\n".join(g.lines) + "\n"
+    namespace: dict = {"Abort": Abort, "__builtins__": {"range": range, "len": len}}
+    exec(compile(source, f"<kvmverify:{ts.name}>", "exec"), namespace)  # noqa: S102 - generated from the IR only
+    return Compiled(namespace["succ"], namespace["props"], tuple(g.checks), source, mask)

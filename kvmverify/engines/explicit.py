@@ -1,0 +1,222 @@
+"""Explicit-state breadth-first search: exact state counts and the shortest counterexample for each property.
+
+States are flat tuples of ints; the visited set maps each to its id; `parent`/`via` arrays give the BFS tree, from
+which every trace is rebuilt. Because the search goes level by level, the first violation found for a property
+is a shortest one.
+"""
+from __future__ import annotations
+
+import time
+from array import array
+from dataclasses import dataclass
+
+from ..ir import nodes as ir
+from .codegen import Compiled, compile_system
+from .result import CheckResult, Coverage, PropertyResult, Stats, Step, Trace, Violation
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_states: int | None = None
+    max_depth: int | None = None
+    timeout: float | None = None
+    max_memory_mb: float | None = None
+
+
+class Interrupt:
+    """A flag the CLI's SIGINT handler sets; the search stops at the next check and reports what it has."""
+
+    def __init__(self) -> None:
+        self.set = False
+
+
+def peak_rss_mb() -> float | None:
+    try:
+        import resource
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    except (ImportError, OSError):  # pragma: no cover - not on Linux
+        return None
+
+
+def current_rss_mb() -> float | None:
+    try:
+        with open("/proc/self/statm") as f:
+            import os
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / (1 << 20)
+    except (OSError, ValueError, IndexError):  # pragma: no cover - not on Linux
+        return None
+
+
+@dataclass
+class _Found:
+    """Where a property was first violated (or a cover first reached)."""
+
+    state: int  # the state id (for step properties: the pre-state)
+    action: int | None = None
+    check: int | None = None
+    pos: int | None = None
+    detail: tuple = ()
+
+
+class Explorer:
+    """The engine contract: initial states, successors (enabled actions applied), property checks."""
+
+    def __init__(self, ts: ir.TransitionSystem, compiled: Compiled | None = None):
+        self.ts = ts
+        self.c = compiled or compile_system(ts)
+
+    def initial_states(self) -> list[tuple[int, ...]]:
+        return list(self.ts.init)
+
+    def successors(self, state: tuple[int, ...]) -> tuple[list, list]:
+        out: list = []
+        viol: list = []
+        self.c.succ(state, out, viol)
+        return out, viol
+
+    def step(self, state: tuple[int, ...], action: int) -> list[tuple[int, ...] | None]:
+        """Every state `action` can lead to from `state` (None for paths a fatal check stopped)."""
+        out, _ = self.successors(state)
+        return [t for k, t in out if k == action]
+
+    # -------------------------------------------------------------------------------------------- the search
+    def run(self, limits: Limits = Limits(), interrupt: Interrupt | None = None) -> CheckResult:
+        ts, succ, props = self.ts, self.c.succ, self.c.props
+        started = time.monotonic()
+        deadline = started + limits.timeout if limits.timeout is not None else None
+        index: dict[tuple, int] = {}
+        states: list[tuple] = []
+        parent = array("q")
+        via = array("q")
+        found: dict[int, _Found] = {}
+        inv_mask = self.c.state_mask
+        state_props = [p for p in ts.properties if not p.is_step]
+        pending_step = {p.id for p in ts.properties if p.is_step}
+        check_prop = [c.prop for c in self.c.checks]
+
+        def note_state(sid: int, r: int) -> None:
+            for p in state_props:
+                if r >> p.id & 1 and p.id not in found:
+                    found[p.id] = _Found(sid)
+
+        for s in self.initial_states():
+            if s not in index:
+                index[s] = len(states)
+                states.append(s)
+                parent.append(-1)
+                via.append(-1)
+                note_state(index[s], props(s))
+        transitions = 0
+        depth = 0
+        level_start, level_end = 0, len(states)
+        bound: str | None = None
+        out: list = []
+        viol: list = []
+        while level_start < level_end:
+            if limits.max_depth is not None and depth >= limits.max_depth:
+                bound = "max-depth"
+                break
+            sid = level_start
+            while sid < level_end:
+                if sid & 1023 == 0:
+                    bound = self._bound_hit(limits, len(states), deadline, interrupt)
+                    if bound:
+                        break
+                s = states[sid]
+                out.clear()
+                viol.clear()
+                succ(s, out, viol)
+                for k, t in out:
+                    if t is None:
+                        continue
+                    transitions += 1
+                    if t not in index:
+                        nid = len(states)
+                        index[t] = nid
+                        states.append(t)
+                        parent.append(sid)
+                        via.append(k)
+                        r = props(t)
+                        if r:
+                            note_state(nid, r)
+                if viol:
+                    for k, cid, pos, detail in viol:
+                        pid = check_prop[cid]
+                        if pid in pending_step:
+                            pending_step.discard(pid)
+                            found[pid] = _Found(sid, k, cid, pos, detail)
+                sid += 1
+            if bound:
+                break
+            depth += 1
+            level_start, level_end = level_end, len(states)
+        exhausted = bound is None
+        # exhausted: the loop ran one level past the deepest one; stopped: every transition from levels below
+        # `depth` was explored and every state up to `depth` checked
+        reached = depth - 1 if exhausted else depth
+        stats = Stats(len(states), transitions, max(reached, 0), time.monotonic() - started, peak_rss_mb())
+        results = self._results(found, states, parent, via, stats, bound)
+        resource_bound = bound if bound != "max-depth" else None
+        notes = () if resource_bound is None else (
+            f"search stopped by {bound} after {stats.states} states; no violation up to depth {stats.depth}",)
+        return CheckResult("explicit", tuple(results), stats, bound=resource_bound, notes=notes)
+
+    @staticmethod
+    def _bound_hit(limits: Limits, nstates: int, deadline, interrupt) -> str | None:
+        if interrupt is not None and interrupt.set:
+            return "interrupted"
+        if limits.max_states is not None and nstates >= limits.max_states:
+            return "max-states"
+        if deadline is not None and time.monotonic() > deadline:
+            return "timeout"
+        if limits.max_memory_mb is not None:
+            rss = current_rss_mb()
+            if rss is not None and rss > limits.max_memory_mb:
+                return "max-memory"
+        return None
+
+    def _results(self, found, states, parent, via, stats: Stats, bound):
+        expects = {name: verdict for name, verdict, _ in self.ts.expects}
+        exhausted = bound is None
+        results = []
+        for p in self.ts.properties:
+            f = found.get(p.id)
+            if exhausted:
+                cov = Coverage("exhaustive", states=stats.states, depth=stats.depth)
+            else:
+                cov = Coverage("bounded", states=stats.states, depth=stats.depth, bound=bound)
+            if p.kind == "cover":
+                if f is not None:
+                    trace = self.trace_to(f.state, states, parent, via)
+                    results.append(PropertyResult(p, "reached", cov, trace, expects.get(p.name)))
+                else:
+                    status = "vacuous" if exhausted else "unknown"
+                    results.append(PropertyResult(p, status, cov, None, expects.get(p.name)))
+                continue
+            if f is None:
+                status = "holds" if exhausted or bound == "max-depth" else "unknown"
+                results.append(PropertyResult(p, status, cov, None, expects.get(p.name)))
+                continue
+            trace = self.trace_to(f.state, states, parent, via)
+            if p.is_step:
+                site = self.c.checks[f.check]
+                out, _ = self.successors(states[f.state])
+                post = out[f.pos][1] if f.pos < len(out) and out[f.pos][0] == f.action else None
+                detail = tuple(zip(site.labels, f.detail))
+                trace = Trace((*trace.steps, Step(f.action, post)), None, Violation(site.message, detail))
+            else:
+                trace = Trace(trace.steps, None, Violation(f"{p.name} is false in the last state"))
+            results.append(PropertyResult(p, "violated", cov, trace, expects.get(p.name)))
+        return results
+
+    @staticmethod
+    def trace_to(sid: int, states, parent, via) -> Trace:
+        path = []
+        while sid != -1:
+            path.append(Step(via[sid] if via[sid] != -1 else None, states[sid]))
+            sid = parent[sid]
+        return Trace(tuple(reversed(path)))
+
+
+def explore(ts: ir.TransitionSystem, limits: Limits = Limits(), interrupt: Interrupt | None = None) -> CheckResult:
+    return Explorer(ts).run(limits, interrupt)

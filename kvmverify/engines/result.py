@@ -1,0 +1,110 @@
+"""What every engine returns: a verdict per property with the coverage behind it, stats, and traces. No printing."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..ir.nodes import Property
+
+
+@dataclass(frozen=True)
+class Step:
+    """A state, and the action instance that led to it (None for an initial state).
+
+    The last step of a trace for a step property is the violating transition; its `state` is the state the step
+    would have produced, or None if the failure stopped the step.
+    """
+
+    action: int | None
+    state: tuple[int, ...] | None
+
+
+@dataclass(frozen=True)
+class Violation:
+    message: str
+    detail: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class Trace:
+    steps: tuple[Step, ...]
+    loop: int | None = None  # lasso traces (liveness): index of the step the last state returns to
+    violation: Violation | None = None
+
+    @property
+    def length(self) -> int:
+        """Number of transitions."""
+        return len(self.steps) - 1
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """What a verdict rests on. `bound` names the limit that stopped a search, if any."""
+
+    kind: str  # exhaustive | bounded | k-induction | pdr
+    states: int | None = None
+    depth: int | None = None
+    k: int | None = None
+    invariant: str | None = None
+    bound: str | None = None  # max-states | max-depth | timeout | max-memory | interrupted
+
+    def describe(self) -> str:
+        match self.kind:
+            case "exhaustive":
+                return f"exhaustive, {self.states} states, depth {self.depth}"
+            case "bounded":
+                why = f", stopped by {self.bound}" if self.bound else ""
+                states = f", {self.states} states" if self.states is not None else ""
+                return f"no violation up to depth {self.depth}{states}{why}"
+            case "k-induction":
+                return f"proved (k-induction, k={self.k})"
+            case "pdr":
+                return f"proved (PDR, invariant: {self.invariant})"
+        return self.kind
+
+
+# statuses: holds | violated | reached | vacuous | unknown
+@dataclass(frozen=True)
+class PropertyResult:
+    prop: Property
+    status: str
+    coverage: Coverage
+    trace: Trace | None = None
+    expected: str | None = None  # the model's `expect` annotation, if any
+
+    @property
+    def as_expected(self) -> bool:
+        """Does this result meet the model's expectation (or, without one, pass)?"""
+        if self.expected is None:
+            return self.status in ("holds", "reached")
+        if self.expected == "violated":
+            return self.status == "violated"
+        if self.expected == "vacuous":
+            return self.status == "vacuous"
+        return self.status in ("holds", "reached")
+
+
+@dataclass(frozen=True)
+class Stats:
+    states: int
+    transitions: int
+    depth: int
+    seconds: float
+    peak_rss_mb: float | None = None
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    engine: str
+    results: tuple[PropertyResult, ...]
+    stats: Stats
+    bound: str | None = None  # the resource limit that stopped the run, if one did
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def exit_code(self) -> int:
+        """0 all as expected; 1 a property failed; 4 no failure found but a resource bound stopped the search."""
+        if any(not r.as_expected and r.status != "unknown" for r in self.results):
+            return 1
+        if any(r.status == "unknown" for r in self.results):
+            return 4
+        return 0

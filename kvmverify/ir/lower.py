@@ -1,0 +1,524 @@
+"""Checked model -> transition system.
+
+Actions are grounded over their parameters, quantifiers expanded, handlers inlined at each `write`, arrays
+flattened, and the derived step properties (slot ownership, MSR validity, type bounds) placed as `Check`s at the
+statements that can break them. `choose` is lowered in continuation-passing style: the rest of the body moves
+inside it, so every nondeterministic branch is a complete path.
+"""
+from __future__ import annotations
+
+import itertools
+from typing import assert_never
+
+from ..check.exprs import fits
+from ..check.model import ActionInfo, Model, SlotInfo
+from ..check.types import (BitsT, BoolT, EmptySetT, EnumT, IntT, Layout, SetT, Type, domain, domain_lo,
+                           domain_size, show_value)
+from ..diagnostics import Diagnostic, DiagnosticError, Span
+from ..lang import ast
+from . import nodes as ir
+from .simplify import FALSE, TRUE, const_value, conj, disj, mk, negate
+
+MAX_HANDLER_DEPTH = 8
+MAX_INSTANCES = 200_000
+
+
+def _contains_choose(stmts, model: Model, depth: int = 0) -> bool:
+    for s in stmts:
+        match s:
+            case ast.Choose():
+                return True
+            case ast.If(_, _, then, else_):
+                if _contains_choose(then, model, depth) or _contains_choose(else_, model, depth):
+                    return True
+            case ast.For(_, _, _, body):
+                if _contains_choose(body, model, depth):
+                    return True
+            case ast.Write(_, reg, _):
+                h = model.handlers.get(reg)
+                if h and depth < MAX_HANDLER_DEPTH and _contains_choose(h.decl.body, model, depth + 1):
+                    return True
+    return False
+
+
+class Lowering:
+    def __init__(self, model: Model):
+        self.m = model
+        self.vars: list[ir.StateVar] = []
+        self.base: dict[str, int] = {}
+        self.strides: dict[str, tuple[int, ...]] = {}
+        self.props: list[ir.Property] = []
+        self.assert_props: dict[int, int] = {}
+        self.msr_props: dict[str, int] = {}
+        self.slot_props: dict[str, int] = {}
+        self.type_ok: int | None = None
+        self.fresh = itertools.count()
+        self.diags: list[Diagnostic] = []
+
+    # ------------------------------------------------------------------------------------------ layout of state
+    def flatten(self) -> None:
+        for v in self.m.vars.values():
+            self.base[v.name] = len(self.vars)
+            sizes = [domain_size(t) for t in v.indices]
+            self.strides[v.name] = tuple(_prod(sizes[i + 1:]) for i in range(len(sizes)))
+            for idx in itertools.product(*(domain(t) for t in v.indices)):
+                shown = "".join(f"[{show_value(t, i)}]" for t, i in zip(v.indices, idx))
+                self.vars.append(ir.StateVar(v.name + shown, v.name, idx, v.type, v.span))
+
+    def slot_of(self, var: str, idx: tuple[int, ...]) -> int:
+        info = self.m.vars[var]
+        off = sum((i - domain_lo(t)) * s for i, t, s in zip(idx, info.indices, self.strides[var]))
+        return self.base[var] + off
+
+    def new_prop(self, name: str, kind: str, expr, span: Span, description: str) -> int:
+        clash = next((p for p in self.props if p.name == name), None)
+        if clash is not None:
+            self.diags.append(Diagnostic("KV202", "error", f"property '{name}' is declared again (first at "
+                                         f"{clash.span})", span, "give each property its own name"))
+        pid = len(self.props)
+        self.props.append(ir.Property(pid, name, kind, expr, span, description))
+        return pid
+
+    def type_ok_prop(self) -> int:
+        if self.type_ok is None:
+            self.type_ok = self.new_prop("type_ok", "type_ok", None, Span(self.m.root_file, 1, 1, 1, 1),
+                                         "every assigned value lies in its variable's declared type")
+        return self.type_ok
+
+    # ------------------------------------------------------------------------------------------ expressions
+    def expr(self, e: ast.Expr, env: dict[str, ir.Expr]) -> ir.Expr:
+        t = self.m.type_of(e)
+        match e:
+            case ast.IntLit(_, v):
+                return ir.Const(v)
+            case ast.BoolLit(_, v):
+                return TRUE if v else FALSE
+            case ast.Name(_, n):
+                if n in env:
+                    return env[n]
+                if n in self.m.params:
+                    return ir.Const(self.m.params[n])
+                if n in self.m.enum_members:
+                    return ir.Const(self.m.enum_members[n][1])
+                return ir.Var(self.base[n])
+            case ast.Index():
+                return self.index_read(e, env)
+            case ast.Field(_, base, name):
+                bt = self.m.type_of(base)
+                f = bt.layout.field(name)
+                return mk_extract(self.expr(base, env), f.lo, f.width)
+            case ast.Call(_, func, args):
+                if func == "card":
+                    return mk("popcount", self.expr(args[0], env))
+                d = self.m.defs[func]
+                inner = {n: self.expr(a, env) for (n, _), a in zip(d.params, args)}
+                return self.expr(d.decl.body, inner)
+            case ast.Unary(_, op, x):
+                a = self.expr(x, env)
+                if op == "!":
+                    return negate(a)
+                width = t.width if isinstance(t, BitsT) else None
+                return mk("neg" if op == "-" else "bnot", a, width=width)
+            case ast.Binary():
+                return self.binary(e, t, env)
+            case ast.Ternary(_, c, a, b):
+                return mk("ite", self.expr(c, env), self.expr(a, env), self.expr(b, env))
+            case ast.SetLit(_, items):
+                elem = t.elem if isinstance(t, SetT) else None
+                out: ir.Expr = ir.Const(0)
+                for item in items:
+                    out = mk("bor", out, self.bit_of(elem, self.expr(item, env)))
+                return out
+            case ast.RecordLit(_, items):
+                layout = t.layout
+                out = ir.Const(0)
+                for item in items:
+                    f = layout.field(item.name)
+                    out = mk_insert(out, f.lo, f.width, self.expr(item.value, env))
+                return out
+            case ast.Quant(_, kind, binders, body):
+                parts = []
+                types = [self.m.types.get(b.type_name.id) or BoolT() for b in binders]
+                for values in itertools.product(*(domain(bt) for bt in types)):
+                    inner = dict(env)
+                    inner.update({b.name: ir.Const(v) for b, v in zip(binders, values)})
+                    parts.append(self.expr(body, inner))
+                return conj(parts) if kind == "forall" else disj(parts)
+            case _:
+                assert_never(e)
+
+    def bit_of(self, elem: Type | None, x: ir.Expr) -> ir.Expr:
+        lo = domain_lo(elem) if elem is not None else 0
+        return mk("shl", ir.Const(1), mk("sub", x, ir.Const(lo)))
+
+    def binary(self, e: ast.Binary, t: Type, env) -> ir.Expr:
+        op = e.op
+        a, b = self.expr(e.left, env), self.expr(e.right, env)
+        lt, rt = self.m.type_of(e.left), self.m.type_of(e.right)
+        if op == "in":
+            elem = rt.elem if isinstance(rt, SetT) else None
+            if isinstance(rt, EmptySetT):
+                return FALSE
+            member = mk("band", mk("shr", b, mk("sub", a, ir.Const(domain_lo(elem)))), ir.Const(1))
+            in_domain = conj([mk("ge", a, ir.Const(domain_lo(elem))),
+                              mk("lt", a, ir.Const(domain_lo(elem) + domain_size(elem)))])
+            return conj([in_domain, mk("ne", member, ir.Const(0))]) if fits(lt, elem) != "ok" else \
+                mk("ne", member, ir.Const(0))
+        simple = {"&&": "and", "||": "or", "->": "implies", "==": "eq", "!=": "ne", "<": "lt", "<=": "le",
+                  ">": "gt", ">=": "ge"}
+        if op in simple:
+            return mk(simple[op], a, b)
+        if isinstance(t, (SetT, EmptySetT)):
+            n = domain_size(t.elem) if isinstance(t, SetT) else 0
+            full = ir.Const((1 << n) - 1)
+            match op:
+                case "+" | "|":
+                    return mk("bor", a, b)
+                case "&":
+                    return mk("band", a, b)
+                case "-":
+                    return mk("band", a, mk("bxor", b, full))
+        width = t.width if isinstance(t, BitsT) else None
+        arith = {"+": "add", "-": "sub", "*": "mul", "/": "div", "%": "mod", "<<": "shl", ">>": "shr",
+                 "&": "band", "|": "bor", "^": "bxor"}
+        return mk(arith[op], a, b, width=width)
+
+    def index_chain(self, e: ast.Expr) -> tuple[str, list[ast.Expr]]:
+        chain = []
+        while isinstance(e, ast.Index):
+            chain.append(e.index)
+            e = e.base
+        return e.id, chain[::-1]
+
+    def element(self, var: str, idx_exprs: list[ir.Expr]) -> ir.Expr:
+        """The element of array `var` at the given (possibly dynamic) indices."""
+        info = self.m.vars[var]
+        consts = [const_value(i) for i in idx_exprs]
+        if all(c is not None for c in consts):
+            return ir.Var(self.slot_of(var, tuple(consts)))
+        linear: ir.Expr = ir.Const(0)
+        for i, t, s in zip(idx_exprs, info.indices, self.strides[var]):
+            linear = mk("add", linear, mk("mul", mk("sub", i, ir.Const(domain_lo(t))), ir.Const(s)))
+        n = _prod([domain_size(t) for t in info.indices])
+        return ir.Select(tuple(ir.Var(self.base[var] + k) for k in range(n)), linear, 0)
+
+    def index_read(self, e: ast.Index, env) -> ir.Expr:
+        var, chain = self.index_chain(e)
+        return self.element(var, [self.expr(i, env) for i in chain])
+
+    # ------------------------------------------------------------------------------------------ statements
+    def block(self, stmts, env, actor: str, k: tuple) -> list[ir.Stmt]:
+        """Lower `stmts`, then the continuation frames `k` (innermost first) if a tail statement needs them."""
+        out: list[ir.Stmt] = []
+        for i, s in enumerate(stmts):
+            if _contains_choose((s,), self.m):
+                out.extend(self.tail(s, env, actor, ((stmts[i + 1:], env, actor), *k)))
+                return out
+            lowered, env = self.stmt(s, env, actor)
+            out.extend(lowered)
+        out.extend(self.run_k(k))
+        return out
+
+    def run_k(self, k: tuple) -> list[ir.Stmt]:
+        if not k:
+            return []
+        (stmts, env, actor), rest = k[0], k[1:]
+        return self.block(stmts, env, actor, rest)
+
+    def tail(self, s: ast.Stmt, env, actor: str, k: tuple) -> list[ir.Stmt]:
+        match s:
+            case ast.Choose(_, name, _, where, body):
+                t = self.choose_type(s)
+                local = f"{name}_{next(self.fresh)}"
+                inner = {**env, name: ir.Local(local)}
+                cond = self.expr(where, inner) if where is not None else TRUE
+                dom = domain(t)
+                return [ir.Choose(local, dom.start, dom.stop - 1, cond, tuple(self.block(body, inner, actor, k)))]
+            case ast.If(_, c, then, else_):
+                return [ir.If(self.expr(c, env), tuple(self.block(then, env, actor, k)),
+                              tuple(self.block(else_, env, actor, k)), tail=True)]
+            case ast.For(_, name, typ, body):
+                frames = tuple((body, {**env, name: ir.Const(v)}, actor) for v in domain(self.finite_type(typ)))
+                return self.run_k((*frames, *k))
+            case ast.Write():
+                check, valid, hbody, henv, hactor = self.write_parts(s, env, actor)
+                return [*check, ir.If(valid, tuple(self.block(hbody, henv, hactor, k)), tuple(self.run_k(k)),
+                                      tail=True)]
+        raise AssertionError(type(s).__name__)
+
+    def choose_type(self, s: ast.Choose):
+        return self.finite_type(s.type)
+
+    def finite_type(self, typ: ast.TypeExpr):
+        match typ:
+            case ast.RangeType(_, lo, hi):
+                return IntT(self._const(lo), self._const(hi))
+            case ast.ExprType(_, ast.Name(_, "bool")):
+                return BoolT()
+            case ast.ExprType(_, ast.Name(_, n)):
+                return self.m.types[n]
+            case ast.ExprType(_, ast.SetLit(_, items)):
+                return EnumT("", tuple(i.id for i in items))
+        raise AssertionError("checked")
+
+    def _const(self, e: ast.Expr) -> int:
+        v = const_value(self.expr(e, {}))
+        assert v is not None
+        return v
+
+    def stmt(self, s: ast.Stmt, env, actor: str) -> tuple[list[ir.Stmt], dict]:
+        match s:
+            case ast.Assign():
+                return self.assign(s, env, actor), env
+            case ast.If(_, c, then, else_):
+                cond = self.expr(c, env)
+                cv = const_value(cond)
+                if cv is not None:
+                    return self.block(then if cv else else_, env, actor, ()), env
+                return [ir.If(cond, tuple(self.block(then, env, actor, ())),
+                              tuple(self.block(else_, env, actor, ())))], env
+            case ast.Assert(span, name, cond, msg):
+                pid = self.assert_props.get(id(s))
+                if pid is None:
+                    text = msg or f"assertion at {span}"
+                    pid = self.new_prop(name or f"assert:{actor}@{span.line}", "assert", None, span, text)
+                    self.assert_props[id(s)] = pid
+                return [ir.Check(pid, self.expr(cond, env), False, span, self.props[pid].description)], env
+            case ast.Let(_, name, value):
+                v = self.expr(value, env)
+                if isinstance(v, (ir.Const, ir.Local)):
+                    return [], {**env, name: v}
+                local = f"{name}_{next(self.fresh)}"
+                return [ir.Let(local, v)], {**env, name: ir.Local(local)}
+            case ast.Write():
+                check, valid, hbody, henv, hactor = self.write_parts(s, env, actor)
+                inner = self.block(hbody, henv, hactor, ())
+                vv = const_value(valid)
+                if vv is not None:
+                    return [*check, *(inner if vv else [])], env
+                return [*check, ir.If(valid, tuple(inner), ())], env
+            case ast.For(_, name, typ, body):
+                out = []
+                for v in domain(self.finite_type(typ)):
+                    out.extend(self.block(body, {**env, name: ir.Const(v)}, actor, ()))
+                return out, env
+            case ast.Skip():
+                return [], env
+            case ast.Choose():
+                raise AssertionError("choose is lowered by tail()")
+            case _:
+                assert_never(s)
+
+    def write_parts(self, s: ast.Write, env, actor: str):
+        """The MSR validity check, the validity condition, and the handler body with its environment."""
+        depth = env.get("\0depth", 0)
+        if depth >= MAX_HANDLER_DEPTH:
+            raise DiagnosticError([Diagnostic("KV312", "error", f"write {s.register} nests handlers more than "
+                                              f"{MAX_HANDLER_DEPTH} deep (a handler writes a register whose "
+                                              "handler writes it back?)", s.span)])
+        h = self.m.handlers[s.register]
+        args = [self.expr(a, env) for a in s.args]
+        value = args[-1]
+        valid = conj([mk("eq", mk_extract(value, f.lo, f.width), ir.Const(_required(f, self.m.params)))
+                      for f in h.layout.fields if _required(f, self.m.params) is not None])
+        checks: list[ir.Stmt] = []
+        if const_value(valid) != 1:
+            pid = self.msr_prop(h.layout, s.span)
+            checks.append(ir.Check(pid, valid, False, s.span,
+                                   f"{actor} wrote {s.register} with a reserved or unsupported bit set (#GP)",
+                                   (("value", value),)))
+        henv: dict = {n: a for (n, _), a in zip(h.params, args)}
+        henv["\0depth"] = depth + 1
+        return checks, valid, h.decl.body, henv, h.actor
+
+    def msr_prop(self, layout: Layout, span: Span) -> int:
+        if layout.name not in self.msr_props:
+            gated = [f.name for f in layout.fields if f.must_be is not None or f.requires is not None]
+            self.msr_props[layout.name] = self.new_prop(
+                f"msr:{layout.name}", "msr", None, layout.span or span,
+                f"every write to {layout.name} keeps {', '.join(gated)} as documented (else #GP)")
+        return self.msr_props[layout.name]
+
+    def assign(self, s: ast.Assign, env, actor: str) -> list[ir.Stmt]:
+        # split the target into array element and bit range
+        fields: list[str] = []
+        target = s.target
+        while isinstance(target, ast.Field):
+            fields.append(target.name)
+            target = target.base
+        fields.reverse()
+        var, chain = (target.id, []) if isinstance(target, ast.Name) else self.index_chain(target)
+        info = self.m.vars[var]
+        value = self.expr(s.value, env)
+        tt, vt = self.m.type_of(s.target), self.m.type_of(s.value)
+        lo, width, t = 0, None, info.type
+        for f in fields:
+            fl = t.layout.field(f)
+            lo, width, t = lo + fl.lo, fl.width, BitsT(fl.width)
+        out: list[ir.Stmt] = []
+        if fits(vt, tt) == "check":
+            vlo, vhi = _bounds(tt)
+            cond = conj([mk("ge", value, ir.Const(vlo)), mk("le", value, ir.Const(vhi))])
+            out.append(ir.Check(self.type_ok_prop(), cond, True, s.span,
+                                f"value assigned to {_show_target(var, chain, fields)} lies outside {tt}",
+                                (("value", value),)))
+        idx = [self.expr(i, env) for i in chain]
+        consts = [const_value(i) for i in idx]
+        if all(c is not None for c in consts):
+            return out + self.assign_element(self.slot_of(var, tuple(consts)), lo, width, value, actor, s.span)
+        # a dynamic index: one guarded assignment per element
+        for combo in itertools.product(*(domain(t) for t in info.indices)):
+            hit = conj([mk("eq", i, ir.Const(c)) for i, c in zip(idx, combo)])
+            if const_value(hit) == 0:
+                continue
+            body = self.assign_element(self.slot_of(var, combo), lo, width, value, actor, s.span)
+            out.append(ir.If(hit, tuple(body), ()))
+        return out
+
+    def assign_element(self, slot: int, lo: int, width: int | None, value: ir.Expr, actor: str,
+                       span: Span) -> list[ir.Stmt]:
+        sv = self.vars[slot]
+        old = ir.Var(slot)
+        new = value if width is None else mk_insert(old, lo, width, value)
+        wlo, whi = (lo, lo + width - 1) if width is not None else (0, _width_of(sv.type) - 1)
+        out: list[ir.Stmt] = []
+        for slot_info in self.m.slots:
+            if slot_info.var.name != sv.var or slot_info.lo > whi or slot_info.lo + slot_info.width - 1 < wlo:
+                continue
+            out.extend(self.slot_checks(slot_info, sv, old, new, actor, span))
+        out.append(ir.Assign(slot, new, span))
+        return out
+
+    def slot_checks(self, si: SlotInfo, sv: ir.StateVar, old: ir.Expr, new: ir.Expr, actor: str,
+                    span: Span) -> list[ir.Stmt]:
+        pid = self.slot_props[si.name]
+        where = sv.name + si.path[len(si.var.name):].replace("[*]", "")
+        before, after = mk_extract(old, si.lo, si.width), mk_extract(new, si.lo, si.width)
+        detail = (("held", before), ("wrote", after))
+        empty = ir.Const(si.empty)
+        if actor == si.filler and actor == si.emptier:
+            return []
+        if actor == si.filler:
+            return [ir.Check(pid, mk("eq", before, empty), False, span,
+                             f"{actor} wrote {where} while it held an event {si.emptier} had not consumed", detail)]
+        if actor == si.emptier:
+            return [ir.Check(pid, mk("eq", after, empty), False, span,
+                             f"{actor} wrote a non-empty value to {where}; only {si.filler} fills it", detail)]
+        return [ir.Check(pid, FALSE, False, span,
+                         f"{actor} wrote {where}, which only {si.filler} fills and {si.emptier} empties", detail)]
+
+    # ------------------------------------------------------------------------------------------ the system
+    def instances(self, a: ActionInfo, next_id) -> list[ir.ActionInstance]:
+        out = []
+        names = [n for n, _ in a.params]
+        for values in itertools.product(*(domain(t) for _, t in a.params)):
+            env = {n: ir.Const(v) for n, v in zip(names, values)}
+            guard = self.expr(a.decl.guard, env) if a.decl.guard is not None else TRUE
+            if const_value(guard) == 0:
+                continue
+            body = tuple(self.block(a.decl.body, env, a.actor, ()))
+            args = tuple((n, v, show_value(t, v)) for (n, t), v in zip(a.params, values))
+            out.append(ir.ActionInstance(next(next_id), a.actor, a.decl.name, args, guard, body, a.decl.span,
+                                         a.decl.fair))
+        return out
+
+    def initial_value(self, e: ast.Expr) -> int:
+        v = const_value(self.expr(e, {}))
+        assert v is not None, "the checker admits constant initial values only"
+        return v
+
+    def run(self) -> ir.TransitionSystem:
+        self.flatten()
+        for p in self.m.props:
+            self.new_prop(p.name, p.kind, self.expr(p.expr, {}), p.span, p.kind)
+        for si in self.m.slots:
+            self.slot_props[si.name] = self.new_prop(
+                si.name, "slot", None, si.span,
+                f"{si.filler} fills {si.path} only when it is empty ({si.empty}); only {si.emptier} empties it")
+        total = sum(_prod([domain_size(t) for _, t in a.params]) for a in self.m.actions)
+        if total > MAX_INSTANCES:
+            raise DiagnosticError([Diagnostic("KV313", "error", f"the actions have {total} instances over their "
+                                              f"parameters (limit {MAX_INSTANCES})", Span(self.m.root_file, 1, 1, 1, 1),
+                                              "lower the params; explicit search grounds every parameter value")])
+        next_id = itertools.count()
+        actions = [inst for a in self.m.actions for inst in self.instances(a, next_id)]
+        init = []
+        for v in self.m.vars.values():
+            value = self.initial_value(v.init)
+            init.extend([value] * _prod([domain_size(t) for t in v.indices]))
+        expects = []
+        names = {p.name for p in self.props}
+        for x in self.m.expects:
+            if x.prop not in names:
+                self.diags.append(Diagnostic("KV207", "error", f"`expect` names no property: '{x.prop}'", x.span,
+                                             _suggest(x.prop, names)))
+            expects.append((x.prop, x.verdict, x.span))
+        if self.diags:
+            raise DiagnosticError(self.diags)
+        return ir.TransitionSystem(
+            name=self.m.name, params=tuple(self.m.params.items()), vars=tuple(self.vars), init=(tuple(init),),
+            actions=tuple(actions), properties=tuple(self.props), expects=tuple(expects), actors=tuple(self.m.actors))
+
+
+def _suggest(name: str, names) -> str | None:
+    from ..diagnostics import did_you_mean
+    return did_you_mean(name, names) or "properties: " + ", ".join(sorted(names))
+
+
+def _required(f, params: dict[str, int]) -> int | None:
+    """The value a register field must hold for a write to be valid, or None if any value is fine."""
+    if f.must_be is not None:
+        return f.must_be
+    if f.requires is not None and not params.get(f.requires, 0):
+        return 0
+    return None
+
+
+def _bounds(t: Type) -> tuple[int, int]:
+    match t:
+        case IntT(lo, hi):
+            return lo, hi
+        case BitsT(width):
+            return 0, (1 << width) - 1
+        case BoolT():
+            return 0, 1
+    raise AssertionError(t)
+
+
+def _width_of(t: Type) -> int:
+    match t:
+        case BitsT(width):
+            return width
+        case SetT(elem):
+            return max(domain_size(elem), 1)
+    return 64
+
+
+def _show_target(var: str, chain, fields) -> str:
+    return var + "[…]" * len(chain) + "".join("." + f for f in fields)
+
+
+def _prod(xs) -> int:
+    out = 1
+    for x in xs:
+        out *= x
+    return out
+
+
+def mk_extract(x: ir.Expr, lo: int, width: int) -> ir.Expr:
+    v = const_value(x)
+    if v is not None:
+        return ir.Const((v >> lo) & ((1 << width) - 1))
+    return ir.Extract(x, lo, width)
+
+
+def mk_insert(base: ir.Expr, lo: int, width: int, value: ir.Expr) -> ir.Expr:
+    b, v = const_value(base), const_value(value)
+    if b is not None and v is not None:
+        mask = ((1 << width) - 1) << lo
+        return ir.Const((b & ~mask) | ((v << lo) & mask))
+    return ir.Insert(base, lo, width, value)
+
+
+def lower(model: Model) -> ir.TransitionSystem:
+    return Lowering(model).run()

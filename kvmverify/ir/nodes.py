@@ -1,0 +1,195 @@
+"""The transition system every engine checks. Independent of the syntax: no AST node reaches an engine.
+
+State is a flat tuple of ints, one per `StateVar` (array elements are separate state variables). An action
+instance is an action with all its parameters fixed. Its body runs sequentially: later statements see earlier
+assignments. `Check` statements are the step properties (slot ownership, MSR validity, asserts, type bounds); a
+failed fatal check discards the step, a failed non-fatal one only records the violation.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+from ..check.types import Layout, Type
+from ..diagnostics import Span
+
+# ---------------------------------------------------------------------------------------------- expressions
+
+
+@dataclass(frozen=True)
+class Const:
+    value: int
+
+
+@dataclass(frozen=True)
+class Var:
+    """The current value of state variable `index` (in a body: after the assignments made so far)."""
+
+    index: int
+
+
+@dataclass(frozen=True)
+class Local:
+    name: str
+
+
+# Operators. Arithmetic ones carry `width`: the result is taken modulo 2**width when width is not None.
+ARITH = {"add", "sub", "mul", "div", "mod", "shl", "shr", "band", "bor", "bxor", "neg", "bnot"}
+LOGIC = {"not", "and", "or", "implies"}
+COMPARE = {"eq", "ne", "lt", "le", "gt", "ge"}
+OTHER = {"ite", "popcount"}
+
+
+@dataclass(frozen=True)
+class Op:
+    op: str
+    args: tuple[Expr, ...]
+    width: int | None = None
+
+
+@dataclass(frozen=True)
+class Extract:
+    """Bits [lo, lo+width) of `arg`."""
+
+    arg: Expr
+    lo: int
+    width: int
+
+
+@dataclass(frozen=True)
+class Insert:
+    """`base` with bits [lo, lo+width) replaced by the low bits of `value`."""
+
+    base: Expr
+    lo: int
+    width: int
+    value: Expr
+
+
+@dataclass(frozen=True)
+class Select:
+    """`options[index - base]`; the lowering guarantees the index lies in range."""
+
+    options: tuple[Expr, ...]
+    index: Expr
+    base: int
+
+
+Expr = Union[Const, Var, Local, Op, Extract, Insert, Select]
+
+# ---------------------------------------------------------------------------------------------- statements
+
+
+@dataclass(frozen=True)
+class Assign:
+    var: int
+    value: Expr
+    span: Span
+
+
+@dataclass(frozen=True)
+class If:
+    """With `tail`, each branch already holds the rest of the body (it came from a `choose` inside)."""
+
+    cond: Expr
+    then: tuple[Stmt, ...]
+    else_: tuple[Stmt, ...]
+    tail: bool = False
+
+
+@dataclass(frozen=True)
+class Let:
+    name: str
+    value: Expr
+
+
+@dataclass(frozen=True)
+class Choose:
+    """Nondeterministic choice: one successor for each value of `name` in lo..hi that satisfies `where`."""
+
+    name: str
+    lo: int
+    hi: int
+    where: Expr
+    body: tuple[Stmt, ...]
+
+
+@dataclass(frozen=True)
+class Check:
+    """Step property `prop` must hold here. `detail` names the values shown when it fails."""
+
+    prop: int
+    cond: Expr
+    fatal: bool
+    span: Span
+    message: str
+    detail: tuple[tuple[str, Expr], ...] = ()
+
+
+Stmt = Union[Assign, If, Let, Choose, Check]
+
+# ---------------------------------------------------------------------------------------------- the system
+
+
+@dataclass(frozen=True)
+class StateVar:
+    name: str  # en[0], area[1]
+    var: str  # the declared variable
+    indices: tuple[int, ...]
+    type: Type
+    span: Span
+
+    @property
+    def layout(self) -> Layout | None:
+        return getattr(self.type, "layout", None)
+
+
+@dataclass(frozen=True)
+class ActionInstance:
+    id: int
+    actor: str
+    action: str
+    args: tuple[tuple[str, int, str], ...]  # (name, value, value as the model shows it)
+    guard: Expr
+    body: tuple[Stmt, ...]
+    span: Span
+    fair: bool
+
+    @property
+    def label(self) -> str:
+        inner = ", ".join(f"{n}={shown}" for n, _, shown in self.args)
+        return f"{self.actor}.{self.action}({inner})"
+
+
+# Property kinds: state properties are checked in every reachable state, step properties on every transition.
+STATE_KINDS = ("invariant", "cover")
+STEP_KINDS = ("slot", "msr", "assert", "type_ok")
+
+
+@dataclass(frozen=True)
+class Property:
+    id: int
+    name: str
+    kind: str  # invariant | cover | slot | msr | assert | type_ok
+    expr: Expr | None  # state properties: the predicate; step properties: None (they live in Check statements)
+    span: Span
+    description: str
+
+    @property
+    def is_step(self) -> bool:
+        return self.kind in STEP_KINDS
+
+
+@dataclass(frozen=True)
+class TransitionSystem:
+    name: str
+    params: tuple[tuple[str, int], ...]
+    vars: tuple[StateVar, ...]
+    init: tuple[tuple[int, ...], ...]
+    actions: tuple[ActionInstance, ...]
+    properties: tuple[Property, ...]
+    expects: tuple[tuple[str, str, Span], ...]  # (property name, verdict, where the annotation is)
+    actors: tuple[str, ...]
+
+    def prop(self, name: str) -> Property | None:
+        return next((p for p in self.properties if p.name == name), None)

@@ -1,0 +1,133 @@
+"""Smart constructors for IR expressions: constant folding and the reference semantics of every operator.
+
+`apply_op` is the meaning of an `ir.Op`; the compiled explicit engine and the z3 encodings must agree with it.
+"""
+from __future__ import annotations
+
+from . import nodes as ir
+
+TRUE = ir.Const(1)
+FALSE = ir.Const(0)
+MAX_SHIFT = 4096
+
+
+def const_value(e: ir.Expr) -> int | None:
+    return e.value if isinstance(e, ir.Const) else None
+
+
+def _wrap(v: int, width: int | None) -> int:
+    return v & ((1 << width) - 1) if width is not None else v
+
+
+def apply_op(op: str, args: tuple[int, ...], width: int | None) -> int:
+    a = args[0]
+    b = args[1] if len(args) > 1 else 0
+    match op:
+        case "add":
+            return _wrap(a + b, width)
+        case "sub":
+            return _wrap(a - b, width)
+        case "mul":
+            return _wrap(a * b, width)
+        case "div":
+            return _wrap(a // b, width)
+        case "mod":
+            return _wrap(a % b, width)
+        case "shl":
+            return _wrap(a << b, width) if 0 <= b <= MAX_SHIFT else 0
+        case "shr":
+            return a >> b if b >= 0 else 0
+        case "band":
+            return a & b
+        case "bor":
+            return a | b
+        case "bxor":
+            return a ^ b
+        case "neg":
+            return _wrap(-a, width)
+        case "bnot":
+            return _wrap(~a, width)
+        case "not":
+            return int(not a)
+        case "and":
+            return int(all(args))
+        case "or":
+            return int(any(args))
+        case "implies":
+            return int(not a or bool(b))
+        case "eq":
+            return int(a == b)
+        case "ne":
+            return int(a != b)
+        case "lt":
+            return int(a < b)
+        case "le":
+            return int(a <= b)
+        case "gt":
+            return int(a > b)
+        case "ge":
+            return int(a >= b)
+        case "ite":
+            return args[1] if a else args[2]
+        case "popcount":
+            return bin(a).count("1")
+    raise ValueError(f"unknown operator {op}")
+
+
+def mk(op: str, *args: ir.Expr, width: int | None = None) -> ir.Expr:
+    values = [const_value(a) for a in args]
+    if all(v is not None for v in values):
+        return ir.Const(apply_op(op, tuple(values), width))  # type: ignore[arg-type]
+    match op:
+        case "and":
+            return conj(args)
+        case "or":
+            return disj(args)
+        case "not":
+            return negate(args[0])
+        case "implies":
+            if values[0] == 0 or values[1] == 1:
+                return TRUE
+            if values[0] == 1:
+                return args[1]
+        case "ite":
+            if values[0] is not None:
+                return args[1] if values[0] else args[2]
+            if args[1] == args[2]:
+                return args[1]
+    return ir.Op(op, tuple(args), width)
+
+
+def conj(parts) -> ir.Expr:
+    out = []
+    for p in parts:
+        v = const_value(p)
+        if v == 0:
+            return FALSE
+        if v is None:
+            out.extend(p.args if isinstance(p, ir.Op) and p.op == "and" else [p])
+    if not out:
+        return TRUE
+    return out[0] if len(out) == 1 else ir.Op("and", tuple(out))
+
+
+def disj(parts) -> ir.Expr:
+    out = []
+    for p in parts:
+        v = const_value(p)
+        if v is not None and v != 0:
+            return TRUE
+        if v is None:
+            out.extend(p.args if isinstance(p, ir.Op) and p.op == "or" else [p])
+    if not out:
+        return FALSE
+    return out[0] if len(out) == 1 else ir.Op("or", tuple(out))
+
+
+def negate(e: ir.Expr) -> ir.Expr:
+    v = const_value(e)
+    if v is not None:
+        return ir.Const(int(not v))
+    if isinstance(e, ir.Op) and e.op == "not":
+        return e.args[0]
+    return ir.Op("not", (e,))

@@ -1,0 +1,371 @@
+"""The abstract syntax of .kv files: frozen dataclasses, each carrying the span it was parsed from.
+
+Nothing outside `lang/` sees a lark object; this module is what the parser hands on.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+from ..diagnostics import Span
+
+# ---------------------------------------------------------------------------------------------- expressions
+
+
+@dataclass(frozen=True)
+class IntLit:
+    span: Span
+    value: int
+
+
+@dataclass(frozen=True)
+class BoolLit:
+    span: Span
+    value: bool
+
+
+@dataclass(frozen=True)
+class Name:
+    span: Span
+    id: str
+
+
+@dataclass(frozen=True)
+class Index:
+    span: Span
+    base: Expr
+    index: Expr
+
+
+@dataclass(frozen=True)
+class Field:
+    span: Span
+    base: Expr
+    name: str
+
+
+@dataclass(frozen=True)
+class Call:
+    span: Span
+    func: str
+    args: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class Unary:
+    span: Span
+    op: str  # "!", "-", "~"
+    operand: Expr
+
+
+@dataclass(frozen=True)
+class Binary:
+    span: Span
+    op: str  # + - * / % << >> & | ^ == != < <= > >= && || -> in
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True)
+class Ternary:
+    span: Span
+    cond: Expr
+    then: Expr
+    else_: Expr
+
+
+@dataclass(frozen=True)
+class SetLit:
+    span: Span
+    items: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class RecordItem:
+    span: Span
+    name: str
+    value: Expr
+
+
+@dataclass(frozen=True)
+class RecordLit:
+    span: Span
+    items: tuple[RecordItem, ...]
+
+
+@dataclass(frozen=True)
+class Binder:
+    span: Span
+    name: str
+    type_name: Name
+
+
+@dataclass(frozen=True)
+class Quant:
+    span: Span
+    kind: str  # "forall" | "exists"
+    binders: tuple[Binder, ...]
+    body: Expr
+
+
+Expr = Union[IntLit, BoolLit, Name, Index, Field, Call, Unary, Binary, Ternary, SetLit, RecordLit, Quant]
+
+# ---------------------------------------------------------------------------------------------- types
+
+
+@dataclass(frozen=True)
+class ExprType:
+    """A type written as an expression: a type name, or `{A, B}` for an enum."""
+
+    span: Span
+    expr: Expr
+
+
+@dataclass(frozen=True)
+class RangeType:
+    span: Span
+    lo: Expr
+    hi: Expr
+
+
+@dataclass(frozen=True)
+class SetType:
+    span: Span
+    elem: TypeExpr
+
+
+TypeExpr = Union[ExprType, RangeType, SetType]
+
+# ---------------------------------------------------------------------------------------------- statements
+
+
+@dataclass(frozen=True)
+class Assign:
+    span: Span
+    target: Expr
+    value: Expr
+
+
+@dataclass(frozen=True)
+class If:
+    span: Span
+    cond: Expr
+    then: tuple[Stmt, ...]
+    else_: tuple[Stmt, ...]
+
+
+@dataclass(frozen=True)
+class Assert:
+    span: Span
+    name: str | None
+    cond: Expr
+    message: str | None
+
+
+@dataclass(frozen=True)
+class Let:
+    span: Span
+    name: str
+    value: Expr
+
+
+@dataclass(frozen=True)
+class Choose:
+    span: Span
+    name: str
+    type: TypeExpr
+    where: Expr | None
+    body: tuple[Stmt, ...]
+
+
+@dataclass(frozen=True)
+class For:
+    """`for t: Token { ... }`: the body once per value, in order (unrolled)."""
+
+    span: Span
+    name: str
+    type: TypeExpr
+    body: tuple[Stmt, ...]
+
+
+@dataclass(frozen=True)
+class Write:
+    span: Span
+    register: str
+    args: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class Skip:
+    span: Span
+
+
+Stmt = Union[Assign, If, Assert, Let, Choose, For, Write, Skip]
+
+# ---------------------------------------------------------------------------------------------- declarations
+
+
+@dataclass(frozen=True)
+class ModelDecl:
+    span: Span
+    name: str
+
+
+@dataclass(frozen=True)
+class UseDecl:
+    span: Span
+    path: str
+
+
+@dataclass(frozen=True)
+class ParamDecl:
+    span: Span
+    name: str
+    value: Expr
+
+
+@dataclass(frozen=True)
+class OverrideDecl:
+    """`override NAME = value` sets a param declared in a used file (a model variant); --param still wins."""
+
+    span: Span
+    name: str
+    value: Expr
+
+
+@dataclass(frozen=True)
+class TypeDecl:
+    span: Span
+    name: str
+    type: TypeExpr
+
+
+@dataclass(frozen=True)
+class RegField:
+    span: Span
+    name: str
+    hi: int
+    lo: int
+    requires: str | None
+    must_be: int | None
+
+
+@dataclass(frozen=True)
+class RegisterDecl:
+    span: Span
+    name: str
+    address: int
+    width: int
+    fields: tuple[RegField, ...]
+
+
+@dataclass(frozen=True)
+class StructField:
+    span: Span
+    name: str
+    ctype: str
+    count: int | None  # `u8[56]` has count 56
+    offset: int
+
+
+@dataclass(frozen=True)
+class StructDecl:
+    span: Span
+    name: str
+    size: int
+    fields: tuple[StructField, ...]
+
+
+@dataclass(frozen=True)
+class VarDecl:
+    span: Span
+    name: str
+    indices: tuple[TypeExpr, ...]
+    type: TypeExpr
+    init: Expr
+
+
+@dataclass(frozen=True)
+class SlotDecl:
+    """`slot area[*].token : empty 0, filled by host, emptied by guest`; path steps are "*" or field names."""
+
+    span: Span
+    var: str
+    path: tuple[str, ...]
+    empty: Expr
+    filler: str
+    emptier: str
+    filler_span: Span
+    emptier_span: Span
+
+
+@dataclass(frozen=True)
+class Param:
+    span: Span
+    name: str
+    type: TypeExpr | None
+
+
+@dataclass(frozen=True)
+class ActionDecl:
+    span: Span
+    name: str
+    params: tuple[Param, ...]
+    guard: Expr | None
+    body: tuple[Stmt, ...]
+    fair: bool
+
+
+@dataclass(frozen=True)
+class HandlerDecl:
+    span: Span
+    register: str
+    params: tuple[Param, ...]
+    body: tuple[Stmt, ...]
+
+
+@dataclass(frozen=True)
+class ActorDecl:
+    span: Span
+    name: str
+    actions: tuple[ActionDecl, ...]
+    handlers: tuple[HandlerDecl, ...]
+
+
+@dataclass(frozen=True)
+class DefDecl:
+    span: Span
+    name: str
+    params: tuple[Param, ...]
+    body: Expr
+
+
+@dataclass(frozen=True)
+class InvariantDecl:
+    span: Span
+    name: str
+    expr: Expr
+
+
+@dataclass(frozen=True)
+class CoverDecl:
+    span: Span
+    name: str
+    expr: Expr
+
+
+@dataclass(frozen=True)
+class ExpectDecl:
+    span: Span
+    verdict: str  # "violated" | "holds" | "vacuous"
+    prop: str
+
+
+Decl = Union[ModelDecl, UseDecl, ParamDecl, OverrideDecl, TypeDecl, RegisterDecl, StructDecl, VarDecl, SlotDecl, ActorDecl,
+             DefDecl, InvariantDecl, CoverDecl, ExpectDecl]
+
+
+@dataclass(frozen=True)
+class File:
+    path: str
+    decls: tuple[Decl, ...]

@@ -1,0 +1,366 @@
+"""Text -> AST. The lark parse tree is turned into `ast` dataclasses here and goes no further."""
+from __future__ import annotations
+
+import functools
+from importlib import resources
+
+import lark
+from lark import Token, Transformer, v_args
+
+from ..diagnostics import Diagnostic, DiagnosticError, Span
+from . import ast
+
+MAX_INT_DIGITS = 80  # 2**256 has 78 decimal digits; anything longer is a typo, not a KVM constant
+
+
+@functools.cache
+def _lark() -> lark.Lark:
+    grammar = resources.files(__package__).joinpath("grammar.lark").read_text(encoding="utf-8")
+    return lark.Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=True)
+
+
+def _span(file: str, meta_or_token) -> Span:
+    m = meta_or_token
+    if isinstance(m, Token):
+        return Span(file, m.line or 0, m.column or 0, m.end_line or m.line or 0, m.end_column or m.column or 0)
+    if getattr(m, "empty", True) and not hasattr(m, "line"):
+        return Span(file, 0, 0, 0, 0)
+    return Span(file, m.line, m.column, m.end_line, m.end_column)
+
+
+class _IntTooLarge(Exception):
+    def __init__(self, token: Token):
+        self.token = token
+
+
+def _int(tok: Token) -> int:
+    text = str(tok).replace("_", "")
+    if len(text) > MAX_INT_DIGITS:
+        raise _IntTooLarge(tok)
+    if text.startswith(("0x", "0X")):
+        return int(text[2:] or "0", 16)
+    if text.startswith(("0b", "0B")):
+        return int(text[2:] or "0", 2)
+    return int(text, 10)
+
+
+def _stmts(block) -> tuple:
+    return tuple(block) if block is not None else ()
+
+
+@v_args(meta=True)
+class _ToAst(Transformer):
+    def __init__(self, file: str):
+        super().__init__()
+        self.file = file
+
+    def s(self, meta) -> Span:
+        return _span(self.file, meta)
+
+    # --- expressions
+    def int_lit(self, meta, c):
+        return ast.IntLit(self.s(meta), _int(c[0]))
+
+    def true_lit(self, meta, c):
+        return ast.BoolLit(self.s(meta), True)
+
+    def false_lit(self, meta, c):
+        return ast.BoolLit(self.s(meta), False)
+
+    def name(self, meta, c):
+        return ast.Name(self.s(meta), str(c[0]))
+
+    def index(self, meta, c):
+        return ast.Index(self.s(meta), c[0], c[1])
+
+    def field(self, meta, c):
+        return ast.Field(self.s(meta), c[0], str(c[1]))
+
+    def call(self, meta, c):
+        return ast.Call(self.s(meta), str(c[0]), tuple(c[1] or ()))
+
+    def args(self, meta, c):
+        return list(c)
+
+    def unary(self, meta, c):
+        return ast.Unary(self.s(meta), str(c[0]), c[1])
+
+    def binop(self, meta, c):
+        return ast.Binary(self.s(meta), str(c[1]), c[0], c[2])
+
+    def compare(self, meta, c):
+        return ast.Binary(self.s(meta), str(c[1]), c[0], c[2])
+
+    def _bin(op):  # noqa: N805 - a small factory for the fixed-operator rules
+        def rule(self, meta, c):
+            return ast.Binary(self.s(meta), op, c[0], c[1])
+        return rule
+
+    member = _bin("in")
+    lor = _bin("||")
+    land = _bin("&&")
+    implies = _bin("->")
+    bor = _bin("|")
+    bxor = _bin("^")
+    band = _bin("&")
+
+    def ternary(self, meta, c):
+        return ast.Ternary(self.s(meta), c[0], c[1], c[2])
+
+    def set_lit(self, meta, c):
+        return ast.SetLit(self.s(meta), tuple(x for x in c if x is not None))
+
+    def record_item(self, meta, c):
+        return ast.RecordItem(self.s(meta), str(c[0]), c[1])
+
+    def record_lit(self, meta, c):
+        return ast.RecordLit(self.s(meta), tuple(c))
+
+    def binder(self, meta, c):
+        return ast.Binder(self.s(meta), str(c[0]), ast.Name(_span(self.file, c[1]), str(c[1])))
+
+    def binders(self, meta, c):
+        return tuple(c)
+
+    def quant(self, meta, c):
+        return ast.Quant(self.s(meta), str(c[0]), c[1], c[2])
+
+    # --- types
+    def set_type(self, meta, c):
+        return ast.SetType(self.s(meta), c[0])
+
+    def range_type(self, meta, c):
+        return ast.RangeType(self.s(meta), c[0], c[1])
+
+    def expr_type(self, meta, c):
+        return ast.ExprType(self.s(meta), c[0])
+
+    # --- statements
+    def block(self, meta, c):
+        return tuple(c)
+
+    def assign(self, meta, c):
+        return ast.Assign(self.s(meta), c[0], c[1])
+
+    def if_stmt(self, meta, c):
+        cond, then, rest = c
+        if isinstance(rest, ast.If):
+            rest = (rest,)
+        return ast.If(self.s(meta), cond, _stmts(then), _stmts(rest))
+
+    def assert_stmt(self, meta, c):
+        name, cond, msg = c
+        return ast.Assert(self.s(meta), str(name) if name is not None else None, cond,
+                          str(msg)[1:-1] if msg is not None else None)
+
+    def for_stmt(self, meta, c):
+        return ast.For(self.s(meta), str(c[0]), c[1], _stmts(c[2]))
+
+    def let_stmt(self, meta, c):
+        return ast.Let(self.s(meta), str(c[0]), c[1])
+
+    def choose_stmt(self, meta, c):
+        return ast.Choose(self.s(meta), str(c[0]), c[1], c[2], _stmts(c[3]))
+
+    def write_stmt(self, meta, c):
+        return ast.Write(self.s(meta), str(c[0]), tuple(c[1] or ()))
+
+    def skip_stmt(self, meta, c):
+        return ast.Skip(self.s(meta))
+
+    # --- declarations
+    def model_decl(self, meta, c):
+        return ast.ModelDecl(self.s(meta), str(c[0]))
+
+    def use_decl(self, meta, c):
+        return ast.UseDecl(self.s(meta), str(c[0])[1:-1])
+
+    def param_decl(self, meta, c):
+        return ast.ParamDecl(self.s(meta), str(c[0]), c[1])
+
+    def override_decl(self, meta, c):
+        return ast.OverrideDecl(self.s(meta), str(c[0]), c[1])
+
+    def type_decl(self, meta, c):
+        return ast.TypeDecl(self.s(meta), str(c[0]), c[1])
+
+    def requires(self, meta, c):
+        return ("requires", str(c[0]))
+
+    def must_be(self, meta, c):
+        return ("must_be", _int(c[0]))
+
+    def reg_field(self, meta, c):
+        name, hi, lo, *attrs = c
+        hi_v = _int(hi)
+        lo_v = _int(lo) if lo is not None else hi_v
+        requires = next((v for k, v in attrs if k == "requires"), None)
+        must_be = next((v for k, v in attrs if k == "must_be"), None)
+        return ast.RegField(self.s(meta), str(name), hi_v, lo_v, requires, must_be)
+
+    def register_decl(self, meta, c):
+        name, addr, width, *fields = c
+        return ast.RegisterDecl(self.s(meta), str(name), _int(addr), _int(width), tuple(fields))
+
+    def struct_field(self, meta, c):
+        name, ctype, count, offset = c
+        return ast.StructField(self.s(meta), str(name), str(ctype), _int(count) if count is not None else None,
+                               _int(offset))
+
+    def struct_decl(self, meta, c):
+        name, size, *fields = c
+        return ast.StructDecl(self.s(meta), str(name), _int(size), tuple(fields))
+
+    def var_index(self, meta, c):
+        return c[0]
+
+    def var_decl(self, meta, c):
+        name, *rest = c
+        *indices, typ, init = rest
+        return ast.VarDecl(self.s(meta), str(name), tuple(indices), typ, init)
+
+    def slot_any(self, meta, c):
+        return "*"
+
+    def slot_field(self, meta, c):
+        return str(c[0])
+
+    def slot_path(self, meta, c):
+        return (str(c[0]), tuple(c[1:]))
+
+    def slot_decl(self, meta, c):
+        (var, path), empty, filler, emptier = c
+        return ast.SlotDecl(self.s(meta), var, path, empty, str(filler), str(emptier),
+                            _span(self.file, filler), _span(self.file, emptier))
+
+    def param(self, meta, c):
+        return ast.Param(self.s(meta), str(c[0]), c[1])
+
+    def params(self, meta, c):
+        return tuple(c)
+
+    def action_decl(self, meta, c):
+        fair, name, params, guard, body = c
+        return ast.ActionDecl(self.s(meta), str(name), tuple(params or ()), guard, _stmts(body), fair is not None)
+
+    def handler_decl(self, meta, c):
+        reg, params, body = c
+        return ast.HandlerDecl(self.s(meta), str(reg), tuple(params or ()), _stmts(body))
+
+    def actor_decl(self, meta, c):
+        name, *items = c
+        return ast.ActorDecl(self.s(meta), str(name),
+                             tuple(i for i in items if isinstance(i, ast.ActionDecl)),
+                             tuple(i for i in items if isinstance(i, ast.HandlerDecl)))
+
+    def def_decl(self, meta, c):
+        return ast.DefDecl(self.s(meta), str(c[0]), tuple(c[1] or ()), c[2])
+
+    def invariant_decl(self, meta, c):
+        return ast.InvariantDecl(self.s(meta), str(c[0]), c[1])
+
+    def cover_decl(self, meta, c):
+        return ast.CoverDecl(self.s(meta), str(c[0]), c[1])
+
+    def expect_decl(self, meta, c):
+        prop = str(c[1])
+        if prop.startswith('"'):
+            prop = prop[1:-1]
+        return ast.ExpectDecl(self.s(meta), str(c[0]), prop)
+
+    def start(self, meta, c):
+        return tuple(c)
+
+
+# Friendlier names for the terminals lark reports as expected.
+_TOKEN_NAMES = {
+    "NAME": "a name", "INT": "an integer", "STRING": "a string", "LBRACE": "'{'", "RBRACE": "'}'",
+    "LPAR": "'('", "RPAR": "')'", "LSQB": "'['", "RSQB": "']'", "COLON": "':'", "COMMA": "','",
+    "SEMICOLON": "';'", "EQUAL": "'='", "DOT": "'.'", "$END": "end of file", "CMP_OP": "a comparison",
+    "ADD_OP": "'+' or '-'", "MUL_OP": "'*', '/' or '%'", "UNARY_OP": "'!', '-' or '~'", "SHIFT_OP": "'<<' or '>>'",
+    "QUANT": "'forall' or 'exists'", "VERDICT": "'violated', 'holds' or 'vacuous'", "FAIR": "'fair'",
+    "AT": "'@'", "MORETHAN": "'>'", "LESSTHAN": "'<'", "QMARK": "'?'", "STAR": "'*'",
+}
+
+
+def _describe_expected(expected: set[str]) -> str:
+    names = set()
+    for t in expected:
+        if t in _TOKEN_NAMES:
+            names.add(_TOKEN_NAMES[t])
+        elif t.isupper() and t.isalpha() and t not in ("NAME",):
+            names.add(f"'{t.lower()}'")
+        else:
+            names.add(t)
+    listed = sorted(names)
+    if len(listed) > 8:
+        listed = listed[:8] + ["…"]
+    return ", ".join(listed)
+
+
+def _token_text(tok: Token) -> str:
+    if tok.type == "$END":
+        return "end of file"
+    return repr(str(tok))
+
+
+def parse(text: str, file: str) -> ast.File:
+    """Parse one file. Raises DiagnosticError with every syntax error found (the parser resynchronises)."""
+    diags: list[Diagnostic] = []
+
+    def on_error(e: lark.exceptions.UnexpectedInput) -> bool:
+        diags.append(_syntax_diag(e, file))
+        return len(diags) < 20
+
+    try:
+        tree = _lark().parse(text, on_error=on_error)
+    except lark.exceptions.UnexpectedInput as e:
+        if not diags or _syntax_diag(e, file) != diags[-1]:
+            diags.append(_syntax_diag(e, file))
+        raise DiagnosticError(_dedupe(diags)) from None
+    except lark.exceptions.LarkError as e:  # pragma: no cover - lark gave up in an unforeseen way
+        diags.append(Diagnostic("KV100", "error", f"cannot parse: {e}", Span(file, 1, 1, 1, 1)))
+        raise DiagnosticError(diags) from None
+    if diags:
+        raise DiagnosticError(_dedupe(diags))
+    try:
+        decls = _ToAst(file).transform(tree)
+    except lark.exceptions.VisitError as e:
+        if isinstance(e.orig_exc, _IntTooLarge):
+            tok = e.orig_exc.token
+            raise DiagnosticError([Diagnostic(
+                "KV104", "error", f"integer literal with {len(str(tok))} digits is too large", _span(file, tok),
+                f"integer literals have at most {MAX_INT_DIGITS} digits")]) from None
+        raise
+    return ast.File(file, decls)
+
+
+def _dedupe(diags: list[Diagnostic]) -> list[Diagnostic]:
+    seen, out = set(), []
+    for d in diags:
+        if (d.span.line, d.span.col) not in seen:
+            seen.add((d.span.line, d.span.col))
+            out.append(d)
+    return out
+
+
+def _syntax_diag(e: lark.exceptions.UnexpectedInput, file: str) -> Diagnostic:
+    line, col = max(e.line, 1), max(e.column, 1)
+    if isinstance(e, lark.exceptions.UnexpectedToken):
+        tok = e.token
+        expected = _describe_expected(set(e.expected) | set(getattr(e, "accepts", None) or ()))
+        if tok.type == "$END":
+            return Diagnostic("KV103", "error", "unexpected end of file", Span(file, line, col, line, col + 1),
+                              f"expected {expected}")
+        end = col + max(len(str(tok)), 1)
+        return Diagnostic("KV101", "error", f"unexpected {_token_text(tok)}", Span(file, line, col, line, end),
+                          f"expected {expected}")
+    if isinstance(e, lark.exceptions.UnexpectedCharacters):
+        ch = e.char if hasattr(e, "char") else "?"
+        expected = _describe_expected(set(e.allowed or ()))
+        return Diagnostic("KV102", "error", f"unexpected character {ch!r}", Span(file, line, col, line, col + 1),
+                          f"expected {expected}" if expected else None)
+    if isinstance(e, lark.exceptions.UnexpectedEOF):
+        return Diagnostic("KV103", "error", "unexpected end of file", Span(file, line, col, line, col + 1),
+                          f"expected {_describe_expected(set(e.expected))}")
+    return Diagnostic("KV100", "error", str(e), Span(file, line, col, line, col + 1))  # pragma: no cover

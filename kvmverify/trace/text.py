@@ -1,0 +1,118 @@
+"""Results and traces as text for a person: one line per property, then each counterexample step by step,
+showing only what changed and decoding registers and structs into their named fields."""
+from __future__ import annotations
+
+from ..check.types import BitsT, show_value
+from ..engines.result import CheckResult, PropertyResult, Step, Trace
+from ..ir import nodes as ir
+
+STATUS_MARK = {"holds": "ok", "reached": "ok", "violated": "FAIL", "vacuous": "FAIL", "unknown": "??"}
+
+
+def show_field(v: int, width: int) -> str:
+    if width == 1 or v < 1024:
+        return str(v)
+    return hex(v)
+
+
+def decoded(sv: ir.StateVar, value: int) -> dict[str, str]:
+    """A state variable as name -> shown value, one entry per field for registers and structs."""
+    layout = sv.layout
+    if layout is None:
+        return {sv.name: show_value(sv.type, value)}
+    return {f"{sv.name}.{f.name}": show_field((value >> f.lo) & ((1 << f.width) - 1), f.width)
+            for f in layout.fields}
+
+
+def state_dict(ts: ir.TransitionSystem, state: tuple[int, ...]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for sv, v in zip(ts.vars, state):
+        out.update(decoded(sv, v))
+    return out
+
+
+def _is_default(sv: ir.StateVar, key: str, shown: str) -> bool:
+    return shown in ("0", "false", "{}", "0x0")
+
+
+def action_label(ts: ir.TransitionSystem, action: int | None) -> str:
+    return "initial state" if action is None else ts.actions[action].label
+
+
+def render_trace(ts: ir.TransitionSystem, trace: Trace, prop: ir.Property | None = None) -> str:
+    lines: list[str] = []
+    prev: dict[str, str] | None = None
+    width = len(str(len(trace.steps) - 1))
+    for i, step in enumerate(trace.steps):
+        marker = ""
+        last = i == len(trace.steps) - 1
+        if trace.loop is not None and i == trace.loop:
+            marker = "   <- loop starts here"
+        if last and trace.violation is not None and prop is not None and prop.is_step:
+            marker = f"   <- violates {prop.name}"
+        lines.append(f"  {i:>{width}}  {action_label(ts, step.action)}{marker}")
+        indent = " " * (width + 6)
+        if last and trace.violation is not None and prop is not None and prop.is_step:
+            detail = ", ".join(f"{k}={show_field(v, 64)}" for k, v in trace.violation.detail)
+            lines.append(f"{indent}{trace.violation.message}" + (f" ({detail})" if detail else ""))
+        if step.state is None:
+            if last and prop is not None and prop.is_step:
+                lines.append(f"{indent}(the step stops here)")
+            continue
+        now = state_dict(ts, step.state)
+        if prev is None:
+            shown = [f"{k} = {v}" for k, v in now.items() if not _is_default(None, k, v)]
+            lines.append(f"{indent}" + ("; ".join(shown) if shown else "every variable 0 / false / {}") +
+                         (" (all else 0)" if shown else ""))
+        else:
+            changes = [f"{k}: {prev[k]} -> {v}" for k, v in now.items() if prev.get(k) != v]
+            lines.extend(f"{indent}{c}" for c in changes) if changes else lines.append(f"{indent}(no change)")
+        prev = now
+    if trace.loop is not None:
+        lines.append(f"  the last state steps back to step {trace.loop}: this loop can repeat forever")
+    return "\n".join(lines)
+
+
+def result_line(r: PropertyResult, name_width: int) -> str:
+    cov = r.coverage.describe()
+    if r.status == "violated":
+        what = f"shortest trace: {r.trace.length} step(s)" if r.trace else ""
+        cov = f"{what}; {cov}" if r.coverage.kind == "bounded" else what
+    elif r.status == "reached":
+        cov = f"reached in {r.trace.length} step(s)" if r.trace else "reached"
+    elif r.status == "vacuous":
+        cov = f"never reached; {cov}"
+    elif r.status == "unknown":
+        cov = f"undecided; {cov}"
+    kind = "cover " if r.prop.kind == "cover" else ""
+    expect = ""
+    if r.expected is not None:
+        expect = "  (expected)" if r.as_expected else f"  (expected {r.expected})"
+    mark = "ok" if r.as_expected else STATUS_MARK.get(r.status, "??")
+    if r.status == "unknown":
+        mark = "??"
+    return f"  {mark:<4} {r.status:<8}  {kind + r.prop.name:<{name_width}}  {cov}{expect}"
+
+
+def render_result(ts: ir.TransitionSystem, result: CheckResult, traces: bool = True) -> str:
+    params = ", ".join(f"{k}={v}" for k, v in ts.params)
+    out = [f"model {ts.name}" + (f" ({params})" if params else "") + f": {result.engine} engine, "
+           f"{len(ts.actions)} action instances, {len(ts.vars)} state variables"]
+    width = max([len(("cover " if r.prop.kind == "cover" else "") + r.prop.name) for r in result.results] + [8])
+    out.extend(result_line(r, width) for r in result.results)
+    s = result.stats
+    out.append(f"  {s.states} states, {s.transitions} transitions, depth {s.depth}")
+    out.extend(f"  note: {n}" for n in result.notes)
+    if traces:
+        for r in result.results:
+            if r.status == "violated" and r.trace is not None:
+                p = r.prop
+                out.append("")
+                exp = " (expected)" if r.as_expected else ""
+                out.append(f"{p.name} violated{exp} -- {p.span}")
+                out.append(f"  {p.description}" if p.kind != "invariant" else f"  invariant {p.name}")
+                out.append(render_trace(ts, r.trace, p))
+    return "\n".join(out) + "\n"
+
+
+__all__ = ["render_result", "render_trace", "state_dict", "decoded", "Step", "BitsT"]
