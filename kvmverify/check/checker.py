@@ -11,6 +11,7 @@ from ..lang import ast
 from . import layout as layout_lint
 from .exprs import ExprChecker, Local, Unresolved, const_eval, fits, is_boolish, is_finite
 from .loader import Loaded
+from .liveness import check_liveness
 from .model import ActionInfo, DefInfo, HandlerInfo, Model, PropInfo, SlotInfo, VarInfo
 from .types import (BOOL, CTYPES, MAX_DOMAIN, MAX_SET_DOMAIN, BitsT, BoolT, EmptySetT, EnumT, IntT, SetT, Type,
                     domain_size)
@@ -103,6 +104,8 @@ class Checker(ExprChecker):
             self.slot(d)
         for d in [*k(ast.InvariantDecl), *k(ast.CoverDecl)]:
             self.prop(d)
+        for d in k(ast.LivenessDecl):
+            check_liveness(self, d)
         self.m.expects = list(k(ast.ExpectDecl))
         errors = [d for d in self.diags if d.is_error]
         self.m.warnings = [d for d in self.diags if not d.is_error]

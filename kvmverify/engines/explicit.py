@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from ..ir import nodes as ir
 from .codegen import Compiled, compile_system
+from .liveness import Graph, check_liveness
 from .result import CheckResult, Coverage, PropertyResult, Stats, Step, Trace, Violation
 
 
@@ -106,6 +107,7 @@ class Explorer:
                 parent.append(-1)
                 via.append(-1)
                 note_state(index[s], props(s))
+        graph = Graph() if ts.liveness else None  # the edges, kept only for the fair-lasso search
         transitions = 0
         depth = 0
         level_start, level_end = 0, len(states)
@@ -130,15 +132,21 @@ class Explorer:
                     if t is None:
                         continue
                     transitions += 1
-                    if t not in index:
-                        nid = len(states)
-                        index[t] = nid
+                    tid = index.get(t)
+                    if tid is None:
+                        tid = len(states)
+                        index[t] = tid
                         states.append(t)
                         parent.append(sid)
                         via.append(k)
                         r = props(t)
                         if r:
-                            note_state(nid, r)
+                            note_state(tid, r)
+                    if graph is not None:
+                        graph.tgt.append(tid)
+                        graph.act.append(k)
+                if graph is not None:
+                    graph.off.append(len(graph.tgt))
                 if viol:
                     for k, cid, pos, detail in viol:
                         pid = check_prop[cid]
@@ -154,11 +162,17 @@ class Explorer:
         # exhausted: the loop ran one level past the deepest one; stopped: every transition from levels below
         # `depth` was explored and every state up to `depth` checked
         reached = depth - 1 if exhausted else depth
+        live = {} if graph is None else check_liveness(
+            ts, graph, states, parent, via, exhausted, max(reached, 0), bound,
+            {name: verdict for name, verdict, _ in ts.expects})
         stats = Stats(len(states), transitions, max(reached, 0), time.monotonic() - started, peak_rss_mb())
-        results = self._results(found, states, parent, via, stats, bound)
+        results = self._results(found, states, parent, via, stats, bound, live)
         resource_bound = bound if bound != "max-depth" else None
         notes = () if resource_bound is None else (
             f"search stopped by {bound} after {stats.states} states; no violation up to depth {stats.depth}",)
+        if any(r.status == "unknown" for r in live.values()):
+            notes += ("liveness needs the whole state graph: a bounded search can show a lasso but never proves "
+                      "a liveness property",)
         return CheckResult("explicit", tuple(results), stats, bound=resource_bound, notes=notes)
 
     @staticmethod
@@ -175,11 +189,14 @@ class Explorer:
                 return "max-memory"
         return None
 
-    def _results(self, found, states, parent, via, stats: Stats, bound):
+    def _results(self, found, states, parent, via, stats: Stats, bound, live: dict | None = None):
         expects = {name: verdict for name, verdict, _ in self.ts.expects}
         exhausted = bound is None
         results = []
         for p in self.ts.properties:
+            if p.kind in ir.LIVENESS_KINDS:
+                results.append(live[p.id])
+                continue
             f = found.get(p.id)
             if exhausted:
                 cov = Coverage("exhaustive", states=stats.states, depth=stats.depth)

@@ -29,6 +29,9 @@ class Trace:
     steps: tuple[Step, ...]
     loop: int | None = None  # lasso traces (liveness): index of the step the last state returns to
     violation: Violation | None = None
+    # lasso traces: the action instance taking the last state back to steps[loop].state; None with a loop means
+    # no action is enabled in the last state (a deadlock: the run stays there forever)
+    loop_action: int | None = None
 
     @property
     def length(self) -> int:
@@ -40,7 +43,7 @@ class Trace:
 class Coverage:
     """What a verdict rests on. `bound` names the limit that stopped a search, if any."""
 
-    kind: str  # exhaustive | bounded | k-induction | pdr
+    kind: str  # exhaustive | bounded | k-induction | pdr | fair-lassos (liveness over the whole state graph)
     states: int | None = None
     depth: int | None = None
     k: int | None = None
@@ -59,6 +62,8 @@ class Coverage:
                 return f"proved (k-induction, k={self.k})"
             case "pdr":
                 return f"proved (PDR, invariant: {self.invariant})"
+            case "fair-lassos":
+                return f"exhaustive, fair lassos searched in {self.states} states"
         return self.kind
 
 

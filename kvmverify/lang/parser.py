@@ -105,6 +105,12 @@ class _ToAst(Transformer):
     bxor = _bin("^")
     band = _bin("&")
 
+    def leads_to(self, meta, c):
+        return ast.LeadsTo(self.s(meta), c[0], c[2])
+
+    def always_eventually(self, meta, c):
+        return ast.AlwaysEventually(self.s(meta), c[2])
+
     def ternary(self, meta, c):
         return ast.Ternary(self.s(meta), c[0], c[1], c[2])
 
@@ -260,6 +266,9 @@ class _ToAst(Transformer):
     def invariant_decl(self, meta, c):
         return ast.InvariantDecl(self.s(meta), str(c[0]), c[1])
 
+    def liveness_decl(self, meta, c):
+        return ast.LivenessDecl(self.s(meta), str(c[0]), c[1])
+
     def cover_decl(self, meta, c):
         return ast.CoverDecl(self.s(meta), str(c[0]), c[1])
 
@@ -280,6 +289,7 @@ _TOKEN_NAMES = {
     "SEMICOLON": "';'", "EQUAL": "'='", "DOT": "'.'", "$END": "end of file", "CMP_OP": "a comparison",
     "ADD_OP": "'+' or '-'", "MUL_OP": "'*', '/' or '%'", "UNARY_OP": "'!', '-' or '~'", "SHIFT_OP": "'<<' or '>>'",
     "QUANT": "'forall' or 'exists'", "VERDICT": "'violated', 'holds' or 'vacuous'", "FAIR": "'fair'",
+    "LEADS_TO": "'leads_to'", "ALWAYS": "'always'", "EVENTUALLY": "'eventually'",
     "AT": "'@'", "MORETHAN": "'>'", "LESSTHAN": "'<'", "QMARK": "'?'", "STAR": "'*'",
 }
 
@@ -309,7 +319,7 @@ def _token_text(tok: Token) -> str:
 
 
 TOP_LEVEL = re.compile(r"^(model|use|param|override|type|register|struct|var|slot|actor|def|invariant|cover|"
-                       r"expect)\b", re.M)
+                       r"expect|property)\b", re.M)
 
 
 def _chunks(text: str) -> list[str]:

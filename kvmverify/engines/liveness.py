@@ -1,0 +1,337 @@
+"""Liveness under weak fairness on the explicit state graph: fair lassos found by SCC decomposition.
+
+`P leads_to Q` fails exactly when some reachable state satisfies P and not Q and, from it, an infinite fair run
+never reaches Q. Such a run ends in a strongly connected component of the graph restricted to not-Q states; with
+weak fairness a component carries a fair cycle iff every fair action instance that is enabled in all of its
+states is taken on one of its inner edges (the cycle through every inner edge is then fair, and no cycle in the
+component is fairer). A state without successors is a deadlock: the run stays there forever, and since nothing
+is enabled there this is fair. `always eventually G` is `true leads_to G`.
+
+The graph is kept as three int arrays (CSR: out-edge offsets, targets, action instances) filled by the BFS in
+state-id order; SCCs come from an iterative Tarjan so that depth is no limit. Only expanded states take part: a
+state the BFS stored but did not expand (a bound stopped the search) has unknown successors, so a bounded search
+can find a (real) lasso but never proves liveness.
+"""
+from __future__ import annotations
+
+from array import array
+from collections import deque
+from dataclasses import dataclass
+
+from ..ir import nodes as ir
+from .codegen import compile_predicates
+from .result import Coverage, PropertyResult, Step, Trace, Violation
+
+
+class Graph:
+    """The explored transitions in CSR form. `off[s]..off[s+1]` index the out-edges of expanded state s."""
+
+    def __init__(self) -> None:
+        self.off = array("q", [0])
+        self.tgt = array("i")
+        self.act = array("i")
+
+    @property
+    def expanded(self) -> int:
+        return len(self.off) - 1
+
+    def successors(self, s: int) -> list[tuple[int, int]]:
+        return [(self.act[e], self.tgt[e]) for e in range(self.off[s], self.off[s + 1])]
+
+
+@dataclass(frozen=True)
+class Lasso:
+    """From a source state, a path to the entry of a fair component, then a cycle back to the entry."""
+
+    source: int
+    stem: list[tuple[int, int]]  # edges (action, state) from the source to the entry
+    loop: list[tuple[int, int]]  # edges from the entry back to it; empty: a deadlock (the entry stays forever)
+
+
+def tarjan(roots, member: bytearray, g: Graph, n: int):
+    """Yield the SCCs (lists of state ids) of the subgraph induced by `member`, reachable from `roots`."""
+    off, tgt = g.off, g.tgt
+    index = array("i", [-1]) * n
+    low = array("i", [0]) * n
+    on_stack = bytearray(n)
+    stack: list[int] = []
+    counter = 0
+    for r in roots:
+        if index[r] != -1:
+            continue
+        index[r] = low[r] = counter
+        counter += 1
+        stack.append(r)
+        on_stack[r] = 1
+        calls = [(r, off[r])]
+        while calls:
+            v, e = calls[-1]
+            end = off[v + 1]
+            descended = False
+            while e < end:
+                w = tgt[e]
+                e += 1
+                if not member[w]:
+                    continue
+                if index[w] == -1:
+                    calls[-1] = (v, e)
+                    index[w] = low[w] = counter
+                    counter += 1
+                    stack.append(w)
+                    on_stack[w] = 1
+                    calls.append((w, off[w]))
+                    descended = True
+                    break
+                if on_stack[w] and index[w] < low[v]:
+                    low[v] = index[w]
+            if descended:
+                continue
+            calls.pop()
+            if low[v] == index[v]:
+                comp = []
+                while True:
+                    w = stack.pop()
+                    on_stack[w] = 0
+                    comp.append(w)
+                    if w == v:
+                        break
+                yield comp
+            if calls:
+                u = calls[-1][0]
+                if low[v] < low[u]:
+                    low[u] = low[v]
+
+
+class LassoSearch:
+    """Fair-lasso search over one graph; `fair_bit[a]` is the bit of fair action instance a (0: not fair)."""
+
+    def __init__(self, g: Graph, fair_bit: list[int]):
+        self.g = g
+        self.fair_bit = fair_bit
+        self._enabled: dict[int, int] = {}
+
+    def enabled_fair(self, s: int) -> int:
+        """The fair action instances with a transition from s, as bits."""
+        m = self._enabled.get(s)
+        if m is None:
+            fb, act = self.fair_bit, self.g.act
+            m = 0
+            for e in range(self.g.off[s], self.g.off[s + 1]):
+                m |= fb[act[e]]
+            self._enabled[s] = m
+        return m
+
+    def find(self, sources: list[int], member: bytearray) -> Lasso | None:
+        """A fair lasso from one of `sources` (earlier ones preferred) through `member` states (expanded only)."""
+        g = self.g
+        n = len(member)
+        # forward closure from the sources inside `member`, with a BFS tree for the path to the loop
+        par = array("i", [-1]) * n
+        par_act = array("i", [-1]) * n
+        seen = bytearray(n)
+        order: list[int] = []
+        queue = deque()
+        for s in sources:
+            if not seen[s]:
+                seen[s] = 1
+                par[s] = s
+                order.append(s)
+                queue.append(s)
+        off, tgt, act = g.off, g.tgt, g.act
+        while queue:
+            v = queue.popleft()
+            for e in range(off[v], off[v + 1]):
+                w = tgt[e]
+                if member[w] and not seen[w]:
+                    seen[w] = 1
+                    par[w] = v
+                    par_act[w] = act[e]
+                    order.append(w)
+                    queue.append(w)
+        rank = array("i", [-1]) * n
+        for i, s in enumerate(order):
+            rank[s] = i
+        best: tuple[int, list[int]] | None = None
+        for comp in tarjan(order, seen, g, n):
+            if self.is_fair(comp, seen):
+                first = min(comp, key=rank.__getitem__)
+                if best is None or rank[first] < rank[best[0]]:
+                    best = (first, comp)
+        if best is None:
+            return None
+        entry, comp = best
+        in_comp = bytearray(n)
+        for s in comp:
+            in_comp[s] = 1
+        stem, v = [], entry
+        while par[v] != v:
+            stem.append((par_act[v], v))
+            v = par[v]
+        stem.reverse()
+        return Lasso(v, stem, self.fair_loop(entry, comp, in_comp))
+
+    def inner_edges(self, v: int, in_comp: bytearray):
+        g = self.g
+        for e in range(g.off[v], g.off[v + 1]):
+            if in_comp[g.tgt[e]]:
+                yield g.act[e], g.tgt[e]
+
+    def is_fair(self, comp: list[int], member: bytearray) -> bool:
+        g = self.g
+        if len(comp) == 1:
+            v = comp[0]
+            if g.off[v] == g.off[v + 1]:
+                return True  # deadlock: stays forever, nothing enabled
+            if not any(g.tgt[e] == v for e in range(g.off[v], g.off[v + 1])):
+                return False  # a single state without a self-loop is no cycle
+        if len(comp) < 4096:
+            inside = set(comp).__contains__
+        else:
+            mark = bytearray(len(member))
+            for s in comp:
+                mark[s] = 1
+            inside = mark.__getitem__
+        always_enabled = -1
+        taken = 0
+        fb = self.fair_bit
+        for v in comp:
+            always_enabled &= self.enabled_fair(v)
+            for e in range(g.off[v], g.off[v + 1]):
+                if inside(g.tgt[e]):
+                    taken |= fb[g.act[e]]
+        return always_enabled & ~taken == 0
+
+    def fair_loop(self, entry: int, comp: list[int], in_comp: bytearray) -> list[tuple[int, int]]:
+        """A cycle entry -> ... -> entry inside the component, fair: each fair instance enabled everywhere on it is
+        taken on it, every other one is disabled somewhere on it. Empty for a deadlock."""
+        g = self.g
+        if len(comp) == 1 and g.off[entry] == g.off[entry + 1]:
+            return []
+        fb = self.fair_bit
+        always_enabled = -1
+        for v in comp:
+            always_enabled &= self.enabled_fair(v)
+        bits = sorted({b for b in fb if b})
+        loop: list[tuple[int, int]] = []
+        cur = entry
+        taken = 0
+        disabled_seen = ~self.enabled_fair(entry)
+        for b in bits:
+            if taken & b or disabled_seen & b:
+                continue
+            if always_enabled & b:
+                # reach a state with an inner b-edge, then take it
+                hop = self._path(cur, lambda v: any(fb[a] & b for a, _ in self.inner_edges(v, in_comp)), in_comp,
+                                 False)
+                last = hop[-1][1] if hop else cur
+                a, w = next((a, w) for a, w in self.inner_edges(last, in_comp) if fb[a] & b)
+                hop.append((a, w))
+            else:
+                hop = self._path(cur, lambda v: not self.enabled_fair(v) & b, in_comp, False)
+            for a, w in hop:
+                taken |= fb[a]
+                disabled_seen |= ~self.enabled_fair(w)
+            loop.extend(hop)
+            cur = loop[-1][1] if loop else cur
+        loop.extend(self._path(cur, lambda v: v == entry, in_comp, not loop))
+        return loop
+
+    def _path(self, start: int, goal, in_comp: bytearray, must_move: bool) -> list[tuple[int, int]]:
+        """Shortest edge list from start to a state satisfying goal, inside the component."""
+        if not must_move and goal(start):
+            return []
+        par: dict[int, tuple[int, int]] = {}
+        queue = deque([start])
+        seen = {start} if not must_move else set()
+        while queue:
+            v = queue.popleft()
+            for a, w in self.inner_edges(v, in_comp):
+                if w in seen:
+                    continue
+                seen.add(w)
+                par[w] = (v, a)
+                if goal(w):
+                    return _unwind(par, start, w)
+                queue.append(w)
+        raise AssertionError("the component is strongly connected")
+
+
+def _unwind(par: dict[int, tuple[int, int]], start: int, end: int) -> list[tuple[int, int]]:
+    out = []
+    w = end
+    while True:
+        v, a = par[w]
+        out.append((a, w))
+        if v == start:
+            break
+        w = v
+    out.reverse()
+    return out
+
+
+def check_liveness(ts: ir.TransitionSystem, g: Graph, states: list, parent, via, exhaustive: bool, depth: int,
+                   bound: str | None, expects: dict[str, str]) -> dict[int, PropertyResult]:
+    """A result per liveness property (by property id): violated with a lasso, holds (exhaustive search only), or
+    unknown (a bound stopped the search before the graph was complete)."""
+    preds = [e for lv in ts.liveness for inst in lv.instances for e in (inst.premise, inst.goal)]
+    evaluate = compile_predicates(ts, preds)
+    n, expanded = len(states), g.expanded
+    masks = [evaluate(states[s]) for s in range(expanded)]
+    fair_ids = [a.id for a in ts.actions if a.fair]
+    fair_bit = [0] * len(ts.actions)
+    for i, a in enumerate(fair_ids):
+        fair_bit[a] = 1 << i
+    search = LassoSearch(g, fair_bit)
+    if exhaustive:
+        cov = Coverage("fair-lassos", states=n, depth=depth)
+    else:
+        cov = Coverage("bounded", states=n, depth=depth, bound=bound)
+    out: dict[int, PropertyResult] = {}
+    bit = 1
+    for lv in ts.liveness:
+        prop = ts.properties[lv.prop]
+        found: Trace | None = None
+        for inst in lv.instances:
+            pbit, gbit = bit, bit << 1
+            bit <<= 2
+            if found is not None:
+                continue
+            member = bytearray(n)
+            sources = []
+            for s in range(expanded):
+                m = masks[s]
+                if not m & gbit:
+                    member[s] = 1
+                    if m & pbit:
+                        sources.append(s)
+            lasso = search.find(sources, member) if sources else None
+            if lasso is not None:
+                found = lasso_trace(ts, lv, inst, lasso, states, parent, via)
+        status = "violated" if found is not None else "holds" if exhaustive else "unknown"
+        out[prop.id] = PropertyResult(prop, status, cov, found, expects.get(prop.name))
+    return out
+
+
+def lasso_trace(ts: ir.TransitionSystem, lv: ir.Liveness, inst: ir.LivenessInstance, lasso: Lasso, states,
+                parent, via) -> Trace:
+    prefix = []
+    sid = lasso.source
+    while sid != -1:
+        prefix.append(Step(via[sid] if via[sid] != -1 else None, states[sid]))
+        sid = parent[sid]
+    prefix.reverse()
+    premise_at = len(prefix) - 1
+    steps = prefix + [Step(a, states[w]) for a, w in lasso.stem]
+    loop_at = len(steps) - 1
+    steps += [Step(a, states[w]) for a, w in lasso.loop[:-1]]
+    loop_action = lasso.loop[-1][0] if lasso.loop else None
+    who = f"for {inst.label}: " if inst.label else ""
+    if lv.kind == "leads_to":
+        what = f"{who}the premise holds at step {premise_at} and the goal never holds from there on"
+    else:
+        what = f"{who}the goal is false from step {premise_at} on, forever"
+    if loop_action is None:
+        how = f"no action is enabled in step {loop_at}: the run stays there forever"
+    else:
+        how = f"steps {loop_at}..{len(steps) - 1} repeat forever, fair to every `fair` action"
+    return Trace(tuple(steps), loop_at, Violation(f"{what}; {how}", (("premise_step", premise_at),)), loop_action)
