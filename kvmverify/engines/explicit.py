@@ -108,6 +108,8 @@ class Explorer:
                 via.append(-1)
                 note_state(index[s], props(s))
         graph = Graph() if ts.liveness else None  # the edges, kept only for the fair-lasso search
+        if graph is not None:
+            add_target, add_action, end_state = graph.tgt.append, graph.act.append, graph.off.append
         transitions = 0
         depth = 0
         level_start, level_end = 0, len(states)
@@ -143,10 +145,10 @@ class Explorer:
                         if r:
                             note_state(tid, r)
                     if graph is not None:
-                        graph.tgt.append(tid)
-                        graph.act.append(k)
+                        add_target(tid)
+                        add_action(k)
                 if graph is not None:
-                    graph.off.append(len(graph.tgt))
+                    end_state(len(graph.tgt))
                 if viol:
                     for k, cid, pos, detail in viol:
                         pid = check_prop[cid]

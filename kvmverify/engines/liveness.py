@@ -1,10 +1,12 @@
-"""Liveness under weak fairness on the explicit state graph: fair lassos found by SCC decomposition.
+"""Liveness under fairness on the explicit state graph: fair lassos found by SCC decomposition.
 
 `P leads_to Q` fails exactly when some reachable state satisfies P and not Q and, from it, an infinite fair run
 never reaches Q. Such a run ends in a strongly connected component of the graph restricted to not-Q states; with
 weak fairness a component carries a fair cycle iff every fair action instance that is enabled in all of its
 states is taken on one of its inner edges (the cycle through every inner edge is then fair, and no cycle in the
-component is fairer). A state without successors is a deadlock: the run stays there forever, and since nothing
+component is fairer). Strong fairness (`strong fair`: taken infinitely often if enabled infinitely often) also
+needs every strongly fair instance enabled somewhere in the component to be taken in it; where one is not, the
+states enabling it are removed and the rest decomposed again. A state without successors is a deadlock: the run stays there forever, and since nothing
 is enabled there this is fair. `always eventually G` is `true leads_to G`.
 
 The graph is kept as three int arrays (CSR: out-edge offsets, targets, action instances) filled by the BFS in
@@ -48,12 +50,10 @@ class Lasso:
     loop: list[tuple[int, int]]  # edges from the entry back to it; empty: a deadlock (the entry stays forever)
 
 
-def tarjan(roots, member: bytearray, g: Graph, n: int):
-    """Yield the SCCs (lists of state ids) of the subgraph induced by `member`, reachable from `roots`."""
+def tarjan(roots, inside, g: Graph, index, low, on_stack):
+    """Yield the SCCs (lists of state ids) of the subgraph induced by the states `inside` accepts, reachable from
+    `roots`. `index`, `low`, `on_stack` are scratch maps from state id, `index` reading -1 for unvisited states."""
     off, tgt = g.off, g.tgt
-    index = array("i", [-1]) * n
-    low = array("i", [0]) * n
-    on_stack = bytearray(n)
     stack: list[int] = []
     counter = 0
     for r in roots:
@@ -71,7 +71,7 @@ def tarjan(roots, member: bytearray, g: Graph, n: int):
             while e < end:
                 w = tgt[e]
                 e += 1
-                if not member[w]:
+                if not inside(w):
                     continue
                 if index[w] == -1:
                     calls[-1] = (v, e)
@@ -103,23 +103,23 @@ def tarjan(roots, member: bytearray, g: Graph, n: int):
 
 
 class LassoSearch:
-    """Fair-lasso search over one graph; `fair_bit[a]` is the bit of fair action instance a (0: not fair)."""
+    """Fair-lasso search over one graph. `fair_bit[a]` is the bit of fair action instance a (0: not fair);
+    `strong` has the bits of the strongly fair ones."""
 
-    def __init__(self, g: Graph, fair_bit: list[int]):
+    def __init__(self, g: Graph, fair_bit: list[int], strong: int = 0):
         self.g = g
         self.fair_bit = fair_bit
-        self._enabled: dict[int, int] = {}
-
-    def enabled_fair(self, s: int) -> int:
-        """The fair action instances with a transition from s, as bits."""
-        m = self._enabled.get(s)
-        if m is None:
-            fb, act = self.fair_bit, self.g.act
-            m = 0
-            for e in range(self.g.off[s], self.g.off[s + 1]):
-                m |= fb[act[e]]
-            self._enabled[s] = m
-        return m
+        self.strong = strong
+        # the fair action instances with a transition from each expanded state, as bits
+        off, act = g.off, g.act
+        self.enabled = enabled = [0] * g.expanded
+        if any(fair_bit):
+            for v in range(g.expanded):
+                m = 0
+                for a in act[off[v]:off[v + 1]]:
+                    m |= fair_bit[a]
+                enabled[v] = m
+        self.enabled_fair = enabled.__getitem__
 
     def find(self, sources: list[int], member: bytearray) -> Lasso | None:
         """A fair lasso from one of `sources` (earlier ones preferred) through `member` states (expanded only)."""
@@ -137,107 +137,145 @@ class LassoSearch:
                 par[s] = s
                 order.append(s)
                 queue.append(s)
-        off, tgt, act = g.off, g.tgt, g.act
+        off, tgt, act, fb = g.off, g.tgt, g.act, self.fair_bit
+        taken = 0  # the fair instances on some edge inside the closure
         while queue:
             v = queue.popleft()
             for e in range(off[v], off[v + 1]):
                 w = tgt[e]
-                if member[w] and not seen[w]:
-                    seen[w] = 1
-                    par[w] = v
-                    par_act[w] = act[e]
-                    order.append(w)
-                    queue.append(w)
+                if member[w]:
+                    taken |= fb[act[e]]
+                    if not seen[w]:
+                        seen[w] = 1
+                        par[w] = v
+                        par_act[w] = act[e]
+                        order.append(w)
+                        queue.append(w)
+        # a strongly fair instance taken nowhere in the closure rules out every cycle through a state enabling it
+        never = self.strong & ~taken
+        if never:
+            enabled = self.enabled
+            for s in order:
+                if enabled[s] & never:
+                    seen[s] = 0
         rank = array("i", [-1]) * n
         for i, s in enumerate(order):
             rank[s] = i
         best: tuple[int, list[int]] | None = None
-        for comp in tarjan(order, seen, g, n):
-            if self.is_fair(comp, seen):
-                first = min(comp, key=rank.__getitem__)
+        maps = (array("i", [-1]) * n, array("i", [0]) * n, bytearray(n))
+        # scratch for fair_part: a membership mark and Tarjan maps for re-decomposing part of a component
+        self._mark = bytearray(n)
+        self._sub = (array("i", [-1]) * n, array("i", [0]) * n, bytearray(n))
+        for comp in tarjan([s for s in order if seen[s]], seen.__getitem__, g, *maps):
+            fair = self.fair_part(comp)
+            if fair is not None:
+                first = min(fair, key=rank.__getitem__)
                 if best is None or rank[first] < rank[best[0]]:
-                    best = (first, comp)
+                    best = (first, fair)
         if best is None:
             return None
         entry, comp = best
-        in_comp = bytearray(n)
-        for s in comp:
-            in_comp[s] = 1
         stem, v = [], entry
         while par[v] != v:
             stem.append((par_act[v], v))
             v = par[v]
         stem.reverse()
-        return Lasso(v, stem, self.fair_loop(entry, comp, in_comp))
+        return Lasso(v, stem, self.fair_loop(entry, comp))
 
-    def inner_edges(self, v: int, in_comp: bytearray):
+    def inner_edges(self, v: int, inside):
         g = self.g
         for e in range(g.off[v], g.off[v + 1]):
-            if in_comp[g.tgt[e]]:
+            if inside(g.tgt[e]):
                 yield g.act[e], g.tgt[e]
 
-    def is_fair(self, comp: list[int], member: bytearray) -> bool:
-        g = self.g
-        if len(comp) == 1:
-            v = comp[0]
-            if g.off[v] == g.off[v + 1]:
-                return True  # deadlock: stays forever, nothing enabled
-            if not any(g.tgt[e] == v for e in range(g.off[v], g.off[v + 1])):
-                return False  # a single state without a self-loop is no cycle
-        if len(comp) < 4096:
-            inside = set(comp).__contains__
-        else:
-            mark = bytearray(len(member))
-            for s in comp:
-                mark[s] = 1
-            inside = mark.__getitem__
-        always_enabled = -1
-        taken = 0
-        fb = self.fair_bit
-        for v in comp:
-            always_enabled &= self.enabled_fair(v)
-            for e in range(g.off[v], g.off[v + 1]):
-                if inside(g.tgt[e]):
-                    taken |= fb[g.act[e]]
-        return always_enabled & ~taken == 0
+    def is_cycle(self, comp: list[int]) -> bool:
+        """Does an infinite run stay in this SCC? (More than one state, a self-loop, or a deadlock.)"""
+        if len(comp) > 1:
+            return True
+        v, g = comp[0], self.g
+        return g.off[v] == g.off[v + 1] or any(g.tgt[e] == v for e in range(g.off[v], g.off[v + 1]))
 
-    def fair_loop(self, entry: int, comp: list[int], in_comp: bytearray) -> list[tuple[int, int]]:
-        """A cycle entry -> ... -> entry inside the component, fair: each fair instance enabled everywhere on it is
-        taken on it, every other one is disabled somewhere on it. Empty for a deadlock."""
+    def fair_part(self, comp: list[int]) -> list[int] | None:
+        """A strongly connected part of this SCC on which a cycle through every inner edge is fair, or None.
+
+        Weak: an instance enabled in every state is taken on an inner edge; removing states cannot mend that.
+        Strong: an instance enabled in some state is taken; if not, the states enabling it cannot lie on a fair
+        cycle, so they are removed and the rest decomposed again (Emerson-Lei)."""
+        work = [comp]
+        while work:
+            comp = work.pop()
+            if not self.is_cycle(comp):
+                continue
+            mark, enabled = self._mark, self.enabled
+            fb, g = self.fair_bit, self.g
+            off, tgt, act = g.off, g.tgt, g.act
+            for v in comp:
+                mark[v] = 1
+            always, anywhere, taken = -1, 0, 0
+            for v in comp:
+                en = enabled[v]
+                always &= en
+                anywhere |= en
+                for e in range(off[v], off[v + 1]):
+                    if mark[tgt[e]]:
+                        taken |= fb[act[e]]
+            for v in comp:
+                mark[v] = 0
+            if always & ~taken:
+                continue
+            bad = anywhere & self.strong & ~taken
+            if not bad:
+                return comp
+            kept = [v for v in comp if not enabled[v] & bad]
+            index, _, _ = self._sub
+            for v in kept:
+                mark[v] = 1
+                index[v] = -1
+            parts = list(tarjan(kept, mark.__getitem__, g, *self._sub))
+            for v in kept:
+                mark[v] = 0
+            work.extend(parts)
+        return None
+
+    def fair_loop(self, entry: int, comp: list[int]) -> list[tuple[int, int]]:
+        """A cycle entry -> ... -> entry through the component that is fair: each fair instance enabled in all of
+        its states (strong: in any) is taken on it, each other one is disabled in one of its states. Empty for a
+        deadlock."""
         g = self.g
         if len(comp) == 1 and g.off[entry] == g.off[entry + 1]:
             return []
+        inside = set(comp).__contains__
         fb = self.fair_bit
-        always_enabled = -1
+        always, anywhere = -1, 0
         for v in comp:
-            always_enabled &= self.enabled_fair(v)
-        bits = sorted({b for b in fb if b})
+            always &= self.enabled_fair(v)
+            anywhere |= self.enabled_fair(v)
+        must_take = always | (anywhere & self.strong)
         loop: list[tuple[int, int]] = []
         cur = entry
         taken = 0
         disabled_seen = ~self.enabled_fair(entry)
-        for b in bits:
-            if taken & b or disabled_seen & b:
+        for b in sorted({b for b in fb if b}):
+            if taken & b or (disabled_seen & b and not must_take & b):
                 continue
-            if always_enabled & b:
+            if must_take & b:
                 # reach a state with an inner b-edge, then take it
-                hop = self._path(cur, lambda v: any(fb[a] & b for a, _ in self.inner_edges(v, in_comp)), in_comp,
+                hop = self._path(cur, lambda v: any(fb[a] & b for a, _ in self.inner_edges(v, inside)), inside,
                                  False)
                 last = hop[-1][1] if hop else cur
-                a, w = next((a, w) for a, w in self.inner_edges(last, in_comp) if fb[a] & b)
-                hop.append((a, w))
+                hop.append(next((a, w) for a, w in self.inner_edges(last, inside) if fb[a] & b))
             else:
-                hop = self._path(cur, lambda v: not self.enabled_fair(v) & b, in_comp, False)
+                hop = self._path(cur, lambda v: not self.enabled_fair(v) & b, inside, False)
             for a, w in hop:
                 taken |= fb[a]
                 disabled_seen |= ~self.enabled_fair(w)
             loop.extend(hop)
             cur = loop[-1][1] if loop else cur
-        loop.extend(self._path(cur, lambda v: v == entry, in_comp, not loop))
+        loop.extend(self._path(cur, lambda v: v == entry, inside, not loop))
         return loop
 
-    def _path(self, start: int, goal, in_comp: bytearray, must_move: bool) -> list[tuple[int, int]]:
-        """Shortest edge list from start to a state satisfying goal, inside the component."""
+    def _path(self, start: int, goal, inside, must_move: bool) -> list[tuple[int, int]]:
+        """Shortest edge list from start to a state satisfying goal (at least one edge if must_move), inside."""
         if not must_move and goal(start):
             return []
         par: dict[int, tuple[int, int]] = {}
@@ -245,7 +283,7 @@ class LassoSearch:
         seen = {start} if not must_move else set()
         while queue:
             v = queue.popleft()
-            for a, w in self.inner_edges(v, in_comp):
+            for a, w in self.inner_edges(v, inside):
                 if w in seen:
                     continue
                 seen.add(w)
@@ -277,11 +315,12 @@ def check_liveness(ts: ir.TransitionSystem, g: Graph, states: list, parent, via,
     evaluate = compile_predicates(ts, preds)
     n, expanded = len(states), g.expanded
     masks = [evaluate(states[s]) for s in range(expanded)]
-    fair_ids = [a.id for a in ts.actions if a.fair]
     fair_bit = [0] * len(ts.actions)
-    for i, a in enumerate(fair_ids):
-        fair_bit[a] = 1 << i
-    search = LassoSearch(g, fair_bit)
+    strong = 0
+    for i, a in enumerate(a for a in ts.actions if a.fair or a.strong):
+        fair_bit[a.id] = 1 << i
+        strong |= (1 << i) if a.strong else 0
+    search = LassoSearch(g, fair_bit, strong)
     if exhaustive:
         cov = Coverage("fair-lassos", states=n, depth=depth)
     else:

@@ -418,7 +418,7 @@ class Lowering:
             body = tuple(self.block(a.decl.body, env, a.actor, ()))
             args = tuple((n, v, show_value(t, v)) for (n, t), v in zip(a.params, values))
             out.append(ir.ActionInstance(next(next_id), a.actor, a.decl.name, args, guard, body, a.decl.span,
-                                         a.decl.fair))
+                                         a.decl.fair, a.decl.strong))
         return out
 
     def initial_value(self, e: ast.Expr) -> int:

@@ -153,7 +153,8 @@ class ActionInstance:
     guard: Expr
     body: tuple[Stmt, ...]
     span: Span
-    fair: bool
+    fair: bool  # weak fairness (or strong, with `strong`): see engines/liveness.py
+    strong: bool = False
 
     @property
     def label(self) -> str:

@@ -332,6 +332,7 @@ class ActionDecl:
     guard: Expr | None
     body: tuple[Stmt, ...]
     fair: bool
+    strong: bool = False  # `strong fair`: taken infinitely often when enabled infinitely often
 
 
 @dataclass(frozen=True)

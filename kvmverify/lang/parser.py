@@ -248,7 +248,8 @@ class _ToAst(Transformer):
 
     def action_decl(self, meta, c):
         fair, name, params, guard, body = c
-        return ast.ActionDecl(self.s(meta), str(name), tuple(params or ()), guard, _stmts(body), fair is not None)
+        return ast.ActionDecl(self.s(meta), str(name), tuple(params or ()), guard, _stmts(body), fair is not None,
+                              fair is not None and str(fair).startswith("strong"))
 
     def handler_decl(self, meta, c):
         reg, params, body = c
@@ -288,7 +289,7 @@ _TOKEN_NAMES = {
     "LPAR": "'('", "RPAR": "')'", "LSQB": "'['", "RSQB": "']'", "COLON": "':'", "COMMA": "','",
     "SEMICOLON": "';'", "EQUAL": "'='", "DOT": "'.'", "$END": "end of file", "CMP_OP": "a comparison",
     "ADD_OP": "'+' or '-'", "MUL_OP": "'*', '/' or '%'", "UNARY_OP": "'!', '-' or '~'", "SHIFT_OP": "'<<' or '>>'",
-    "QUANT": "'forall' or 'exists'", "VERDICT": "'violated', 'holds' or 'vacuous'", "FAIR": "'fair'",
+    "QUANT": "'forall' or 'exists'", "VERDICT": "'violated', 'holds' or 'vacuous'", "FAIR": "'fair' or 'strong fair'",
     "LEADS_TO": "'leads_to'", "ALWAYS": "'always'", "EVENTUALLY": "'eventually'",
     "AT": "'@'", "MORETHAN": "'>'", "LESSTHAN": "'<'", "QMARK": "'?'", "STAR": "'*'",
 }
