@@ -372,5 +372,5 @@ def lasso_trace(ts: ir.TransitionSystem, lv: ir.Liveness, inst: ir.LivenessInsta
     if loop_action is None:
         how = f"no action is enabled in step {loop_at}: the run stays there forever"
     else:
-        how = f"steps {loop_at}..{len(steps) - 1} repeat forever, fair to every `fair` action"
+        how = f"steps {loop_at}..{len(steps) - 1} repeat forever, and that loop is fair"
     return Trace(tuple(steps), loop_at, Violation(f"{what}; {how}", (("premise_step", premise_at),)), loop_action)
