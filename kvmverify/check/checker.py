@@ -104,8 +104,9 @@ class Checker(ExprChecker):
             self.slot(d)
         for d in [*k(ast.InvariantDecl), *k(ast.CoverDecl)]:
             self.prop(d)
+        liveness_names: dict[str, Span] = {}
         for d in k(ast.LivenessDecl):
-            check_liveness(self, d)
+            check_liveness(self, d, liveness_names)
         self.m.expects = list(k(ast.ExpectDecl))
         errors = [d for d in self.diags if d.is_error]
         self.m.warnings = [d for d in self.diags if not d.is_error]

@@ -6,6 +6,7 @@ the property holds when every instance does.
 """
 from __future__ import annotations
 
+from ..diagnostics import Span
 from ..lang import ast
 from .exprs import Local, Unresolved
 from .model import LivenessInfo
@@ -29,12 +30,15 @@ def _has_temporal(e: ast.Expr) -> bool:
     return False
 
 
-def check_liveness(checker, d: ast.LivenessDecl) -> None:
-    """Type `d` with `checker` (a check.checker.Checker); on success append a LivenessInfo to its model."""
+def check_liveness(checker, d: ast.LivenessDecl, seen: dict[str, Span]) -> None:
+    """Type `d` with `checker` (a check.checker.Checker); on success append a LivenessInfo to its model. `seen`
+    holds the liveness properties checked so far (by name)."""
     m = checker.m
-    if any(p.name == d.name for p in m.props) or any(p.name == d.name for p in m.liveness):
-        checker.error("KV202", f"property '{d.name}' is declared twice", d)
+    first = seen.get(d.name) or next((p.span for p in m.props if p.name == d.name), None)
+    if first is not None:
+        checker.error("KV202", f"property '{d.name}' is declared twice (first at {first})", d)
         return
+    seen[d.name] = d.span
     binders: list[tuple[str, object]] = []
     scope: dict[str, Local] = {}
     e = d.expr

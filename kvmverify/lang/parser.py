@@ -378,6 +378,10 @@ def _syntax_diag(e: lark.exceptions.UnexpectedInput, file: str) -> Diagnostic:
                           f"expected {expected}")
     if isinstance(e, lark.exceptions.UnexpectedCharacters):
         ch = e.char if hasattr(e, "char") else "?"
+        if ch == "'":
+            return Diagnostic("KV102", "error", "unexpected character \"'\": .kv has no primed (next-state) names",
+                              Span(file, line, col, line, col + 1),
+                              "invariants and properties are about one state; say 'later' with `P leads_to Q`")
         expected = _describe_expected(set(e.allowed or ()))
         return Diagnostic("KV102", "error", f"unexpected character {ch!r}", Span(file, line, col, line, col + 1),
                           f"expected {expected}" if expected else None)
