@@ -48,7 +48,7 @@ def test_headline_model_holds_exhaustively():
         "not_present_delivered": "reached", "ready_delivered": "reached", "wakeall_delivered": "reached",
         "two_tokens_waiting": "reached", "synthetic_halt": "reached",
         "slot:area.flags": "holds", "slot:area.token": "holds", "np_only_if_interrupts_on": "holds",
-        "pf_sees_flags": "holds",
+        "pf_sees_flags": "holds", "msr:MSR_KVM_ASYNC_PF_EN": "holds", "msr:MSR_KVM_ASYNC_PF_INT": "holds",
     }
     for p in doc["properties"]:
         if p["status"] == "holds":

@@ -162,7 +162,7 @@ class _Gen:
         raise ValueError(f"unknown operator {op}")
 
     def next_state(self) -> str:
-        return "(" + ", ".join(self.var(i) for i in range(len(self.ts.vars))) + ",)"
+        return "(" + "".join(self.var(i) + ", " for i in range(len(self.ts.vars))) + ")"
 
     def stmts(self, stmts: tuple[ir.Stmt, ...], depth: int, complete: bool) -> None:
         for s in stmts:
@@ -221,7 +221,8 @@ class _Gen:
 
     def unpack(self, depth: int) -> None:
         n = len(self.ts.vars)
-        self.emit(depth, ", ".join(f"v{i}" for i in range(n)) + ", = s")
+        if n:  # a spec file alone has no state
+            self.emit(depth, ", ".join(f"v{i}" for i in range(n)) + ", = s")
 
     def succ(self) -> None:
         self.emit(0, "def succ(s, out, viol):")
