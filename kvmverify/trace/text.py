@@ -9,6 +9,40 @@ from ..ir import nodes as ir
 STATUS_MARK = {"holds": "ok", "reached": "ok", "violated": "FAIL", "vacuous": "FAIL", "unknown": "??"}
 
 
+class Style:
+    """ANSI colour for a terminal; the default (`PLAIN`) adds nothing, so files and pipes get plain text."""
+
+    def __init__(self, color: bool = False):
+        self.color = color
+
+    def _wrap(self, code: str, text: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if self.color and text else text
+
+    def bad(self, text: str) -> str:
+        return self._wrap("1;31", text)
+
+    def good(self, text: str) -> str:
+        return self._wrap("32", text)
+
+    def warn(self, text: str) -> str:
+        return self._wrap("33", text)
+
+    def bold(self, text: str) -> str:
+        return self._wrap("1", text)
+
+    def dim(self, text: str) -> str:
+        return self._wrap("2", text)
+
+    def new(self, text: str) -> str:
+        return self._wrap("1;33", text)
+
+    def mark(self, mark: str) -> str:
+        return {"ok": self.good, "FAIL": self.bad, "??": self.warn}.get(mark.strip(), str)(mark)
+
+
+PLAIN = Style(False)
+
+
 def show_field(v: int, width: int) -> str:
     if width == 1 or v < 1024:
         return str(v)
@@ -39,7 +73,8 @@ def action_label(ts: ir.TransitionSystem, action: int | None) -> str:
     return "initial state" if action is None else ts.actions[action].label
 
 
-def render_trace(ts: ir.TransitionSystem, trace: Trace, prop: ir.Property | None = None) -> str:
+def render_trace(ts: ir.TransitionSystem, trace: Trace, prop: ir.Property | None = None,
+                 style: Style = PLAIN) -> str:
     lines: list[str] = []
     prev: dict[str, str] | None = None
     width = len(str(len(trace.steps) - 1))
@@ -49,12 +84,12 @@ def render_trace(ts: ir.TransitionSystem, trace: Trace, prop: ir.Property | None
         if trace.loop is not None and i == trace.loop:
             marker = "   <- loop starts here"
         if last and trace.violation is not None and prop is not None and prop.is_step:
-            marker = f"   <- violates {prop.name}"
-        lines.append(f"  {i:>{width}}  {action_label(ts, step.action)}{marker}")
+            marker = style.bad(f"   <- violates {prop.name}")
+        lines.append(f"  {style.dim(f'{i:>{width}}')}  {style.bold(action_label(ts, step.action))}{marker}")
         indent = " " * (width + 6)
         if last and trace.violation is not None and prop is not None and prop.is_step:
             detail = ", ".join(f"{k}={show_field(v, 64)}" for k, v in trace.violation.detail)
-            lines.append(f"{indent}{trace.violation.message}" + (f" ({detail})" if detail else ""))
+            lines.append(f"{indent}" + style.bad(trace.violation.message + (f" ({detail})" if detail else "")))
         if step.state is None:
             if last and prop is not None and prop.is_step:
                 lines.append(f"{indent}(the step stops here)")
@@ -65,7 +100,7 @@ def render_trace(ts: ir.TransitionSystem, trace: Trace, prop: ir.Property | None
             lines.append(f"{indent}" + ("; ".join(shown) if shown else "every variable 0 / false / {}") +
                          (" (all else 0)" if shown else ""))
         else:
-            changes = [f"{k}: {prev[k]} -> {v}" for k, v in now.items() if prev.get(k) != v]
+            changes = [f"{k}: {prev[k]} -> {style.new(v)}" for k, v in now.items() if prev.get(k) != v]
             lines.extend(f"{indent}{c}" for c in changes) if changes else lines.append(f"{indent}(no change)")
         prev = now
     if trace.loop is not None:
@@ -73,7 +108,7 @@ def render_trace(ts: ir.TransitionSystem, trace: Trace, prop: ir.Property | None
     return "\n".join(lines)
 
 
-def result_line(r: PropertyResult, name_width: int) -> str:
+def result_line(r: PropertyResult, name_width: int, style: Style = PLAIN) -> str:
     cov = r.coverage.describe()
     if r.status == "violated":
         what = f"shortest trace: {r.trace.length} step(s)" if r.trace else ""
@@ -88,18 +123,18 @@ def result_line(r: PropertyResult, name_width: int) -> str:
     expect = ""
     if r.expected is not None:
         expect = "  (expected)" if r.as_expected else f"  (expected {r.expected})"
-    mark = "ok" if r.as_expected else STATUS_MARK.get(r.status, "??")
+    mark = "ok" if r.as_expected else "FAIL"
     if r.status == "unknown":
         mark = "??"
-    return f"  {mark:<4} {r.status:<8}  {kind + r.prop.name:<{name_width}}  {cov}{expect}"
+    return f"  {style.mark(f'{mark:<4}')} {r.status:<8}  {kind + r.prop.name:<{name_width}}  {cov}{expect}"
 
 
-def render_result(ts: ir.TransitionSystem, result: CheckResult, traces: bool = True) -> str:
+def render_result(ts: ir.TransitionSystem, result: CheckResult, traces: bool = True, style: Style = PLAIN) -> str:
     params = ", ".join(f"{k}={v}" for k, v in ts.params)
     out = [f"model {ts.name}" + (f" ({params})" if params else "") + f": {result.engine} engine, "
            f"{len(ts.actions)} action instances, {len(ts.vars)} state variables"]
     width = max([len(("cover " if r.prop.kind == "cover" else "") + r.prop.name) for r in result.results] + [8])
-    out.extend(result_line(r, width) for r in result.results)
+    out.extend(result_line(r, width, style) for r in result.results)
     s = result.stats
     out.append(f"  {s.states} states, {s.transitions} transitions, depth {s.depth}")
     out.extend(f"  note: {n}" for n in result.notes)
@@ -109,10 +144,10 @@ def render_result(ts: ir.TransitionSystem, result: CheckResult, traces: bool = T
                 p = r.prop
                 out.append("")
                 exp = " (expected)" if r.as_expected else ""
-                out.append(f"{p.name} violated{exp} -- {p.span}")
+                out.append(style.bold(f"{p.name} violated{exp}") + f" -- {p.span}")
                 out.append(f"  {p.description}" if p.kind != "invariant" else f"  invariant {p.name}")
-                out.append(render_trace(ts, r.trace, p))
+                out.append(render_trace(ts, r.trace, p, style))
     return "\n".join(out) + "\n"
 
 
-__all__ = ["render_result", "render_trace", "state_dict", "decoded", "Step", "BitsT"]
+__all__ = ["render_result", "render_trace", "state_dict", "decoded", "Step", "BitsT", "Style", "PLAIN"]

@@ -1,0 +1,23 @@
+"""One model's outcome in a `kvmverify check` run: what JUnit, SARIF and the summary table are made from."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..diagnostics import Diagnostic, Sources
+from ..engines.result import CheckResult
+from ..ir.nodes import TransitionSystem
+
+
+@dataclass
+class ModelRun:
+    path: str  # as given on the command line (or found in a directory)
+    system: TransitionSystem | None = None  # None: the model did not compile
+    result: CheckResult | None = None
+    errors: tuple[Diagnostic, ...] = ()  # why it did not compile
+    warnings: tuple[Diagnostic, ...] = ()  # lint findings
+    sources: Sources = field(default_factory=Sources)
+    seconds: float = 0.0  # wall-clock time of the search; never written to an export file unless asked
+
+    @property
+    def model_name(self) -> str:
+        return self.system.name if self.system is not None else self.path
