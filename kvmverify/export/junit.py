@@ -11,12 +11,12 @@ import xml.etree.ElementTree as ET
 
 from ..diagnostics import render
 from ..engines.result import PropertyResult
-from ..trace.text import render_trace, result_line
-from .run import ModelRun
+from ..trace.text import render_trace
+from .run import ModelRun, verdict_text
 
 
 def _verdict(r: PropertyResult) -> str:
-    return result_line(r, 1).split(None, 1)[1].strip()
+    return verdict_text(r)
 
 
 def _trace_text(run: ModelRun, r: PropertyResult) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..diagnostics import Diagnostic, Sources
-from ..engines.result import CheckResult
+from ..engines.result import CheckResult, PropertyResult
 from ..ir.nodes import TransitionSystem
 
 
@@ -21,3 +21,18 @@ class ModelRun:
     @property
     def model_name(self) -> str:
         return self.system.name if self.system is not None else self.path
+
+
+def verdict_text(r: PropertyResult) -> str:
+    """One line for reports: `violated (3-step trace; exhaustive, 13 states, depth 5), expected violated`."""
+    what = r.status
+    parts = []
+    if r.trace is not None:
+        parts.append(f"{r.trace.length}-step trace")
+    parts.append(r.coverage.describe())
+    if r.status == "unknown":
+        what = "undecided"
+    text = f"{what} ({'; '.join(parts)})"
+    if r.expected is not None:
+        text += f", as expected ({r.expected})" if r.as_expected else f", but expected {r.expected}"
+    return text

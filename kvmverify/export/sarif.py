@@ -19,8 +19,8 @@ from .. import __version__
 from ..diagnostics import Diagnostic, Span
 from ..engines.result import PropertyResult
 from ..ir import nodes as ir
-from ..trace.text import action_label, result_line, state_dict
-from .run import ModelRun
+from ..trace.text import action_label, state_dict
+from .run import ModelRun, verdict_text
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 SCHEMA_FILE = os.path.join(os.path.dirname(__file__), "schemas", "sarif-schema-2.1.0.json")
@@ -140,7 +140,7 @@ def sarif_document(runs: list[ModelRun]) -> dict[str, Any]:
                 continue
             rule_id = f"property/{p.kind}"
             rule(rule_id, PROPERTY_RULES.get(p.kind, p.kind))
-            verdict = result_line(r, 1).split(None, 1)[1].strip()
+            verdict = verdict_text(r)
             text = f"{p.name} {r.status} in model {ts.name}: {verdict}"
             if r.trace is not None and r.trace.violation is not None:
                 text += f" -- {r.trace.violation.message}"
