@@ -176,19 +176,26 @@ def encode_state(ts: ir.TransitionSystem, state: tuple[int, ...]) -> dict[str, A
         if not first.indices:
             out[name] = encode_value(first.type, state[positions[0]])
             continue
-        tree: dict = {}
+        tree = _Node()
         for i in positions:
             keys = _index_keys(ts.vars[i])
             node = tree
             for k in keys[:-1]:
-                node = node.setdefault(json.dumps(k), (k, {}))[1]
-            node[json.dumps(keys[-1])] = (keys[-1], encode_value(ts.vars[i].type, state[i]))
+                node = node.children.setdefault(json.dumps(k), (k, _Node()))[1]
+            node.children[json.dumps(keys[-1])] = (keys[-1], encode_value(ts.vars[i].type, state[i]))
         out[name] = _as_map(tree)
     return out
 
 
-def _as_map(tree: dict) -> dict:
-    return {"#map": [[k, _as_map(v) if isinstance(v, dict) else v] for k, v in tree.values()]}
+class _Node:
+    """An inner level of a multi-dimensional array (leaves are encoded values, which may be dicts too)."""
+
+    def __init__(self) -> None:
+        self.children: dict[str, tuple[Any, Any]] = {}
+
+
+def _as_map(node: _Node) -> dict:
+    return {"#map": [[k, _as_map(v) if isinstance(v, _Node) else v] for k, v in node.children.values()]}
 
 
 def decode_state(ts: ir.TransitionSystem, obj: Any, path: str) -> tuple[int, ...]:
