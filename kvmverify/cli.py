@@ -6,7 +6,8 @@ Exit codes:
      `expect violated` property that now holds is a failure too)
   2  the model or the command line is wrong (diagnostics on stderr)
   3  internal error in kvmverify (please report it)
-  4  no violation found, but a resource bound (--max-states, --timeout, --max-memory) stopped the search
+  4  no violation found, but some result is undecided because a bound stopped the search (--max-states,
+     --max-depth, --timeout, --max-memory): the output says how far it got
   130 interrupted (Ctrl-C); the partial result is printed
 With several models, the most serious code of any of them (2 > 1 > 4 > 0).
 
@@ -222,7 +223,7 @@ def _export_traces(run: ModelRun, formats: tuple[str, ...], out_dir: str, names:
             elif fmt == "html":
                 text = html_export.trace_html(ts, r, run.sources, run.path)
             elif fmt == "json":
-                doc = {"file": run.path, "model": ts.name, "params": dict(ts.params), "property": r.prop.name,
+                doc = {"file": run.path, "model": ts.name, "params": {k: v for k, v, _ in ts.params}, "property": r.prop.name,
                        "status": r.status, "expected": r.expected, "trace": trace_json(ts, r.trace)}
                 text = json.dumps(doc, indent=2) + "\n"
             else:

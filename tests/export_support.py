@@ -1,5 +1,5 @@
-"""Shared helpers of the export tests: a tiny model (written to a temp dir: no .kv file lives under tests/, so
-the kvmverify pytest plugin never collects one in the repository's own test run) and a CLI runner."""
+"""Shared helpers of the export tests: a tiny model (written to a temp dir, so the kvmverify pytest plugin
+never collects it in the repository's own test run) and a CLI runner."""
 from __future__ import annotations
 
 import io

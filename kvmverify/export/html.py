@@ -103,7 +103,7 @@ def trace_html(ts: ir.TransitionSystem, r: PropertyResult, sources: Sources | No
     w("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
       "style-src 'unsafe-inline'; script-src 'unsafe-inline'\">")
     w(f"<title>{e(title)}</title><style>{CSS}</style></head><body>")
-    params = ", ".join(f"{k}={v}" for k, v in ts.params)
+    params = ", ".join(f"{k}={shown}" for k, _, shown in ts.params)
     w(f"<h1>{e(p.name)} <span class=\"bad\">{e(r.status)}</span></h1>")
     w(f"<p class=\"muted\">model <b>{e(ts.name)}</b>"
       + (f" ({e(source_path)})" if source_path else "") + (f" — params {e(params)}" if params else "")

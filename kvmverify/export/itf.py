@@ -263,10 +263,10 @@ def trace_document(ts: ir.TransitionSystem, r: PropertyResult, source: str) -> d
     """The ITF document for the trace of one property result (which must have a trace)."""
     assert r.trace is not None
     p, trace = r.prop, r.trace
-    params = [name for name, _ in ts.params]
+    params = [name for name, _, _ in ts.params]
     names = arg_names(ts)
     vars_ = [name for name, _ in var_groups(ts)] + [ACTION_TAKEN, NONDET_PICKS]
-    param_values = {name: enc_int(v) for name, v in ts.params}
+    param_values = {name: shown_json(shown) for name, _, shown in ts.params}
     states = []
     stopped = None
     for i, step in enumerate(trace.steps):

@@ -35,8 +35,8 @@ def junit_document(runs: list[ModelRun]) -> ET.Element:
         if run.system is not None:
             props = ET.SubElement(suite, "properties")
             ET.SubElement(props, "property", name="model", value=run.system.name)
-            for name, v in run.system.params:
-                ET.SubElement(props, "property", name=f"param.{name}", value=str(v))
+            for name, _, shown in run.system.params:
+                ET.SubElement(props, "property", name=f"param.{name}", value=shown)
         if run.result is None or run.system is None:
             counts["tests"] += 1
             counts["errors"] += 1

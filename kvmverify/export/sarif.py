@@ -151,7 +151,7 @@ def sarif_document(runs: list[ModelRun]) -> dict[str, Any]:
                 "locations": [_location(p.span)],
                 "partialFingerprints": {"kvmverify/v1": _fingerprint(run.path, ts.name, p.name)},
                 "properties": {"model": ts.name, "property": p.name, "status": r.status,
-                               "expected": r.expected, "params": dict(ts.params)},
+                               "expected": r.expected, "params": {k: v for k, v, _ in ts.params}},
             }
             if r.trace is not None and r.status == "violated":
                 res["codeFlows"] = [_code_flow(ts, r)]
