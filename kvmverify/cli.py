@@ -36,7 +36,7 @@ from .export.files import NameAllocator, trace_stem, write_atomic
 from .export.json_result import result_json, trace_json
 from .export.run import ModelRun
 from .pipeline import compile_model
-from .trace.text import Style, render_result, render_trace, result_line
+from .trace.text import Style, coverage_text, render_result, render_trace, result_line
 
 TRACE_FORMATS = ("text", "itf", "html", "json")
 TRACE_SUFFIX = {"text": ".txt", "itf": ".itf.json", "html": ".html", "json": ".json"}
@@ -123,7 +123,7 @@ def build_parser(stdout: TextIO) -> _Parser:
                    help="override a parameter (the trace's own parameter values are used otherwise)")
     r.add_argument("--property", metavar="NAME", help="the property to check (default: the one the trace names)")
     r.add_argument("--json", action="store_true", help="print the replay report as JSON")
-    r.add_argument("--no-color", action="store_true", help="accepted for symmetry; the report is plain text")
+    r.add_argument("--no-color", action="store_true", help="plain text even on a terminal (also: NO_COLOR=1)")
     r.add_argument("-q", "--quiet", action="store_true", help="no warnings on stderr")
     return p
 
@@ -248,7 +248,7 @@ def _summary_table(runs: list[ModelRun], style: Style, times: bool) -> str:
             verdict = r.status + ("" if r.expected is None else
                                   " (expected)" if r.as_expected else f" (expected {r.expected})")
             name = ("cover " if r.prop.kind == "cover" else "") + r.prop.name
-            rows.append((mark, run.path, name, verdict, r.coverage.describe(), f"{run.seconds:.2f} s"))
+            rows.append((mark, run.path, name, verdict, coverage_text(r), f"{run.seconds:.2f} s"))
     head = ("", "model", "property", "verdict", "coverage", "time")
     ncols = 6 if times else 5
     widths = [max(len(row[i]) for row in [head, *rows]) for i in range(ncols)]
@@ -353,7 +353,7 @@ def _replay(args, stdout: TextIO, stderr: TextIO) -> int:
     if args.json:
         stdout.write(json.dumps(report_json(report, args.trace), indent=2) + "\n")
     else:
-        stdout.write(render_report(report, args.trace))
+        stdout.write(render_report(report, args.trace, Style(_use_color(args, stdout))))
     return EXIT_OK if report.reproduced else EXIT_VIOLATED
 
 

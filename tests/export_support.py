@@ -77,6 +77,21 @@ BUGGY_UNANNOTATED = MAILBOX.replace("param BUG = false", "param BUG = true")
 WRONG_EXPECT = MAILBOX + 'expect violated "slot:box.data"\n'
 
 
+def entry_point_site(directory) -> str:
+    """A stand-in distribution declaring kvmverify's pytest11 entry point (as `pip install kvmverify` would),
+    without installing anything: put the returned directory on PYTHONPATH and pytest autoloads the plugin."""
+    import tomllib
+    with open(os.path.join(REPO, "pyproject.toml"), "rb") as f:
+        eps = tomllib.load(f)["project"]["entry-points"]["pytest11"]
+    dist = os.path.join(str(directory), "kvmverify_plugin_check-0.dist-info")
+    os.makedirs(dist, exist_ok=True)
+    with open(os.path.join(dist, "METADATA"), "w") as f:
+        f.write("Metadata-Version: 2.1\nName: kvmverify-plugin-check\nVersion: 0\n")
+    with open(os.path.join(dist, "entry_points.txt"), "w") as f:
+        f.write("[pytest11]\n" + "".join(f"{k} = {v}\n" for k, v in eps.items()))
+    return str(directory)
+
+
 def write_models(directory, **models: str) -> dict[str, str]:
     """Write name=text pairs as directory/name.kv; returns name -> path."""
     os.makedirs(directory, exist_ok=True)

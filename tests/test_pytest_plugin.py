@@ -9,7 +9,7 @@ import tomllib
 
 import pytest
 
-from export_support import BUGGY, BUGGY_UNANNOTATED, MAILBOX, REPO, WRONG_EXPECT, write_models
+from export_support import BUGGY, BUGGY_UNANNOTATED, MAILBOX, REPO, WRONG_EXPECT, entry_point_site, write_models
 
 
 def pytest_run(cwd, *args, autoload: bool = False, extra_path: str | None = None):
@@ -81,14 +81,9 @@ def test_the_pytest11_entry_point_loads_the_plugin(tmp_path):
     with open(os.path.join(REPO, "pyproject.toml"), "rb") as f:
         eps = tomllib.load(f)["project"]["entry-points"]["pytest11"]
     assert eps == {"kvmverify": "kvmverify.pytest_plugin"}
-    # a stand-in distribution that declares exactly that entry point, without installing anything
-    site = tmp_path / "site"
-    dist = site / "kvmverify_plugin_check-0.dist-info"
-    dist.mkdir(parents=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: kvmverify-plugin-check\nVersion: 0\n")
-    (dist / "entry_points.txt").write_text("[pytest11]\n" + "".join(f"{k} = {v}\n" for k, v in eps.items()))
+    site = entry_point_site(tmp_path / "site")  # a stand-in distribution declaring exactly that entry point
     write_models(tmp_path / "models", ok=MAILBOX)
-    code, out = pytest_run(tmp_path, "models", autoload=True, extra_path=str(site))
+    code, out = pytest_run(tmp_path, "models", autoload=True, extra_path=site)
     assert code == 0 and "4 passed" in out, out
 
 

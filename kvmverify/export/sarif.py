@@ -125,8 +125,13 @@ def sarif_document(runs: list[ModelRun]) -> dict[str, Any]:
                                                                    d.message)}
         return res
 
+    seen: set[tuple] = set()
     for run in runs:
         for d in (*run.errors, *run.warnings):
+            key = (d.code, d.span.file, d.span.line, d.span.col, d.message)
+            if key in seen:
+                continue  # the same finding in a file several models use (a spec/ file): report it once
+            seen.add(key)
             results.append(diag_result(d))
         if run.system is None or run.result is None:
             continue

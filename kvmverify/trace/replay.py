@@ -18,7 +18,7 @@ from ..diagnostics import Diagnostic, DiagnosticError, Span
 from ..engines.explicit import Explorer
 from ..export.itf import ACTION_TAKEN, NONDET_PICKS, ItfError, action_args, decode_state, dec_int
 from ..ir import nodes as ir
-from .text import action_label, state_dict
+from .text import PLAIN, Style, action_label, state_dict
 
 # Diagnostic codes of trace files (docs/export.md lists them).
 KV_TRACE_UNREADABLE = "KV601"  # the file cannot be read
@@ -255,23 +255,24 @@ def _check_step(ts, ex: Explorer, check_prop, prev, aid: int, state) -> tuple[st
     return None, names
 
 
-def render_report(r: ReplayReport, trace_path: str) -> str:
+def render_report(r: ReplayReport, trace_path: str, style: Style = PLAIN) -> str:
     lines = [f"replay {trace_path} on model {r.model}" + (f", property {r.property}" if r.property else "")]
     for s in r.steps:
         mark = "FAIL" if s.problem else "ok"
-        extra = f"   violates {', '.join(s.violated)}" if s.violated else ""
-        lines.append(f"  {mark:<4} {s.index:>3}  {s.label}{extra}")
+        extra = style.bad(f"   violates {', '.join(s.violated)}") if s.violated else ""
+        lines.append(f"  {style.mark(f'{mark:<4}')} {s.index:>3}  {s.label}{extra}")
         if s.problem:
             lines.append(f"            {s.problem}")
     total = len(r.steps)
     if not r.valid:
         assert r.first_problem is not None
-        lines.append(f"not a valid run of the model: step {r.first_problem.index} fails "
-                     f"({r.first_problem.problem})")
+        lines.append(style.bad(f"not a valid run of the model: step {r.first_problem.index} fails "
+                               f"({r.first_problem.problem})"))
     else:
         lines.append(f"valid run of the model: all {total} step(s) replayed")
         if r.property is not None:
-            lines.append(f"{r.property}: {'still violated' if r.violates else 'no longer violated'} by this trace")
+            lines.append(style.bold(f"{r.property}: {'still violated' if r.violates else 'no longer violated'} "
+                                    "by this trace"))
     lines.extend(f"note: {n}" for n in r.notes)
     return "\n".join(lines) + "\n"
 

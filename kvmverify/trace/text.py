@@ -130,7 +130,8 @@ def witness(ts: ir.TransitionSystem, expr: ir.Expr, state: tuple[int, ...]) -> s
     return ", ".join(f"{k} = {v}" for k, v in shown.items())
 
 
-def result_line(r: PropertyResult, name_width: int, style: Style = PLAIN) -> str:
+def coverage_text(r: PropertyResult) -> str:
+    """What a result covers, as the result line and the summary table say it."""
     cov = r.coverage.describe()
     if r.status == "violated":
         what = f"shortest trace: {r.trace.length} step(s)" if r.trace else ""
@@ -141,6 +142,11 @@ def result_line(r: PropertyResult, name_width: int, style: Style = PLAIN) -> str
         cov = f"never reached; {cov}"
     elif r.status == "unknown":
         cov = f"undecided; {cov}"
+    return cov
+
+
+def result_line(r: PropertyResult, name_width: int, style: Style = PLAIN) -> str:
+    cov = coverage_text(r)
     kind = "cover " if r.prop.kind == "cover" else ""
     expect = ""
     if r.expected is not None:
@@ -173,4 +179,4 @@ def render_result(ts: ir.TransitionSystem, result: CheckResult, traces: bool = T
     return "\n".join(out) + "\n"
 
 
-__all__ = ["render_result", "render_trace", "result_line", "state_dict", "decoded", "witness", "Style", "PLAIN"]
+__all__ = ["render_result", "render_trace", "result_line", "coverage_text", "state_dict", "decoded", "witness", "Style", "PLAIN"]
