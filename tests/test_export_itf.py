@@ -213,3 +213,20 @@ def test_a_trace_naming_an_unknown_action_or_parameter(exported, tmp_path):
     bad.write_text(json.dumps(doc))
     rc, _, stderr = run("replay", model, str(bad))
     assert rc == 2 and "error[KV604]" in stderr and "states[1].box.data" in stderr
+
+
+def test_a_lasso_trace_carries_its_loop_index():
+    """No engine finds lasso (liveness) traces yet; the writer already takes `Trace.loop` to ITF `loop`."""
+    import dataclasses
+    c = compile_model_text(MAILBOX)
+    ts = c.system
+    r = next(x for x in explore(ts).results if x.trace is not None)  # the cover both_seen: a real run
+    steps = r.trace.steps
+    lasso = dataclasses.replace(r, trace=Trace(steps=steps, loop=len(steps) - 1))
+    doc = json.loads(itf.dumps(itf.trace_document(ts, lasso, "m.kv")))
+    assert doc["loop"] == len(steps) - 1 and len(doc["states"]) == len(steps)
+    for name in ("itf.schema.json", "itf-kvmverify.schema.json"):
+        with open(os.path.join(SCHEMAS, name)) as f:
+            s = json.load(f)
+        jsonschema.validators.validator_for(s)(s).validate(doc)
+    assert "loop" not in json.loads(itf.dumps(itf.trace_document(ts, r, "m.kv")))
