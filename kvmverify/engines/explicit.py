@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from array import array
 from dataclasses import dataclass
+from typing import Callable
 
 from ..ir import nodes as ir
 from .codegen import Compiled, compile_system
@@ -21,6 +22,20 @@ class Limits:
     max_depth: int | None = None
     timeout: float | None = None
     max_memory_mb: float | None = None
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What a progress callback is told, every PROGRESS_EVERY states or so (engines never print)."""
+
+    states: int
+    depth: int
+    transitions: int
+    seconds: float
+
+
+PROGRESS_EVERY = 1 << 14
+ProgressFn = Callable[[Progress], None]
 
 
 class Interrupt:
@@ -83,7 +98,9 @@ class Explorer:
         return [t for k, t in out if k == action]
 
     # -------------------------------------------------------------------------------------------- the search
-    def run(self, limits: Limits = Limits(), interrupt: Interrupt | None = None) -> CheckResult:
+    def run(self, limits: Limits = Limits(), interrupt: Interrupt | None = None,
+            progress: ProgressFn | None = None) -> CheckResult:
+        """`progress`, if given, is called with a `Progress` about every PROGRESS_EVERY expanded states."""
         ts, succ, props = self.ts, self.c.succ, self.c.props
         started = time.monotonic()
         deadline = started + limits.timeout if limits.timeout is not None else None
@@ -128,6 +145,8 @@ class Explorer:
                     bound = self._bound_hit(limits, len(states), deadline, interrupt)
                     if bound:
                         break
+                    if progress is not None and sid & (PROGRESS_EVERY - 1) == 0:
+                        progress(Progress(len(states), depth, transitions, time.monotonic() - started))
                 s = states[sid]
                 out.clear()
                 viol.clear()
@@ -215,7 +234,7 @@ class Explorer:
                 out, _ = self.successors(trace.steps[-1].state)
                 post = out[f.pos][1] if f.pos < len(out) and out[f.pos][0] == f.action else None
                 detail = tuple(zip(site.labels, f.detail))
-                trace = Trace((*trace.steps, Step(f.action, post)), None, Violation(site.message, detail))
+                trace = Trace((*trace.steps, Step(f.action, post)), None, Violation(site.message, detail, site.span))
             else:
                 trace = Trace(trace.steps, None, Violation(f"{p.name} is false in the last state"))
             results.append(PropertyResult(p, "violated", cov, trace, expects.get(p.name)))
@@ -248,5 +267,5 @@ class Explorer:
 
 
 def explore(ts: ir.TransitionSystem, limits: Limits = Limits(), interrupt: Interrupt | None = None,
-            symmetry: bool = True) -> CheckResult:
-    return Explorer(ts, symmetry=symmetry).run(limits, interrupt)
+            progress: ProgressFn | None = None, symmetry: bool = True) -> CheckResult:
+    return Explorer(ts, symmetry=symmetry).run(limits, interrupt, progress)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..diagnostics import Span
 from ..ir.nodes import Property
 
 
@@ -22,6 +23,7 @@ class Step:
 class Violation:
     message: str
     detail: tuple[tuple[str, int], ...] = ()
+    span: Span | None = None  # step properties: the statement whose check failed
 
 
 @dataclass(frozen=True)
