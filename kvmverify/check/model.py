@@ -94,6 +94,7 @@ class Model:
     enum_members: dict[str, tuple[Type, int]]
     expr_types: dict[int, Type] = field(default_factory=dict)  # id(ast node) -> type; the AST outlives the model
     warnings: list[Diagnostic] = field(default_factory=list)
+    symmetric: dict[str, Span] = field(default_factory=dict)  # `symmetric type` names -> where declared
     liveness: list[LivenessInfo] = field(default_factory=list)
 
     def type_of(self, e: ast.Expr) -> Type:

@@ -9,10 +9,11 @@ from __future__ import annotations
 import time
 from array import array
 from dataclasses import dataclass
+from typing import Callable
 
 from ..ir import nodes as ir
 from .codegen import Compiled, compile_system
-from .liveness import Graph, check_liveness
+from .liveness import check_liveness
 from .result import CheckResult, Coverage, PropertyResult, Stats, Step, Trace, Violation
 
 
@@ -22,6 +23,20 @@ class Limits:
     max_depth: int | None = None
     timeout: float | None = None
     max_memory_mb: float | None = None
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What a progress callback is told, every PROGRESS_EVERY states or so (engines never print)."""
+
+    states: int
+    depth: int
+    transitions: int
+    seconds: float
+
+
+PROGRESS_EVERY = 1 << 14
+ProgressFn = Callable[[Progress], None]
 
 
 class Interrupt:
@@ -62,9 +77,12 @@ class _Found:
 class Explorer:
     """The engine contract: initial states, successors (enabled actions applied), property checks."""
 
-    def __init__(self, ts: ir.TransitionSystem, compiled: Compiled | None = None):
+    def __init__(self, ts: ir.TransitionSystem, compiled: Compiled | None = None, symmetry: bool = True):
         self.ts = ts
         self.c = compiled or compile_system(ts)
+        # With symmetry the search stores one state per orbit; traces are mapped back to concrete runs.
+        self.canon = self.c.canon if symmetry and ts.symmetries else None
+        self.reduction = ("symmetry of " + ", ".join(s.type_name for s in ts.symmetries)) if self.canon else None
 
     def initial_states(self) -> list[tuple[int, ...]]:
         return list(self.ts.init)
@@ -81,7 +99,9 @@ class Explorer:
         return [t for k, t in out if k == action]
 
     # -------------------------------------------------------------------------------------------- the search
-    def run(self, limits: Limits = Limits(), interrupt: Interrupt | None = None) -> CheckResult:
+    def run(self, limits: Limits = Limits(), interrupt: Interrupt | None = None,
+            progress: ProgressFn | None = None) -> CheckResult:
+        """`progress`, if given, is called with a `Progress` about every PROGRESS_EVERY expanded states."""
         ts, succ, props = self.ts, self.c.succ, self.c.props
         started = time.monotonic()
         deadline = started + limits.timeout if limits.timeout is not None else None
@@ -101,21 +121,21 @@ class Explorer:
                     found[p.id] = _Found(sid)
 
         for s in self.initial_states():
+            if self.canon is not None:
+                s = self.canon(s)
             if s not in index:
                 index[s] = len(states)
                 states.append(s)
                 parent.append(-1)
                 via.append(-1)
                 note_state(index[s], props(s))
-        graph = Graph() if ts.liveness else None  # the edges, kept only for the fair-lasso search
-        if graph is not None:
-            add_target, add_action, end_state = graph.tgt.append, graph.act.append, graph.off.append
         transitions = 0
         depth = 0
         level_start, level_end = 0, len(states)
         bound: str | None = None
         out: list = []
         viol: list = []
+        canon = self.canon
         while level_start < level_end:
             if limits.max_depth is not None and depth >= limits.max_depth:
                 bound = "max-depth"
@@ -126,6 +146,8 @@ class Explorer:
                     bound = self._bound_hit(limits, len(states), deadline, interrupt)
                     if bound:
                         break
+                    if progress is not None and sid & (PROGRESS_EVERY - 1) == 0:
+                        progress(Progress(len(states), depth, transitions, time.monotonic() - started))
                 s = states[sid]
                 out.clear()
                 viol.clear()
@@ -134,21 +156,17 @@ class Explorer:
                     if t is None:
                         continue
                     transitions += 1
-                    tid = index.get(t)
-                    if tid is None:
-                        tid = len(states)
-                        index[t] = tid
+                    if canon is not None:
+                        t = canon(t)
+                    if t not in index:
+                        nid = len(states)
+                        index[t] = nid
                         states.append(t)
                         parent.append(sid)
                         via.append(k)
                         r = props(t)
                         if r:
-                            note_state(tid, r)
-                    if graph is not None:
-                        add_target(tid)
-                        add_action(k)
-                if graph is not None:
-                    end_state(len(graph.tgt))
+                            note_state(nid, r)
                 if viol:
                     for k, cid, pos, detail in viol:
                         pid = check_prop[cid]
@@ -164,9 +182,8 @@ class Explorer:
         # exhausted: the loop ran one level past the deepest one; stopped: every transition from levels below
         # `depth` was explored and every state up to `depth` checked
         reached = depth - 1 if exhausted else depth
-        live = {} if graph is None else check_liveness(
-            ts, graph, states, parent, via, exhausted, max(reached, 0), bound,
-            {name: verdict for name, verdict, _ in ts.expects})
+        # liveness: fair lassos in the concrete graph, explored again without symmetry reduction and with its edges
+        live = check_liveness(self, limits, interrupt, deadline) if ts.liveness else {}
         stats = Stats(len(states), transitions, max(reached, 0), time.monotonic() - started, peak_rss_mb())
         results = self._results(found, states, parent, via, stats, bound, live)
         resource_bound = bound if bound != "max-depth" else None
@@ -175,7 +192,8 @@ class Explorer:
         if any(r.status == "unknown" for r in live.values()):
             notes += ("liveness needs the whole state graph: a bounded search can show a lasso but never proves "
                       "a liveness property",)
-        return CheckResult("explicit", tuple(results), stats, bound=resource_bound, notes=notes)
+        return CheckResult("explicit", tuple(results), stats, bound=resource_bound, notes=notes,
+                           reduction=self.reduction)
 
     @staticmethod
     def _bound_hit(limits: Limits, nstates: int, deadline, interrupt) -> str | None:
@@ -201,12 +219,13 @@ class Explorer:
                 continue
             f = found.get(p.id)
             if exhausted:
-                cov = Coverage("exhaustive", states=stats.states, depth=stats.depth)
+                cov = Coverage("exhaustive", states=stats.states, depth=stats.depth, reduction=self.reduction)
             else:
-                cov = Coverage("bounded", states=stats.states, depth=stats.depth, bound=bound)
+                cov = Coverage("bounded", states=stats.states, depth=stats.depth, bound=bound,
+                               reduction=self.reduction)
             if p.kind == "cover":
                 if f is not None:
-                    trace = self.trace_to(f.state, states, parent, via)
+                    trace = self.concrete(self.trace_to(f.state, states, parent, via))
                     results.append(PropertyResult(p, "reached", cov, trace, expects.get(p.name)))
                 else:
                     status = "vacuous" if exhausted else "unknown"
@@ -216,17 +235,36 @@ class Explorer:
                 status = "holds" if exhausted or bound == "max-depth" else "unknown"
                 results.append(PropertyResult(p, status, cov, None, expects.get(p.name)))
                 continue
-            trace = self.trace_to(f.state, states, parent, via)
+            trace = self.concrete(self.trace_to(f.state, states, parent, via))
             if p.is_step:
+                if self.canon is not None:  # the same check fails from the concrete pre-state, maybe elsewhere
+                    f = self._step_violation(trace.steps[-1].state, p.id)
                 site = self.c.checks[f.check]
-                out, _ = self.successors(states[f.state])
+                out, _ = self.successors(trace.steps[-1].state)
                 post = out[f.pos][1] if f.pos < len(out) and out[f.pos][0] == f.action else None
                 detail = tuple(zip(site.labels, f.detail))
-                trace = Trace((*trace.steps, Step(f.action, post)), None, Violation(site.message, detail))
+                trace = Trace((*trace.steps, Step(f.action, post)), None, Violation(site.message, detail, site.span))
             else:
                 trace = Trace(trace.steps, None, Violation(f"{p.name} is false in the last state"))
             results.append(PropertyResult(p, "violated", cov, trace, expects.get(p.name)))
         return results
+
+    def concrete(self, trace: Trace) -> Trace:
+        """A run of the model through the orbits `trace` visits: each step takes the first successor of the
+        previous concrete state that lies in the next orbit."""
+        if self.canon is None:
+            return trace
+        steps = [trace.steps[0]]
+        for step in trace.steps[1:]:
+            out, _ = self.successors(steps[-1].state)
+            k, t = next((k, t) for k, t in out if t is not None and self.canon(t) == step.state)
+            steps.append(Step(k, t))
+        return Trace(tuple(steps), trace.loop, trace.violation)
+
+    def _step_violation(self, state: tuple[int, ...], prop: int) -> _Found:
+        _, viol = self.successors(state)
+        k, cid, pos, detail = next(v for v in viol if self.c.checks[v[1]].prop == prop)
+        return _Found(-1, k, cid, pos, detail)
 
     @staticmethod
     def trace_to(sid: int, states, parent, via) -> Trace:
@@ -237,5 +275,6 @@ class Explorer:
         return Trace(tuple(reversed(path)))
 
 
-def explore(ts: ir.TransitionSystem, limits: Limits = Limits(), interrupt: Interrupt | None = None) -> CheckResult:
-    return Explorer(ts).run(limits, interrupt)
+def explore(ts: ir.TransitionSystem, limits: Limits = Limits(), interrupt: Interrupt | None = None,
+            progress: ProgressFn | None = None, symmetry: bool = True) -> CheckResult:
+    return Explorer(ts, symmetry=symmetry).run(limits, interrupt, progress)

@@ -307,10 +307,63 @@ def _unwind(par: dict[int, tuple[int, int]], start: int, end: int) -> list[tuple
     return out
 
 
-def check_liveness(ts: ir.TransitionSystem, g: Graph, states: list, parent, via, exhaustive: bool, depth: int,
-                   bound: str | None, expects: dict[str, str]) -> dict[int, PropertyResult]:
+def explore_graph(explorer, limits, interrupt, deadline):
+    """BFS over the concrete states (no symmetry reduction: a lasso must close on the very same state), keeping
+    every transition. Returns states, BFS-tree arrays, the graph, the depth reached and the bound hit, if any."""
+    succ = explorer.c.succ
+    index: dict[tuple, int] = {}
+    states: list[tuple] = []
+    parent, via = array("q"), array("q")
+    for s in explorer.initial_states():
+        if s not in index:
+            index[s] = len(states)
+            states.append(s)
+            parent.append(-1)
+            via.append(-1)
+    g = Graph()
+    add_target, add_action, end_state = g.tgt.append, g.act.append, g.off.append
+    out: list = []
+    viol: list = []
+    depth, bound = 0, None
+    level_start, level_end = 0, len(states)
+    while level_start < level_end:
+        if limits.max_depth is not None and depth >= limits.max_depth:
+            bound = "max-depth"
+            break
+        for sid in range(level_start, level_end):
+            if sid & 1023 == 0:
+                bound = explorer._bound_hit(limits, len(states), deadline, interrupt)
+                if bound:
+                    break
+            out.clear()
+            viol.clear()
+            succ(states[sid], out, viol)
+            for k, t in out:
+                if t is None:
+                    continue
+                tid = index.get(t)
+                if tid is None:
+                    tid = index[t] = len(states)
+                    states.append(t)
+                    parent.append(sid)
+                    via.append(k)
+                add_target(tid)
+                add_action(k)
+            end_state(len(g.tgt))
+        if bound:
+            break
+        depth += 1
+        level_start, level_end = level_end, len(states)
+    return states, parent, via, g, (depth - 1 if bound is None else depth), bound
+
+
+def check_liveness(explorer, limits, interrupt, deadline) -> dict[int, PropertyResult]:
     """A result per liveness property (by property id): violated with a lasso, holds (exhaustive search only), or
     unknown (a bound stopped the search before the graph was complete)."""
+    ts = explorer.ts
+    expects = {name: verdict for name, verdict, _ in ts.expects}
+    states, parent, via, g, depth, bound = explore_graph(explorer, limits, interrupt, deadline)
+    exhaustive = bound is None
     preds = [e for lv in ts.liveness for inst in lv.instances for e in (inst.premise, inst.goal)]
     evaluate = compile_predicates(ts, preds)
     n, expanded = len(states), g.expanded

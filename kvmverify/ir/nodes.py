@@ -211,6 +211,7 @@ class TransitionSystem:
     properties: tuple[Property, ...]
     expects: tuple[tuple[str, str, Span], ...]  # (property name, verdict, where the annotation is)
     actors: tuple[str, ...]
+    symmetries: tuple = ()  # tuple[symmetry.Symmetry, ...]: checked permutation symmetries of the state
     liveness: tuple[Liveness, ...] = ()  # weak fairness: per ActionInstance with `fair` set
 
     def prop(self, name: str) -> Property | None:
