@@ -130,9 +130,11 @@ property flips: forall t: T. always eventually !on[t]
 
 
 def test_bounded_search_never_proves_liveness():
-    ts = system_of(starve("fair"))
-    for limits in (Limits(max_depth=1), Limits(max_states=2)):
-        r, res = result_of(ts, "done", limits)
+    counter = system_of("model c\nvar x : 0 .. 3000 = 0\nactor a { fair action inc() when x < 3000 { x := x + 1 } }\n"
+                        "property top: x == 0 leads_to x == 3000\n")
+    assert result_of(counter, "top")[0].status == "holds"
+    for ts, limits in ((system_of(starve("fair")), Limits(max_depth=1)), (counter, Limits(max_states=1500))):
+        r, res = result_of(ts, ts.properties[-1].name, limits)
         assert r.status == "unknown" and r.coverage.kind == "bounded"
         assert res.exit_code == 4
         assert any("never proves a liveness property" in n for n in res.notes)
@@ -140,7 +142,8 @@ def test_bounded_search_never_proves_liveness():
 
 def test_a_bounded_search_still_reports_a_real_lasso():
     ts = system_of(starve(""))
-    r, res = result_of(ts, "done", Limits(max_depth=1))
+    assert result_of(ts, "done", Limits(max_depth=1))[0].status == "unknown"  # the loop's 2nd state: not expanded
+    r, res = result_of(ts, "done", Limits(max_depth=2))
     assert r.status == "violated" and r.coverage.kind == "bounded"
     assert_valid_lasso(ts, r.trace, "done")
 
