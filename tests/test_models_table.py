@@ -23,6 +23,9 @@ PENDING = "pending liveness support"
 
 # Exact state counts of every shipped model at its default parameters (the explicit search is deterministic).
 STATE_COUNTS = {
+    "models/apf_legacy.kv": 1202,
+    "models/apf_legacy_bugs/sti_before_reason_read.kv": 9208,
+    "models/apf_legacy_bugs/real_fault_before_reset.kv": 10408,
     "models/virtio_noncoherent.kv": 70,
     "models/virtio_noncoherent_bugs/set_twice_counts_twice.kv": 324,
     "models/virtio_noncoherent_bugs/release_always_unregisters.kv": 674,
