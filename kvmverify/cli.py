@@ -23,9 +23,10 @@ from . import __version__
 from .check.checker import parse_param_override
 from .diagnostics import NO_SPAN, Diagnostic, DiagnosticError, Sources, render
 from .engines.explicit import Interrupt, Limits, explore
+from .engines.result import CheckResult
 from .export.json_result import result_json
 from .pipeline import compile_model
-from .trace.text import render_result
+from .trace.text import render_result, render_summary
 
 EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_INTERNAL, EXIT_BOUND, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 
@@ -127,13 +128,16 @@ def _check(args, stdout: TextIO, stderr: TextIO, interrupt: Interrupt) -> int:
     limits = Limits(args.max_states, args.max_depth, args.timeout, args.max_memory)
     worst = EXIT_OK
     reports = []
-    for path in _model_files(args.paths):
+    files = _model_files(args.paths)
+    summary: list[tuple[str, CheckResult | None]] = []
+    for path in files:
         sources = Sources()
         try:
             compiled = compile_model(path, overrides, sources)
         except DiagnosticError as e:
             stderr.write(render(e.diagnostics, sources))
             worst = _combine(worst, EXIT_USAGE)
+            summary.append((path, None))
             continue
         if compiled.warnings and not args.quiet:
             stderr.write(render(compiled.warnings, sources))
@@ -151,8 +155,11 @@ def _check(args, stdout: TextIO, stderr: TextIO, interrupt: Interrupt) -> int:
                          f"({rate:,.0f} states/s)\n")
         code = EXIT_INTERRUPTED if result.bound == "interrupted" else result.exit_code
         worst = _combine(worst, code)
+        summary.append((path, result))
         if interrupt.set:
             break
+    if len(files) > 1 and not args.json:
+        stdout.write("\n" + render_summary(summary))
     if args.json:
         doc = reports[0] if len(reports) == 1 else {"models": reports}
         stdout.write(json.dumps(doc, indent=2, sort_keys=False) + "\n")

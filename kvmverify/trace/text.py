@@ -137,3 +137,25 @@ def render_result(ts: ir.TransitionSystem, result: CheckResult, traces: bool = T
                 out.append(render_trace(ts, r.trace, p))
     return "\n".join(out) + "\n"
 
+
+
+def render_summary(rows: list[tuple[str, CheckResult | None]]) -> str:
+    """One line per model of a multi-model run (`kvmverify check models/`): did every verdict meet the model's
+    `expect`s? A model that did not compile (None) is listed as an error; its diagnostics were printed."""
+    bad = [path for path, r in rows if r is None or r.exit_code != 0]
+    head = (f"summary: {len(rows)} models, every verdict as expected" if not bad
+            else f"summary: {len(rows)} models, {len(bad)} not as expected")
+    width = max(len(path) for path, _ in rows)
+    out = [head]
+    for path, r in rows:
+        if r is None:
+            out.append(f"  ERROR  {path:<{width}}  does not compile")
+            continue
+        expected = sum(1 for x in r.results if x.expected == "violated" and x.as_expected)
+        wrong = [f"{x.prop.name} ({x.status})" for x in r.results if not x.as_expected]
+        mark = "ok   " if r.exit_code == 0 else ("BOUND" if r.exit_code == 4 else "FAIL ")
+        what = (f"unexpected: {', '.join(wrong)}" if wrong
+                else f"{expected} expected violation{'s' if expected != 1 else ''}" if expected else "all hold")
+        states = f"{r.stats.states} states" + (f" (stopped by {r.bound})" if r.bound else "")
+        out.append(f"  {mark}  {path:<{width}}  {states:>15}  {what}")
+    return "\n".join(out) + "\n"
