@@ -89,6 +89,8 @@ def build_parser(stdout: TextIO) -> _Parser:
     c.add_argument("--timeout", type=_seconds, metavar="SECONDS", help="stop after this long (exit 4)")
     c.add_argument("--max-memory", type=_positive_int, metavar="MB",
                    help="stop when the process uses more than MB megabytes (exit 4)")
+    c.add_argument("--no-symmetry", action="store_true",
+                   help="explore every state, not one per orbit of the `symmetric` types")
     c.add_argument("--json", action="store_true", help="print the result as JSON")
     c.add_argument("--no-traces", action="store_true", help="only the summary lines, no counterexamples")
     c.add_argument("-q", "--quiet", action="store_true", help="no timing line and no warnings on stderr")
@@ -143,7 +145,7 @@ def _check(args, stdout: TextIO, stderr: TextIO, interrupt: Interrupt) -> int:
             stderr.write(render(compiled.warnings, sources))
         ts = compiled.system
         started = time.monotonic()
-        result = explore(ts, limits, interrupt)
+        result = explore(ts, limits, interrupt, symmetry=not args.no_symmetry)
         elapsed = time.monotonic() - started
         if args.json:
             reports.append(result_json(ts, result, path))

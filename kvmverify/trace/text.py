@@ -124,7 +124,8 @@ def render_result(ts: ir.TransitionSystem, result: CheckResult, traces: bool = T
     width = max([len(("cover " if r.prop.kind == "cover" else "") + r.prop.name) for r in result.results] + [8])
     out.extend(result_line(r, width) for r in result.results)
     s = result.stats
-    out.append(f"  {s.states} states, {s.transitions} transitions, depth {s.depth}")
+    up_to = f" (up to {result.reduction})" if result.reduction else ""
+    out.append(f"  {s.states} states{up_to}, {s.transitions} transitions, depth {s.depth}")
     out.extend(f"  note: {n}" for n in result.notes)
     if traces:
         for r in result.results:
