@@ -427,3 +427,34 @@ def lasso_trace(ts: ir.TransitionSystem, lv: ir.Liveness, inst: ir.LivenessInsta
     else:
         how = f"steps {loop_at}..{len(steps) - 1} repeat forever, and that loop is fair"
     return Trace(tuple(steps), loop_at, Violation(f"{what}; {how}", (("premise_step", premise_at),)), loop_action)
+
+
+def lasso_problem(explorer, lv: ir.Liveness, states: list, actions: list, loop: int | None,
+                  loop_action: int | None) -> str | None:
+    """Why the run states[0..] (states[i] reached by actions[i]) with its loop is not a fair lasso violating `lv`;
+    None if it is one. For replaying exported traces: the loop must close, the goal must stay false after the
+    premise, and every fair instance must be taken on the loop or disabled on it (strong: disabled throughout)."""
+    if loop is None or not 0 <= loop < len(states):
+        return "the trace has no loop: a liveness violation is a lasso"
+    ex, ts = explorer, explorer.ts
+    if loop_action is None:
+        if any(t is not None for _, t in ex.successors(states[-1])[0]):
+            return "the trace ends without a loop action, but its last state has successors"
+        taken: set[int] = set()
+    else:
+        if states[loop] not in ex.step(states[-1], loop_action):
+            return f"{ts.actions[loop_action].label} does not take the last state back to step {loop}"
+        taken = set(actions[loop + 1:]) | {loop_action}
+    from ..ir.simplify import evaluate
+    if not any(evaluate(i.premise, states[k]) and not any(evaluate(i.goal, s) for s in states[min(k, loop):])
+               for i in lv.instances for k in range(len(states))):
+        return "no instance has its premise hold and its goal stay false from there on"
+    cycle = states[loop:]
+    for a in ts.actions:
+        if not a.fair or a.id in taken:
+            continue
+        on = [any(t is not None for t in ex.step(s, a.id)) for s in cycle]
+        if (a.strong and any(on)) or all(on):
+            return f"the loop is unfair to {a.label}: it is {'enabled in' if a.strong else 'enabled throughout'} " \
+                   "the loop and never taken"
+    return None
