@@ -183,6 +183,7 @@ class Explorer:
         # `depth` was explored and every state up to `depth` checked
         reached = depth - 1 if exhausted else depth
         # liveness: fair lassos in the concrete graph, explored again without symmetry reduction and with its edges
+        index.clear()  # traces need only states/parent/via: free the visited set before the liveness search
         live = check_liveness(self, limits, interrupt, deadline) if ts.liveness else {}
         stats = Stats(len(states), transitions, max(reached, 0), time.monotonic() - started, peak_rss_mb())
         results = self._results(found, states, parent, via, stats, bound, live)
