@@ -85,3 +85,14 @@ def test_the_exported_lasso_replays_and_a_broken_loop_does_not(tmp_path):
     code, out, _ = run_cli("replay", "models/apf_int_bugs/guest_never_acks.kv", str(broken))
     assert code != 0
     assert "guest.sti(v=0) does not take the last state back to step 6" in out
+
+
+def test_2010_synthetic_halt_ends_unless_migration_records_it():
+    ts = compile_model("models/apf_halt_2010.kv", {}, Sources()).system
+    r = next(x for x in Explorer(ts).run().results if x.prop.name == "synthetic_halt_ends")
+    assert r.status == "holds" and r.coverage.describe() == "exhaustive, fair lassos searched in 4688 states"
+    ts = compile_model("models/apf_halt_2010_bugs/synthetic_halt_in_mp_state.kv", {}, Sources()).system
+    r = next(x for x in Explorer(ts).run().results if x.prop.name == "synthetic_halt_ends")
+    assert r.status == "violated" and r.as_expected
+    assert (r.trace.length, r.trace.loop, ts.actions[r.trace.loop_action].action) == (2, 2, "migrate")
+    assert_valid_lasso(ts, r.trace, "synthetic_halt_ends")
