@@ -17,7 +17,9 @@ MAX_INT_DIGITS = 80  # 2**256 has 78 decimal digits; anything longer is a typo, 
 @functools.cache
 def _lark() -> lark.Lark:
     grammar = resources.files(__package__).joinpath("grammar.lark").read_text(encoding="utf-8")
-    return lark.Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=True)
+    # cache=True keeps the LALR tables in the temp dir, keyed by a hash of grammar and options: building them
+    # takes most of a small model's check time; lark only logs (and rebuilds) when the cache cannot be used
+    return lark.Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=True, cache=True)
 
 
 def _span(file: str, meta_or_token) -> Span:
