@@ -118,7 +118,9 @@ class Explorer:
                 break
             sid = level_start
             while sid < level_end:
-                if sid & 1023 == 0:
+                # every 64 expansions: a wide model makes thousands of successors per state, and a bound must
+                # stop it close to where it was set
+                if sid & 63 == 0 or (limits.max_states is not None and len(states) >= limits.max_states):
                     bound = self._bound_hit(limits, len(states), deadline, interrupt)
                     if bound:
                         break
