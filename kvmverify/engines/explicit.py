@@ -159,9 +159,19 @@ class Explorer:
         stats = Stats(len(states), transitions, max(reached, 0), time.monotonic() - started, peak_rss_mb())
         results = self._results(found, states, parent, via, stats, bound)
         resource_bound = bound if bound != "max-depth" else None
-        notes = () if resource_bound is None else (
-            f"search stopped by {bound} after {stats.states} states; no violation up to depth {stats.depth}",)
+        notes = () if resource_bound is None else self._partial_notes(results, stats, bound)
         return CheckResult("explicit", tuple(results), stats, bound=resource_bound, notes=notes)
+
+    @staticmethod
+    def _partial_notes(results, stats: Stats, bound: str) -> tuple[str, ...]:
+        """What a stopped search still says: how far it got, and which properties nothing violated so far."""
+        clean = [r.prop.name for r in results if r.status == "unknown" and r.prop.kind != "cover"]
+        why = "an interrupt (SIGINT)" if bound == "interrupted" else bound
+        notes = [f"search stopped by {why} after {stats.states} states; every state up to depth {stats.depth} "
+                 "checked"]
+        if clean:
+            notes.append(f"no violation in {stats.states} states explored (bound hit: {bound}): {', '.join(clean)}")
+        return tuple(notes)
 
     @staticmethod
     def _bound_hit(limits: Limits, nstates: int, deadline, interrupt) -> str | None:
