@@ -12,6 +12,7 @@ Exit codes:
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import signal
@@ -23,6 +24,7 @@ from . import __version__
 from .check.checker import parse_param_override
 from .diagnostics import NO_SPAN, Diagnostic, DiagnosticError, Sources, render
 from .engines.explicit import Interrupt, Limits, explore
+from .export.atomic import write_atomic
 from .export.json_result import result_json
 from .pipeline import compile_model
 from .trace.text import render_result
@@ -90,6 +92,9 @@ def build_parser(stdout: TextIO) -> _Parser:
                    help="stop when the process uses more than MB megabytes (exit 4)")
     c.add_argument("--json", action="store_true", help="print the result as JSON")
     c.add_argument("--no-traces", action="store_true", help="only the summary lines, no counterexamples")
+    c.add_argument("-o", "--output", metavar="FILE",
+                   help="write the report (text or --json) to FILE instead of stdout; written atomically, so an "
+                        "interrupted run never leaves a half-written file")
     c.add_argument("-q", "--quiet", action="store_true", help="no timing line and no warnings on stderr")
     return p
 
@@ -123,6 +128,19 @@ def _model_files(paths: list[str]) -> list[str]:
 
 
 def _check(args, stdout: TextIO, stderr: TextIO, interrupt: Interrupt) -> int:
+    if args.output is None:
+        return _check_models(args, stdout, stderr, interrupt)
+    report = io.StringIO()
+    code = _check_models(args, report, stderr, interrupt)
+    try:
+        write_atomic(args.output, report.getvalue())
+    except OSError as e:
+        raise DiagnosticError([Diagnostic("KV005", "error", f"cannot write '{args.output}': {e.strerror}",
+                                          NO_SPAN, "check that the directory exists and is writable")])
+    return code
+
+
+def _check_models(args, stdout: TextIO, stderr: TextIO, interrupt: Interrupt) -> int:
     overrides = _overrides(args.param)
     limits = Limits(args.max_states, args.max_depth, args.timeout, args.max_memory)
     worst = EXIT_OK

@@ -76,8 +76,11 @@ def read_source(path: str, sources: Sources, at: Span | None = None) -> str:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise DiagnosticError([Diagnostic("KV002", "error", f"'{shown}' is not UTF-8 text (byte {e.start})",
-                                          where, "is this a model file?")])
+        line = data.count(b"\n", 0, e.start) + 1
+        col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        bad = Span(shown, line, col, line, col + 1) if at is None else where
+        raise DiagnosticError([Diagnostic("KV002", "error", f"'{shown}' is not UTF-8 text (byte {e.start}: "
+                                          f"0x{data[e.start]:02x})", bad, "is this a model file? save it as UTF-8")])
     if "\x00" in text:
         raise DiagnosticError([Diagnostic("KV002", "error", f"'{shown}' contains NUL bytes: not a text file",
                                           where, "is this a model file?")])

@@ -41,7 +41,7 @@ def model_limits(model: Model) -> list[Diagnostic]:
                            where, "declare the state with `var NAME : TYPE = INITIAL`")]
     instances, variables = ground_size(model)
     if instances * variables > MAX_GROUND_SIZE:
-        return [Diagnostic("KV314", "error", f"the model grounds to {instances} action instances over {variables} "
+        return [Diagnostic("KV317", "error", f"the model grounds to {instances} action instances over {variables} "
                            f"state variables, {instances * variables:,} pairs (limit {MAX_GROUND_SIZE:,})", where,
                            "lower the params (e.g. --param NVCPU=2): explicit search grounds every array element "
                            "and every parameter value")]
