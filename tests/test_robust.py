@@ -12,7 +12,6 @@ import pytest
 
 from conftest import ROOT, run_cli
 from kvmverify import cli
-from kvmverify.export.atomic import write_atomic
 
 
 def _cli(args, seed=0, **kw):
@@ -104,36 +103,6 @@ def test_a_directory_of_models_is_checked_model_by_model():
     code, out, _ = run_cli("check", "models/apf_int_bugs", "--param", "NVCPU=1", "--param", "NTOKEN=1", "-q",
                            "--no-traces")
     assert code == cli.EXIT_OK and out.count("model apf_int") == 4
-
-
-# ------------------------------------------------------------------------------------------------- output files
-def test_output_file_holds_the_report(tmp_path):
-    target = tmp_path / "report.json"
-    code, out, _ = run_cli("check", "models/apf_int.kv", "--param", "NVCPU=1", "--param", "NTOKEN=1", "-q",
-                           "--json", "-o", str(target))
-    assert code == 0 and out == ""
-    assert json.loads(target.read_text())["stats"]["states"] == 137
-    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]  # no temporary file left behind
-
-
-def test_a_failed_write_leaves_the_old_file_whole(tmp_path):
-    target = tmp_path / "trace.txt"
-    target.write_text("previous report\n")
-
-    def half_then_fail(f):
-        f.write("half a trace")
-        raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        write_atomic(str(target), half_then_fail)
-    assert target.read_text() == "previous report\n"
-    assert [p.name for p in tmp_path.iterdir()] == ["trace.txt"]
-
-
-def test_an_unwritable_output_is_a_diagnostic(tmp_path):
-    code, _, err = run_cli("check", "models/apf_int.kv", "--param", "NVCPU=1", "--param", "NTOKEN=1", "-q",
-                           "-o", str(tmp_path / "no_such_dir" / "r.txt"))
-    assert code == cli.EXIT_USAGE and "error[KV005]: cannot write" in err and "Traceback" not in err
 
 
 # ------------------------------------------------------------------------------------------------- docs
