@@ -23,6 +23,7 @@ HANG_SECONDS = 120  # a watchdog, not a speed target: an input that runs this lo
 # the bounds every fuzzed run gets: a mutated model may have a huge state space, which is not a bug
 BOUNDS = ["--max-states", "300", "--timeout", "3", "--no-traces"]
 FILES = sorted(str(p.relative_to(ROOT)) for d in ("models", "spec") for p in (ROOT / d).rglob("*.kv"))
+TEXTS = {rel: (ROOT / rel).read_text(encoding="utf-8") for rel in FILES}  # read once: a file edited mid-run
 DIAG = re.compile(r"^\S.*:\d+:\d+: error\[KV\d{3}\]: ", re.M)
 STATS = {"inputs": 0, "by_exit": {}, "slowest": (0.0, "")}
 
@@ -153,8 +154,7 @@ def _check_file(tree: pathlib.Path, rel: str, text: str | bytes) -> None:
 @fuzz_settings(default=40)
 @given(data=st.data(), rel=st.sampled_from(FILES))
 def test_mutated_models_never_crash(tree, data, rel):
-    text = (ROOT / rel).read_text(encoding="utf-8")
-    _check_file(tree, rel, data.draw(mutated(text), label="mutant"))
+    _check_file(tree, rel, data.draw(mutated(TEXTS[rel]), label="mutant"))
 
 
 @fuzz_settings(default=25)
