@@ -36,9 +36,6 @@ def ground_size(model: Model) -> tuple[int, int]:
 def model_limits(model: Model) -> list[Diagnostic]:
     """Checked before lowering: lowering a too large model is itself what takes too long."""
     where = Span(model.root_file, 1, 1, 1, 1)
-    if not model.vars:
-        return [Diagnostic("KV004", "error", f"model {model.name} declares no state variables: nothing to check",
-                           where, "declare the state with `var NAME : TYPE = INITIAL`")]
     instances, variables = ground_size(model)
     if instances * variables > MAX_GROUND_SIZE:
         return [Diagnostic("KV317", "error", f"the model grounds to {instances} action instances over {variables} "
