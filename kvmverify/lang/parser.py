@@ -353,8 +353,17 @@ def parse(text: str, file: str) -> ast.File:
             raise DiagnosticError([Diagnostic(
                 "KV104", "error", f"integer literal with {len(str(tok))} digits is too large", _span(file, tok),
                 f"integer literals have at most {MAX_INT_DIGITS} digits")]) from None
+        if isinstance(e.orig_exc, RecursionError):
+            raise DiagnosticError([too_deep(file)]) from None
         raise
+    except RecursionError:
+        raise DiagnosticError([too_deep(file)]) from None
     return ast.File(file, decls)
+
+
+def too_deep(file: str) -> Diagnostic:
+    return Diagnostic("KV105", "error", "the model nests expressions or statements too deeply", Span(file, 1, 1, 1, 1),
+                      "split deep expressions with `let` or `def`, deep `if`s into several actions")
 
 
 def _syntax_diag(e: lark.exceptions.UnexpectedInput, file: str) -> Diagnostic:
