@@ -226,6 +226,9 @@ class Checker(ExprChecker):
             indices = []
             for it in d.indices:
                 t = self.type_expr(it)
+                if isinstance(t, (BoolT, IntT, EnumT)) and domain_size(t) > MAX_ARRAY_ELEMENTS:
+                    raise self.error("KV309", f"'{d.name}' is indexed by {t}, which has {domain_size(t)} values", it,
+                                     f"an array has at most {MAX_ARRAY_ELEMENTS} elements; lower the params")
                 if not is_finite(t):
                     raise self.error("KV302", f"arrays are indexed by finite types; {t} is not one", it)
                 indices.append(t)

@@ -17,7 +17,9 @@ MAX_INT_DIGITS = 80  # 2**256 has 78 decimal digits; anything longer is a typo, 
 @functools.cache
 def _lark() -> lark.Lark:
     grammar = resources.files(__package__).joinpath("grammar.lark").read_text(encoding="utf-8")
-    return lark.Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=True)
+    # cache=True keeps the LALR tables in the temp dir, keyed by a hash of grammar and options: building them
+    # takes most of a small model's check time; lark only logs (and rebuilds) when the cache cannot be used
+    return lark.Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=True, cache=True)
 
 
 def _span(file: str, meta_or_token) -> Span:
@@ -362,8 +364,17 @@ def parse(text: str, file: str) -> ast.File:
             raise DiagnosticError([Diagnostic(
                 "KV104", "error", f"integer literal with {len(str(tok))} digits is too large", _span(file, tok),
                 f"integer literals have at most {MAX_INT_DIGITS} digits")]) from None
+        if isinstance(e.orig_exc, RecursionError):
+            raise DiagnosticError([too_deep(file)]) from None
         raise
+    except RecursionError:
+        raise DiagnosticError([too_deep(file)]) from None
     return ast.File(file, decls)
+
+
+def too_deep(file: str) -> Diagnostic:
+    return Diagnostic("KV105", "error", "the model nests expressions or statements too deeply", Span(file, 1, 1, 1, 1),
+                      "split deep expressions with `let` or `def`, deep `if`s into several actions")
 
 
 def _syntax_diag(e: lark.exceptions.UnexpectedInput, file: str) -> Diagnostic:
