@@ -96,3 +96,10 @@ def test_2010_synthetic_halt_ends_unless_migration_records_it():
     assert r.status == "violated" and r.as_expected
     assert (r.trace.length, r.trace.loop, ts.actions[r.trace.loop_action].action) == (2, 2, "migrate")
     assert_valid_lasso(ts, r.trace, "synthetic_halt_ends")
+
+
+def test_lasso_trace_text_golden():
+    from conftest import check_golden
+    code, out, _ = run_cli("check", "models/apf_int_bugs/guest_never_acks.kv", "-q")
+    assert code == 0
+    check_golden("trace_guest_never_acks.txt", out)
