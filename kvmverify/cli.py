@@ -21,10 +21,12 @@ from typing import TextIO
 from . import __version__
 from .check.checker import parse_param_override
 from .diagnostics import NO_SPAN, Diagnostic, DiagnosticError, Sources, render
-from .engines.explicit import Interrupt, Limits, explore
+from .engines import DEFAULT_DEPTH, DEFAULT_MAX_K, ENGINES, Options, run_engine
+from .engines.explicit import Interrupt, Limits
+from .engines.replay import Disagreement
 from .export.json_result import result_json
 from .pipeline import compile_model
-from .trace.text import render_result
+from .trace.text import render_result, render_trace
 
 EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_INTERNAL, EXIT_BOUND, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 
@@ -87,6 +89,14 @@ def build_parser(stdout: TextIO) -> _Parser:
     c.add_argument("--timeout", type=_seconds, metavar="SECONDS", help="stop after this long (exit 4)")
     c.add_argument("--max-memory", type=_positive_int, metavar="MB",
                    help="stop when the process uses more than MB megabytes (exit 4)")
+    c.add_argument("--engine", choices=ENGINES, default="auto",
+                   help="explicit: exhaustive search; bmc: z3 bounded model checking to --depth; induction: "
+                        "k-induction up to --max-k; pdr: z3 Spacer proofs; auto (default): explicit search with a "
+                        "state budget, then PDR for what it left open")
+    c.add_argument("--depth", type=_positive_int, default=DEFAULT_DEPTH, metavar="K",
+                   help=f"bmc: check runs of at most K steps (default {DEFAULT_DEPTH})")
+    c.add_argument("--max-k", type=_positive_int, default=DEFAULT_MAX_K, metavar="K",
+                   help=f"induction: try k = 1 .. K (default {DEFAULT_MAX_K})")
     c.add_argument("--json", action="store_true", help="print the result as JSON")
     c.add_argument("--no-traces", action="store_true", help="only the summary lines, no counterexamples")
     c.add_argument("-q", "--quiet", action="store_true", help="no timing line and no warnings on stderr")
@@ -138,7 +148,14 @@ def _check(args, stdout: TextIO, stderr: TextIO, interrupt: Interrupt) -> int:
             stderr.write(render(compiled.warnings, sources))
         ts = compiled.system
         started = time.monotonic()
-        result = explore(ts, limits, interrupt)
+        try:
+            result = run_engine(ts, args.engine, Options(limits, args.depth, args.max_k), interrupt)
+        except Disagreement as e:
+            stderr.write(f"kvmverify: internal error: {e}\n  the z3 trace:\n{render_trace(ts, e.z3_trace)}\n"
+                         f"  what the explicit interpreter replayed of it:\n{render_trace(ts, e.replayed)}\n"
+                         "  this is a bug in kvmverify; please report it with the model\n")
+            worst = _combine(worst, EXIT_INTERNAL)
+            continue
         elapsed = time.monotonic() - started
         if args.json:
             reports.append(result_json(ts, result, path))
@@ -146,8 +163,9 @@ def _check(args, stdout: TextIO, stderr: TextIO, interrupt: Interrupt) -> int:
             stdout.write(render_result(ts, result, traces=not args.no_traces))
         if not args.quiet:
             rate = result.stats.states / elapsed if elapsed > 0 else 0.0
-            stderr.write(f"kvmverify: {path}: {result.stats.states} states in {elapsed:.2f} s "
-                         f"({rate:,.0f} states/s)\n")
+            what = f"{result.stats.states} states" if result.stats.states else result.engine
+            speed = f" ({rate:,.0f} states/s)" if result.stats.states else ""
+            stderr.write(f"kvmverify: {path}: {what} in {elapsed:.2f} s{speed}\n")
         code = EXIT_INTERRUPTED if result.bound == "interrupted" else result.exit_code
         worst = _combine(worst, code)
         if interrupt.set:

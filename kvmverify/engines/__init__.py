@@ -1,1 +1,84 @@
+"""The engines behind `kvmverify check --engine`: `run_engine(ts, name, options) -> CheckResult`.
 
+    explicit   breadth-first search of every reachable state (exhaustive, or bounded by the limits)
+    bmc        bounded model checking with z3 up to `depth`
+    induction  k-induction up to `max_k`
+    pdr        Spacer (PDR/IC3) on Horn clauses
+    auto       explicit search with a state budget; if it does not exhaust the state space, PDR decides the
+               properties it left open (BMC supplies shortest traces for the ones PDR finds failing)
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from ..ir import nodes as ir
+from .explicit import Explorer, Interrupt, Limits
+from .result import CheckResult, Stats
+
+ENGINES = ("auto", "explicit", "bmc", "induction", "pdr")
+AUTO_MAX_STATES = 200_000
+DEFAULT_DEPTH = 20
+DEFAULT_MAX_K = 10
+
+
+@dataclass(frozen=True)
+class Options:
+    limits: Limits = Limits()
+    depth: int = DEFAULT_DEPTH
+    max_k: int = DEFAULT_MAX_K
+
+
+def run_engine(ts: ir.TransitionSystem, name: str, options: Options = Options(),
+               interrupt: Interrupt | None = None) -> CheckResult:
+    timeout = options.limits.timeout
+    match name:
+        case "explicit":
+            return Explorer(ts).run(options.limits, interrupt)
+        case "bmc":
+            from .bmc import run_bmc
+            return run_bmc(ts, options.depth, timeout)
+        case "induction":
+            from .induction import check_induction
+            return check_induction(ts, options.max_k, timeout)
+        case "pdr":
+            from .pdr import check_pdr
+            return check_pdr(ts, timeout)
+        case "auto":
+            return _auto(ts, options, interrupt)
+    raise ValueError(f"unknown engine {name}")
+
+
+def _auto(ts: ir.TransitionSystem, options: Options, interrupt: Interrupt | None) -> CheckResult:
+    from .bmc import property_results
+    from .pdr import run_pdr
+    started = time.monotonic()
+    limits = options.limits
+    budget = Limits(limits.max_states if limits.max_states is not None else AUTO_MAX_STATES, limits.max_depth,
+                    limits.timeout, limits.max_memory_mb)
+    explorer = Explorer(ts)
+    first = explorer.run(budget, interrupt)
+    if first.bound is None or first.bound == "interrupted" or limits.max_states is not None \
+            or limits.max_depth is not None:
+        # exhaustive (or the user asked for exactly this search): that result stands
+        return CheckResult("auto (explicit)", first.results, first.stats, first.bound, first.notes)
+    decided = {r.prop.id for r in first.results if r.status in ("violated", "reached")}
+    remaining = None if limits.timeout is None else max(limits.timeout - (time.monotonic() - started), 1.0)
+    found, proved, notes = run_pdr(ts, remaining, explorer, frozenset(decided), engine="auto")
+    by_id = {r.prop.id: r for r in first.results}
+    results = []
+    fresh = property_results(ts, found, proved, first.results[0].coverage) if first.results else ()
+    for r in fresh:
+        if r.prop.id in decided:
+            results.append(by_id[r.prop.id])
+        elif r.status == "unknown":
+            results.append(by_id[r.prop.id])
+        else:
+            results.append(r)
+    undecided = any(r.status == "unknown" for r in results)
+    stats = Stats(first.stats.states, first.stats.transitions, first.stats.depth, time.monotonic() - started,
+                  first.stats.peak_rss_mb)
+    head = (f"explicit search stopped at {first.stats.states} states (depth {first.stats.depth}); PDR decided the "
+            "rest",)
+    return CheckResult("auto (explicit + PDR)", tuple(results), stats, first.bound if undecided else None,
+                       head + tuple(notes))

@@ -40,7 +40,7 @@ class Trace:
 class Coverage:
     """What a verdict rests on. `bound` names the limit that stopped a search, if any."""
 
-    kind: str  # exhaustive | bounded | k-induction | pdr
+    kind: str  # exhaustive | bounded | k-induction | pdr | cti (k-induction failed: counterexample to induction)
     states: int | None = None
     depth: int | None = None
     k: int | None = None
@@ -58,7 +58,9 @@ class Coverage:
             case "k-induction":
                 return f"proved (k-induction, k={self.k})"
             case "pdr":
-                return f"proved (PDR, invariant: {self.invariant})"
+                return "proved (PDR)"
+            case "cti":
+                return f"counterexample to induction at k={self.k}"
         return self.kind
 
 
@@ -99,6 +101,9 @@ class CheckResult:
     stats: Stats
     bound: str | None = None  # the resource limit that stopped the run, if one did
     notes: tuple[str, ...] = field(default=())
+    # k-induction that failed: the counterexample to induction (k good states, then a bad one; not necessarily
+    # reachable) and the properties its last state breaks
+    cti: tuple[Trace, tuple[str, ...]] | None = None
 
     @property
     def exit_code(self) -> int:

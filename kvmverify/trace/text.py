@@ -103,6 +103,22 @@ def render_result(ts: ir.TransitionSystem, result: CheckResult, traces: bool = T
     s = result.stats
     out.append(f"  {s.states} states, {s.transitions} transitions, depth {s.depth}")
     out.extend(f"  note: {n}" for n in result.notes)
+    shown: list[str] = []
+    for r in result.results:
+        inv = r.coverage.invariant
+        if r.coverage.kind == "pdr" and inv is not None and inv not in shown:
+            shown.append(inv)
+            names = ", ".join(x.prop.name for x in result.results if x.coverage.invariant == inv)
+            out.append("")
+            out.append(f"inductive invariant found by PDR (it implies {names}):")
+            out.extend(f"  {line}" for line in inv.splitlines())
+    if result.cti is not None:
+        trace, broken = result.cti
+        out.append("")
+        out.append(f"counterexample to induction at k={trace.length}: {trace.length} step(s) from a state where every "
+                   f"property holds to one that breaks {', '.join(broken)}; the first state need not be reachable: "
+                   "an invariant that excludes it strengthens the induction")
+        out.append(render_trace(ts, trace).replace("initial state", "arbitrary state", 1))
     if traces:
         for r in result.results:
             if r.status == "violated" and r.trace is not None:
