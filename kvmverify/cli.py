@@ -5,7 +5,8 @@ Exit codes:
   1  a property is violated, a cover is vacuous, or a result differs from its `expect` annotation
   2  the model or the command line is wrong (diagnostics on stderr)
   3  internal error in kvmverify (please report it)
-  4  no violation found, but a resource bound (--max-states, --timeout, --max-memory) stopped the search
+  4  no violation found, but some result is undecided because a bound stopped the search (--max-states,
+     --max-depth, --timeout, --max-memory): the output says how far it got
   130 interrupted (Ctrl-C); the partial result is printed
 """
 from __future__ import annotations

@@ -157,7 +157,7 @@ class Checker(ExprChecker):
         except (KeyError, ValueError):
             raise self.error("KV306", f"{what} must be a constant expression of params", e)
 
-    def type_expr(self, t: ast.TypeExpr) -> Type:
+    def type_expr(self, t: ast.TypeExpr, enum_ok: bool = False) -> Type:
         match t:
             case ast.RangeType(_, lo, hi):
                 lo_v, hi_v = self.const(lo, "a range bound"), self.const(hi, "a range bound")
@@ -183,6 +183,9 @@ class Checker(ExprChecker):
                 names = [i.id for i in items if isinstance(i, ast.Name)]
                 if len(names) != len(items) or not names:
                     raise self.error("KV301", "an enum lists names: {A, B, C}", t)
+                if not enum_ok:
+                    raise self.error("KV301", "enums are declared with `type`", t,
+                                     f"type Name = {{{', '.join(names)}}} and use Name here")
                 return EnumT("", tuple(names))
             case ast.ExprType():
                 raise self.error("KV301", "expected a type: a name, a range lo..hi, {A, B} or `set of T`", t)
@@ -192,7 +195,7 @@ class Checker(ExprChecker):
     def type_decl(self, d: ast.TypeDecl) -> None:
         if not self.declare(d.name, d.span, "type"):
             return
-        t = self.guard(self.type_expr, d.type)
+        t = self.guard(self.type_expr, d.type, True)
         if t is None:
             return
         if isinstance(t, EnumT):

@@ -248,6 +248,10 @@ class ExprChecker:
             chain.append(base.index)
             base = base.base
         chain.reverse()
+        if isinstance(base, ast.Name) and base.id not in self.m.vars and base.id not in scope \
+                and base.id not in self.m.params and base.id not in self.m.enum_members:
+            raise self.error("KV201", f"unknown name '{base.id}'", base,
+                             did_you_mean(base.id, self.visible_names(scope)))
         if not isinstance(base, ast.Name) or base.id not in self.m.vars or base.id in scope:
             raise self.error("KV303", "only state arrays can be indexed", e, "index an array declared with `var`")
         v = self.m.vars[base.id]

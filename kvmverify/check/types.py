@@ -26,7 +26,9 @@ class IntT:
     name: str | None = None
 
     def __str__(self) -> str:
-        return self.name or f"{self.lo}..{self.hi}"
+        if self.name:
+            return self.name
+        return str(self.lo) if self.lo == self.hi else f"{self.lo}..{self.hi}"
 
 
 @dataclass(frozen=True)

@@ -107,7 +107,7 @@ class CheckResult:
 
     @property
     def exit_code(self) -> int:
-        """0 all as expected; 1 a property failed; 4 no failure found but a resource bound stopped the search."""
+        """0 all as expected; 1 a property failed; 4 no failure, but a bound left some result undecided."""
         if any(not r.as_expected and r.status != "unknown" for r in self.results):
             return 1
         if any(r.status == "unknown" for r in self.results):

@@ -44,7 +44,7 @@ def property_json(ts: ir.TransitionSystem, r: PropertyResult) -> dict:
 
 def result_json(ts: ir.TransitionSystem, result: CheckResult, file: str) -> dict:
     s = result.stats
-    return {"file": file, "model": ts.name, "params": dict(ts.params), "engine": result.engine,
+    return {"file": file, "model": ts.name, "params": {k: v for k, v, _ in ts.params}, "engine": result.engine,
             "exit_code": result.exit_code, "bound": result.bound, "notes": list(result.notes),
             "stats": {"states": s.states, "transitions": s.transitions, "depth": s.depth,
                       "action_instances": len(ts.actions), "state_variables": len(ts.vars)},

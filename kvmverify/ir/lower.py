@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 from typing import assert_never
 
-from ..check.exprs import fits
+from ..check.exprs import const_eval, fits
 from ..check.model import ActionInfo, Model, SlotInfo
 from ..check.types import (BitsT, BoolT, EmptySetT, EnumT, IntT, Layout, SetT, Type, domain, domain_lo,
                            domain_size, show_value)
@@ -262,9 +262,8 @@ class Lowering:
         raise AssertionError("checked")
 
     def _const(self, e: ast.Expr) -> int:
-        v = const_value(self.expr(e, {}))
-        assert v is not None
-        return v
+        # Range bounds in `choose`/`for` were checked as constant expressions of params, never typed as terms.
+        return const_eval(e, self.m.params)
 
     def stmt(self, s: ast.Stmt, env, actor: str) -> tuple[list[ir.Stmt], dict]:
         match s:
@@ -456,8 +455,14 @@ class Lowering:
         if self.diags:
             raise DiagnosticError(self.diags)
         return ir.TransitionSystem(
-            name=self.m.name, params=tuple(self.m.params.items()), vars=tuple(self.vars), init=(tuple(init),),
+            name=self.m.name, params=tuple((n, v, _show_param(self.m.param_types[n], v)) for n, v in self.m.params.items()), vars=tuple(self.vars), init=(tuple(init),),
             actions=tuple(actions), properties=tuple(self.props), expects=tuple(expects), actors=tuple(self.m.actors))
+
+
+def _show_param(t: Type, v: int) -> str:
+    if isinstance(t, BoolT):
+        return "true" if v else "false"
+    return hex(v) if v >= 1024 else str(v)
 
 
 def _suggest(name: str, names) -> str | None:

@@ -183,7 +183,7 @@ class Property:
 @dataclass(frozen=True)
 class TransitionSystem:
     name: str
-    params: tuple[tuple[str, int], ...]
+    params: tuple[tuple[str, int, str], ...]  # (name, value, value as shown: true/false, 0xffffffff)
     vars: tuple[StateVar, ...]
     init: tuple[tuple[int, ...], ...]
     actions: tuple[ActionInstance, ...]

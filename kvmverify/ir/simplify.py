@@ -131,3 +131,58 @@ def negate(e: ir.Expr) -> ir.Expr:
     if isinstance(e, ir.Op) and e.op == "not":
         return e.args[0]
     return ir.Op("not", (e,))
+
+
+def evaluate(e: ir.Expr, state: tuple[int, ...], env: dict[str, int] | None = None) -> int:
+    """The value of an expression, by the reference semantics (slow; for tests and trace replay)."""
+    match e:
+        case ir.Const(v):
+            return v
+        case ir.Var(i):
+            return state[i]
+        case ir.Local(name):
+            return (env or {})[name]
+        case ir.Op(op, args, width):
+            if op == "and":  # short-circuit like the compiled code, so that no operand is evaluated in vain
+                return int(all(evaluate(a, state, env) for a in args))
+            if op == "or":
+                return int(any(evaluate(a, state, env) for a in args))
+            return apply_op(op, tuple(evaluate(a, state, env) for a in args), width)
+        case ir.Extract(arg, lo, width):
+            return (evaluate(arg, state, env) >> lo) & ((1 << width) - 1)
+        case ir.Insert(base, lo, width, value):
+            mask = ((1 << width) - 1) << lo
+            return (evaluate(base, state, env) & ~mask) | ((evaluate(value, state, env) << lo) & mask)
+        case ir.Select(options, index, base):
+            return evaluate(options[evaluate(index, state, env) - base], state, env)
+    raise TypeError(f"not an IR expression: {e!r}")
+
+
+def vars_read(e: ir.Expr) -> list[int]:
+    """The state variables an expression reads, in first-read order."""
+    out: dict[int, None] = {}
+
+    def walk(x: ir.Expr) -> None:
+        match x:
+            case ir.Var(i):
+                out[i] = None
+            case ir.Op(_, args, _):
+                for a in args:
+                    walk(a)
+            case ir.Extract(arg, _, _):
+                walk(arg)
+            case ir.Insert(base, _, _, value):
+                walk(base)
+                walk(value)
+            case ir.Select(options, index, _):
+                walk(index)
+                for o in options:
+                    walk(o)
+    walk(e)
+    return list(out)
+
+
+def false_conjuncts(e: ir.Expr, state: tuple[int, ...]) -> list[ir.Expr]:
+    """The parts of a (possibly quantifier-expanded) conjunction that are false in `state`."""
+    parts = e.args if isinstance(e, ir.Op) and e.op == "and" else (e,)
+    return [p for p in parts if not evaluate(p, state)]

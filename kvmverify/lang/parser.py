@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from importlib import resources
 
 import lark
@@ -288,10 +289,13 @@ def _describe_expected(expected: set[str]) -> str:
     for t in expected:
         if t in _TOKEN_NAMES:
             names.add(_TOKEN_NAMES[t])
-        elif t.isupper() and t.isalpha() and t not in ("NAME",):
-            names.add(f"'{t.lower()}'")
-        else:
+            continue
+        try:
+            pattern = _lark().get_terminal(t).pattern
+        except KeyError:
             names.add(t)
+            continue
+        names.add(f"'{pattern.value}'" if pattern.type == "str" else t.lower())
     listed = sorted(names)
     if len(listed) > 8:
         listed = listed[:8] + ["…"]
@@ -304,25 +308,40 @@ def _token_text(tok: Token) -> str:
     return repr(str(tok))
 
 
-def parse(text: str, file: str) -> ast.File:
-    """Parse one file. Raises DiagnosticError with every syntax error found (the parser resynchronises)."""
-    diags: list[Diagnostic] = []
+TOP_LEVEL = re.compile(r"^(model|use|param|override|type|register|struct|var|slot|actor|def|invariant|cover|"
+                       r"expect)\b", re.M)
 
-    def on_error(e: lark.exceptions.UnexpectedInput) -> bool:
-        diags.append(_syntax_diag(e, file))
-        return len(diags) < 20
 
-    try:
-        tree = _lark().parse(text, on_error=on_error)
-    except lark.exceptions.UnexpectedInput as e:
-        if not diags or _syntax_diag(e, file) != diags[-1]:
+def _chunks(text: str) -> list[str]:
+    """The file cut before each line that starts (in column 1) with a declaration keyword, each chunk padded
+    with the newlines before it so that line numbers stay those of the file."""
+    starts = [m.start() for m in TOP_LEVEL.finditer(text)]
+    if not starts or starts[0] != 0:
+        starts.insert(0, 0)
+    out = []
+    for a, b in zip(starts, [*starts[1:], len(text)]):
+        out.append("\n" * text.count("\n", 0, a) + text[a:b])
+    return out
+
+
+def _syntax_errors(text: str, file: str) -> list[Diagnostic]:
+    """One diagnostic per broken declaration: errors after the first in a declaration are mostly its echoes."""
+    diags = []
+    for chunk in _chunks(text):
+        try:
+            _lark().parse(chunk)
+        except lark.exceptions.UnexpectedInput as e:
             diags.append(_syntax_diag(e, file))
-        raise DiagnosticError(_dedupe(diags)) from None
-    except lark.exceptions.LarkError as e:  # pragma: no cover - lark gave up in an unforeseen way
-        diags.append(Diagnostic("KV100", "error", f"cannot parse: {e}", Span(file, 1, 1, 1, 1)))
+    return diags
+
+
+def parse(text: str, file: str) -> ast.File:
+    """Parse one file. Raises DiagnosticError with the first syntax error of every broken declaration."""
+    try:
+        tree = _lark().parse(text)
+    except lark.exceptions.UnexpectedInput as e:
+        diags = _syntax_errors(text, file) or [_syntax_diag(e, file)]
         raise DiagnosticError(diags) from None
-    if diags:
-        raise DiagnosticError(_dedupe(diags))
     try:
         decls = _ToAst(file).transform(tree)
     except lark.exceptions.VisitError as e:
@@ -333,15 +352,6 @@ def parse(text: str, file: str) -> ast.File:
                 f"integer literals have at most {MAX_INT_DIGITS} digits")]) from None
         raise
     return ast.File(file, decls)
-
-
-def _dedupe(diags: list[Diagnostic]) -> list[Diagnostic]:
-    seen, out = set(), []
-    for d in diags:
-        if (d.span.line, d.span.col) not in seen:
-            seen.add((d.span.line, d.span.col))
-            out.append(d)
-    return out
 
 
 def _syntax_diag(e: lark.exceptions.UnexpectedInput, file: str) -> Diagnostic:

@@ -2,9 +2,10 @@
 showing only what changed and decoding registers and structs into their named fields."""
 from __future__ import annotations
 
-from ..check.types import BitsT, show_value
-from ..engines.result import CheckResult, PropertyResult, Step, Trace
+from ..check.types import show_value
+from ..engines.result import CheckResult, PropertyResult, Trace
 from ..ir import nodes as ir
+from ..ir.simplify import false_conjuncts, vars_read
 
 STATUS_MARK = {"holds": "ok", "reached": "ok", "violated": "FAIL", "vacuous": "FAIL", "unknown": "??"}
 
@@ -31,8 +32,18 @@ def state_dict(ts: ir.TransitionSystem, state: tuple[int, ...]) -> dict[str, str
     return out
 
 
-def _is_default(sv: ir.StateVar, key: str, shown: str) -> bool:
-    return shown in ("0", "false", "{}", "0x0")
+def nonzero_dict(ts: ir.TransitionSystem, state: tuple[int, ...]) -> dict[str, str]:
+    """Only the variables (or fields) whose raw value is not 0: an initial state is mostly zeros."""
+    out: dict[str, str] = {}
+    for sv, v in zip(ts.vars, state):
+        if v == 0:
+            continue
+        layout = sv.layout
+        if layout is None:
+            out[sv.name] = show_value(sv.type, v)
+        else:
+            out.update({k: x for k, x in decoded(sv, v).items() if x != "0"})
+    return out
 
 
 def action_label(ts: ir.TransitionSystem, action: int | None) -> str:
@@ -61,16 +72,27 @@ def render_trace(ts: ir.TransitionSystem, trace: Trace, prop: ir.Property | None
             continue
         now = state_dict(ts, step.state)
         if prev is None:
-            shown = [f"{k} = {v}" for k, v in now.items() if not _is_default(None, k, v)]
-            lines.append(f"{indent}" + ("; ".join(shown) if shown else "every variable 0 / false / {}") +
-                         (" (all else 0)" if shown else ""))
+            shown = [f"{k} = {v}" for k, v in nonzero_dict(ts, step.state).items()]
+            lines.append(indent + ("; ".join(shown) + " (all else 0)" if shown else "every variable 0 / false / {}"))
         else:
             changes = [f"{k}: {prev[k]} -> {v}" for k, v in now.items() if prev.get(k) != v]
-            lines.extend(f"{indent}{c}" for c in changes) if changes else lines.append(f"{indent}(no change)")
+            lines.extend(f"{indent}{c}" for c in changes or ["(no change)"])
         prev = now
     if trace.loop is not None:
         lines.append(f"  the last state steps back to step {trace.loop}: this loop can repeat forever")
+    last = trace.steps[-1].state
+    if prop is not None and prop.kind == "invariant" and last is not None and prop.expr is not None:
+        lines.append(f"  {prop.name} is false here: " + witness(ts, prop.expr, last))
     return "\n".join(lines)
+
+
+def witness(ts: ir.TransitionSystem, expr: ir.Expr, state: tuple[int, ...]) -> str:
+    """The values read by the false part of an invariant, so the reader sees why it fails."""
+    shown: dict[str, str] = {}
+    for part in false_conjuncts(expr, state)[:3]:
+        for i in vars_read(part):
+            shown.update(decoded(ts.vars[i], state[i]))
+    return ", ".join(f"{k} = {v}" for k, v in shown.items())
 
 
 def result_line(r: PropertyResult, name_width: int) -> str:
@@ -95,9 +117,10 @@ def result_line(r: PropertyResult, name_width: int) -> str:
 
 
 def render_result(ts: ir.TransitionSystem, result: CheckResult, traces: bool = True) -> str:
-    params = ", ".join(f"{k}={v}" for k, v in ts.params)
-    out = [f"model {ts.name}" + (f" ({params})" if params else "") + f": {result.engine} engine, "
-           f"{len(ts.actions)} action instances, {len(ts.vars)} state variables"]
+    out = [f"model {ts.name}: {result.engine} engine, {len(ts.actions)} action instances, "
+           f"{len(ts.vars)} state variables"]
+    if ts.params:
+        out.append("  params: " + " ".join(f"{k}={shown}" for k, _, shown in ts.params))
     width = max([len(("cover " if r.prop.kind == "cover" else "") + r.prop.name) for r in result.results] + [8])
     out.extend(result_line(r, width) for r in result.results)
     s = result.stats
@@ -130,5 +153,3 @@ def render_result(ts: ir.TransitionSystem, result: CheckResult, traces: bool = T
                 out.append(render_trace(ts, r.trace, p))
     return "\n".join(out) + "\n"
 
-
-__all__ = ["render_result", "render_trace", "state_dict", "decoded", "Step", "BitsT"]

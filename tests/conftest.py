@@ -1,0 +1,33 @@
+import io
+import os
+import pathlib
+
+import pytest
+
+from kvmverify.cli import main
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+GOLDEN = ROOT / "tests" / "golden"
+UPDATE = os.environ.get("KVMVERIFY_UPDATE_GOLDEN") == "1"
+
+
+def run_cli(*args: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(args), out, err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def check_golden(name: str, text: str) -> None:
+    """Compare with tests/golden/NAME; KVMVERIFY_UPDATE_GOLDEN=1 rewrites the file instead."""
+    path = GOLDEN / name
+    if UPDATE or not path.exists():
+        path.write_text(text, encoding="utf-8")
+        if not UPDATE:
+            pytest.fail(f"golden file {name} was missing and has been written; check it and rerun")
+    assert text == path.read_text(encoding="utf-8"), f"output differs from tests/golden/{name}"
+
+
+@pytest.fixture(autouse=True)
+def _at_root(monkeypatch):
+    """Paths in diagnostics and traces are relative to the working directory: run every test from the root."""
+    monkeypatch.chdir(ROOT)

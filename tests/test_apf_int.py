@@ -1,0 +1,98 @@
+"""The flagship model: exact state counts, every property's verdict, and the buggy variants' shortest traces."""
+import json
+
+import pytest
+
+from conftest import check_golden, run_cli
+
+APF = "models/apf_int.kv"
+
+
+def check_json(*args: str) -> tuple[int, dict]:
+    code, out, err = run_cli("check", *args, "--json", "-q")
+    assert "Traceback" not in err
+    return code, json.loads(out)
+
+
+def verdicts(doc: dict) -> dict[str, str]:
+    return {p["name"]: p["status"] for p in doc["properties"]}
+
+
+@pytest.mark.parametrize("nvcpu, ntoken, states, transitions, depth", [
+    (1, 1, 137, 361, 12),
+    (1, 2, 887, 2692, 15),
+    (1, 3, 5723, 19597, 18),
+    (2, 1, 18769, 98914, 24),
+])
+def test_exact_state_counts(nvcpu, ntoken, states, transitions, depth):
+    code, doc = check_json(APF, "--param", f"NVCPU={nvcpu}", "--param", f"NTOKEN={ntoken}")
+    assert code == 0
+    assert doc["stats"] == {"states": states, "transitions": transitions, "depth": depth,
+                            "action_instances": doc["stats"]["action_instances"],
+                            "state_variables": doc["stats"]["state_variables"]}
+    # a second run gives the same numbers
+    assert check_json(APF, "--param", f"NVCPU={nvcpu}", "--param", f"NTOKEN={ntoken}")[1]["stats"] == doc["stats"]
+
+
+def test_headline_model_holds_exhaustively():
+    code, doc = check_json(APF)
+    assert code == 0
+    assert doc["stats"]["states"] == 786769
+    assert doc["stats"]["transitions"] == 4775608
+    assert verdicts(doc) == {
+        "no_vector_zero": "holds", "ready_matches_not_present": "holds", "waiter_has_completion": "holds",
+        "not_present_delivered": "reached", "ready_delivered": "reached", "wakeall_delivered": "reached",
+        "two_tokens_waiting": "reached", "synthetic_halt": "reached",
+        "slot:area.flags": "holds", "slot:area.token": "holds", "np_only_if_interrupts_on": "holds",
+        "pf_sees_flags": "holds",
+    }
+    for p in doc["properties"]:
+        if p["status"] == "holds":
+            assert p["coverage"]["text"] == "exhaustive, 786769 states, depth 30"
+
+
+# (variant file, {violated property: shortest trace length})
+BUGS = [
+    ("host_ignores_token_slot", {"slot:area.token": 6, "waiter_has_completion": 10}),
+    ("enable_before_vector", {"no_vector_zero": 2}),
+    ("sti_before_flags_clear", {"slot:area.flags": 5, "waiter_has_completion": 10}),
+    ("inject_with_if_off", {"np_only_if_interrupts_on": 4, "slot:area.flags": 4}),
+]
+
+
+@pytest.mark.parametrize("name, violated", BUGS)
+def test_bug_variant_gives_its_shortest_counterexample(name, violated):
+    code, doc = check_json(f"models/apf_int_bugs/{name}.kv")
+    assert code == 0, "every verdict is the one the variant's `expect` lines announce"
+    got = {p["name"]: p["trace"]["length"] for p in doc["properties"] if p["status"] == "violated"}
+    assert got == violated
+    for p in doc["properties"]:
+        if p["status"] == "violated":
+            assert p["as_expected"] and p["expected"] == "violated"
+            steps = p["trace"]["steps"]
+            assert steps[0]["action"] is None and all(s["action"] for s in steps[1:])
+
+
+@pytest.mark.parametrize("param, prop, length", [
+    ("BUG_HOST_IGNORES_SLOT", "slot:area.token", 6),
+    ("BUG_ENABLE_BEFORE_VECTOR", "no_vector_zero", 2),
+    ("BUG_STI_BEFORE_FLAGS_CLEAR", "slot:area.flags", 5),
+    ("BUG_INJECT_WITH_IF_OFF", "np_only_if_interrupts_on", 4),
+])
+def test_bug_switches_fail_the_flagship_without_expect(param, prop, length):
+    code, doc = check_json(APF, "--param", "NVCPU=1", "--param", f"{param}=true")
+    assert code == 1
+    violated = {p["name"]: p["trace"]["length"] for p in doc["properties"] if p["status"] == "violated"}
+    assert violated[prop] == length
+
+
+def test_slot_overwrite_trace_text_golden():
+    code, out, _ = run_cli("check", "models/apf_int_bugs/host_ignores_token_slot.kv", "-q")
+    assert code == 0
+    check_golden("trace_host_ignores_token_slot.txt", out)
+
+
+def test_vector_zero_trace_text_golden():
+    code, out, _ = run_cli("check", "models/apf_int_bugs/enable_before_vector.kv", "-q")
+    assert code == 0
+    check_golden("trace_enable_before_vector.txt", out)
