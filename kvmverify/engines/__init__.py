@@ -4,8 +4,13 @@
     bmc        bounded model checking with z3 up to `depth`
     induction  k-induction up to `max_k`
     pdr        Spacer (PDR/IC3) on Horn clauses
-    auto       explicit search with a state budget; if it does not exhaust the state space, PDR decides the
-               properties it left open (BMC supplies shortest traces for the ones PDR finds failing)
+    auto       explicit search with a state budget (the cheap pass: shortest traces for every violation it
+               meets); if the budget, and only the budget, stops it before the state space is exhausted, PDR
+               decides the properties it left open (BMC supplies shortest traces for the ones PDR finds failing).
+               A limit the user set (--max-states, --max-depth, --timeout, --max-memory, Ctrl-C) is respected:
+               the explicit result stands, with its bound.
+
+z3 is imported only by the symbolic engines' modules, so the explicit engine starts without it.
 """
 from __future__ import annotations
 
@@ -17,7 +22,7 @@ from .explicit import Explorer, Interrupt, Limits
 from .result import CheckResult, Stats
 
 ENGINES = ("auto", "explicit", "bmc", "induction", "pdr")
-AUTO_MAX_STATES = 200_000
+AUTO_MAX_STATES = 1_000_000  # a few seconds of explicit search; apf_int (2,2) fits
 DEFAULT_DEPTH = 20
 DEFAULT_MAX_K = 10
 
@@ -58,12 +63,11 @@ def _auto(ts: ir.TransitionSystem, options: Options, interrupt: Interrupt | None
                     limits.timeout, limits.max_memory_mb)
     explorer = Explorer(ts)
     first = explorer.run(budget, interrupt)
-    if first.bound is None or first.bound == "interrupted" or limits.max_states is not None \
-            or limits.max_depth is not None:
-        # exhaustive (or the user asked for exactly this search): that result stands
-        return CheckResult("auto (explicit)", first.results, first.stats, first.bound, first.notes)
+    if first.bound != "max-states" or limits.max_states is not None:
+        # exhausted, or stopped by a limit the user set: that result stands, as the explicit engine's
+        return first
     decided = {r.prop.id for r in first.results if r.status in ("violated", "reached")}
-    remaining = None if limits.timeout is None else max(limits.timeout - (time.monotonic() - started), 1.0)
+    remaining = None if limits.timeout is None else max(limits.timeout - (time.monotonic() - started), 0.001)
     found, proved, notes = run_pdr(ts, remaining, explorer, frozenset(decided), engine="auto")
     by_id = {r.prop.id: r for r in first.results}
     results = []

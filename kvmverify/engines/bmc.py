@@ -80,7 +80,7 @@ class BMC:
 
 def property_results(ts: ir.TransitionSystem, found: dict[int, Trace], proved: dict[int, Coverage],
                      fallback: Coverage) -> tuple[PropertyResult, ...]:
-    """Violations/reached covers from `found`, proofs from `proved` (covers proved unreachable are vacuous), the
+    """Violations/reached covers from `found` (shortest traces, by BMC), proofs from `proved` (covers proved unreachable are vacuous), the
     rest bounded by `fallback` (invariants and step properties hold up to it; covers are undecided)."""
     expects = {name: verdict for name, verdict, _ in ts.expects}
     out = []
@@ -88,7 +88,7 @@ def property_results(ts: ir.TransitionSystem, found: dict[int, Trace], proved: d
         exp = expects.get(p.name)
         if p.id in found:
             status = "reached" if p.kind == "cover" else "violated"
-            out.append(PropertyResult(p, status, fallback, found[p.id], exp))
+            out.append(PropertyResult(p, status, Coverage("shortest", depth=found[p.id].length), found[p.id], exp))
         elif p.id in proved:
             out.append(PropertyResult(p, "vacuous" if p.kind == "cover" else "holds", proved[p.id], None, exp))
         elif fallback.kind == "bounded" and p.kind != "cover" and fallback.bound is None:

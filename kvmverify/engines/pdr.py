@@ -26,9 +26,6 @@ from .show import show_formula
 def _fixedpoint(timeout: float | None) -> z3.Fixedpoint:
     fp = z3.Fixedpoint()
     fp.set(engine="spacer")
-    import os, json
-    for k, v in json.loads(os.environ.get("KV_SPACER", "{}")).items():
-        fp.set(k, v)
     if timeout is not None:
         fp.set(timeout=max(int(timeout * 1000), 1))
     return fp
@@ -232,7 +229,7 @@ def run_pdr(ts: ir.TransitionSystem, timeout: float | None = None, explorer: Exp
 def check_pdr(ts: ir.TransitionSystem, timeout: float | None = None) -> CheckResult:
     started = time.monotonic()
     found, proved, notes = run_pdr(ts, timeout)
-    results = property_results(ts, found, proved, Coverage("pdr", bound="undecided"))
+    results = property_results(ts, found, proved, Coverage("pdr"))
     depth = max((t.length for t in found.values()), default=0)
     stats = Stats(0, 0, depth, time.monotonic() - started)
     bound = "timeout" if any(r.status == "unknown" for r in results) else None

@@ -40,7 +40,9 @@ class Trace:
 class Coverage:
     """What a verdict rests on. `bound` names the limit that stopped a search, if any."""
 
-    kind: str  # exhaustive | bounded | k-induction | pdr | cti (k-induction failed: counterexample to induction)
+    # exhaustive | bounded | k-induction | pdr | cti (k-induction failed: counterexample to induction) |
+    # shortest (a z3 counterexample that BMC found shortest: no shorter run fails)
+    kind: str
     states: int | None = None
     depth: int | None = None
     k: int | None = None
@@ -58,9 +60,14 @@ class Coverage:
             case "k-induction":
                 return f"proved (k-induction, k={self.k})"
             case "pdr":
-                return "proved (PDR)"
+                if self.invariant is None:
+                    return f"PDR gave up ({self.bound or 'see the notes'})"
+                return f"proved (PDR, invariant: {' && '.join(self.invariant.splitlines())})"
             case "cti":
-                return f"counterexample to induction at k={self.k}"
+                why = f", stopped by {self.bound}" if self.bound else ""
+                return f"counterexample to induction at k={self.k}{why}"
+            case "shortest":
+                return f"shortest counterexample (BMC, none shorter than {self.depth} step(s))"
         return self.kind
 
 

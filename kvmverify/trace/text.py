@@ -95,8 +95,10 @@ def witness(ts: ir.TransitionSystem, expr: ir.Expr, state: tuple[int, ...]) -> s
     return ", ".join(f"{k} = {v}" for k, v in shown.items())
 
 
-def result_line(r: PropertyResult, name_width: int) -> str:
+def result_line(r: PropertyResult, name_width: int, invariants: list[str] = ()) -> str:
     cov = r.coverage.describe()
+    if r.coverage.kind == "pdr" and r.coverage.invariant in invariants:
+        cov = f"proved (PDR, invariant {invariants.index(r.coverage.invariant) + 1} below)"
     if r.status == "violated":
         what = f"shortest trace: {r.trace.length} step(s)" if r.trace else ""
         cov = f"{what}; {cov}" if r.coverage.kind == "bounded" else what
@@ -116,25 +118,36 @@ def result_line(r: PropertyResult, name_width: int) -> str:
     return f"  {mark:<4} {r.status:<8}  {kind + r.prop.name:<{name_width}}  {cov}{expect}"
 
 
+def _symbolic_stats(engine: str, depth: int) -> str:
+    match engine:
+        case "bmc":
+            return f"symbolic: runs of up to {depth} steps unrolled"
+        case "induction":
+            return f"symbolic: k-induction tried k = 1 .. {depth}"
+    return f"symbolic: no states enumerated; longest trace {depth} step(s)"
+
+
 def render_result(ts: ir.TransitionSystem, result: CheckResult, traces: bool = True) -> str:
     out = [f"model {ts.name}: {result.engine} engine, {len(ts.actions)} action instances, "
            f"{len(ts.vars)} state variables"]
     if ts.params:
         out.append("  params: " + " ".join(f"{k}={shown}" for k, _, shown in ts.params))
     width = max([len(("cover " if r.prop.kind == "cover" else "") + r.prop.name) for r in result.results] + [8])
-    out.extend(result_line(r, width) for r in result.results)
+    # PDR invariants are printed after the table, one numbered block each; the result lines point at them
+    invariants = list(dict.fromkeys(r.coverage.invariant for r in result.results
+                                    if r.coverage.kind == "pdr" and r.coverage.invariant is not None))
+    out.extend(result_line(r, width, invariants) for r in result.results)
     s = result.stats
-    out.append(f"  {s.states} states, {s.transitions} transitions, depth {s.depth}")
+    if s.states:
+        out.append(f"  {s.states} states, {s.transitions} transitions, depth {s.depth}")
+    else:  # a symbolic engine: no states were enumerated
+        out.append(f"  {_symbolic_stats(result.engine, s.depth)}")
     out.extend(f"  note: {n}" for n in result.notes)
-    shown: list[str] = []
-    for r in result.results:
-        inv = r.coverage.invariant
-        if r.coverage.kind == "pdr" and inv is not None and inv not in shown:
-            shown.append(inv)
-            names = ", ".join(x.prop.name for x in result.results if x.coverage.invariant == inv)
-            out.append("")
-            out.append(f"inductive invariant found by PDR (it implies {names}):")
-            out.extend(f"  {line}" for line in inv.splitlines())
+    for n, inv in enumerate(invariants, 1):
+        names = ", ".join(x.prop.name for x in result.results if x.coverage.invariant == inv)
+        out.append("")
+        out.append(f"invariant {n}, inductive, found by PDR (it implies {names}):")
+        out.extend(f"  {line}" for line in inv.splitlines())
     if result.cti is not None:
         trace, broken = result.cti
         out.append("")
