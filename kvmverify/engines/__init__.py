@@ -55,8 +55,6 @@ def run_engine(ts: ir.TransitionSystem, name: str, options: Options = Options(),
 
 
 def _auto(ts: ir.TransitionSystem, options: Options, interrupt: Interrupt | None) -> CheckResult:
-    from .bmc import property_results
-    from .pdr import run_pdr
     started = time.monotonic()
     limits = options.limits
     budget = Limits(limits.max_states if limits.max_states is not None else AUTO_MAX_STATES, limits.max_depth,
@@ -66,6 +64,8 @@ def _auto(ts: ir.TransitionSystem, options: Options, interrupt: Interrupt | None
     if first.bound != "max-states" or limits.max_states is not None:
         # exhausted, or stopped by a limit the user set: that result stands, as the explicit engine's
         return first
+    from .bmc import property_results  # z3 only now: exhaustive runs never load it
+    from .pdr import run_pdr
     decided = {r.prop.id for r in first.results if r.status in ("violated", "reached")}
     remaining = None if limits.timeout is None else max(limits.timeout - (time.monotonic() - started), 0.001)
     found, proved, notes = run_pdr(ts, remaining, explorer, frozenset(decided), engine="auto")

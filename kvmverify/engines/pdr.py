@@ -85,8 +85,7 @@ def _bad(enc: E.Encoding, ob: Obligation, s: E.Step) -> z3.BoolRef:
 
 
 def chc(enc: E.Encoding, obs: list[Obligation], variables: frozenset[int], timeout: float | None = None):
-    """The Horn clauses for 'no obligation in `obs` ever fails' over the cone `variables`, and the query:
-    (fp, Inv, query, components kept).
+    """The Horn clauses for 'no obligation in `obs` ever fails' over the cone `variables`, with the query.
 
     Only the actions that write a variable of the cone take part (the others stutter on it). Components no
     transition changes and every initial state agrees on (unused register fields, struct padding) are constants,
@@ -120,9 +119,46 @@ def chc(enc: E.Encoding, obs: list[Obligation], variables: frozenset[int], timeo
     valid_s = z3.And([_valid_comp(enc, s, v) for v in sorted(variables)])
     valid_t = z3.And([_valid_comp(enc, t, v) for v in sorted(variables)])
     fp.declare_var(*flat_s, *flat_t, s.act, *s.chosen.values())
-    fp.rule(inv(*flat_s), fix(z3.And(init, valid_s)))
-    fp.rule(inv(*flat_t), z3.And(inv(*flat_s), fix(z3.And(f.trans, valid_t))))
-    return fp, inv, z3.And(inv(*flat_s), fix(z3.And(query, valid_s))), keep
+    base, step, bad = fix(z3.And(init, valid_s)), fix(z3.And(f.trans, valid_t)), fix(z3.And(query, valid_s))
+    fp.rule(inv(*flat_s), base)
+    fp.rule(inv(*flat_t), z3.And(inv(*flat_s), step))
+    return Horn(fp, inv, z3.And(inv(*flat_s), bad), keep, flat_s, flat_t, base, z3.And(fix(valid_s), step), bad)
+
+
+@dataclass
+class Horn:
+    """The Horn clauses of one PDR query, and their bodies, kept to check the invariant Spacer returns."""
+
+    fp: z3.Fixedpoint
+    inv: z3.FuncDeclRef
+    query: z3.BoolRef
+    keep: list[tuple[int, int]]  # (var, component) arguments of Inv, in order
+    flat_s: list[z3.BitVecRef]
+    flat_t: list[z3.BitVecRef]
+    init: z3.BoolRef
+    step: z3.BoolRef
+    bad: z3.BoolRef
+
+
+class UncheckedInvariant(Exception):
+    """Spacer's invariant is not inductive or does not exclude the bad states (a bug in z3 or in kvmverify)."""
+
+
+def certify(h: Horn, formula: z3.BoolRef, timeout: float | None) -> None:
+    """Soundness first: check Spacer's answer independently. The invariant (over de Bruijn variables) must hold
+    initially, be preserved by every transition, and exclude every bad state; raises UncheckedInvariant if not."""
+    at_s = z3.substitute_vars(formula, *h.flat_s) if h.flat_s else formula
+    at_t = z3.substitute_vars(formula, *h.flat_t) if h.flat_t else formula
+    for what, claim in (("initiation", z3.And(h.init, z3.Not(at_s))),
+                        ("consecution", z3.And(at_s, h.step, z3.Not(at_t))),
+                        ("safety", z3.And(at_s, h.bad))):
+        solver = z3.Solver()
+        if timeout is not None:
+            solver.set(timeout=max(int(timeout * 1000), 1))
+        solver.add(claim)
+        r = solver.check()
+        if r != z3.unsat:
+            raise UncheckedInvariant(f"the PDR invariant fails its {what} check ({r})")
 
 
 def _valid_comp(enc: E.Encoding, s: E.Step, var: int) -> z3.BoolRef:
@@ -139,14 +175,15 @@ def _valid_comp(enc: E.Encoding, s: E.Step, var: int) -> z3.BoolRef:
 def pdr_prove(enc: E.Encoding, obs: list[Obligation], timeout: float | None = None) -> tuple[str, str | None]:
     """('proved', invariant text) | ('reachable', None) | ('unknown', reason), over the obligations' cone."""
     variables = E.cone(enc.ts, set().union(*(ob.seed for ob in obs)))
-    fp, inv, query, keep = chc(enc, obs, variables, timeout)
+    h = chc(enc, obs, variables, timeout)
     try:
-        r = fp.query(query)
+        r = h.fp.query(h.query)
     except z3.Z3Exception as e:  # z3 reports a timeout or cancellation as an exception from query()
         return "unknown", str(e)
     if r == z3.unsat:
-        formula = fp.get_cover_delta(-1, inv)
-        comps = [enc.comps[v][j] for v, j in keep]
+        formula = h.fp.get_cover_delta(-1, h.inv)
+        certify(h, formula, timeout)
+        comps = [enc.comps[v][j] for v, j in h.keep]
         return "proved", show_formula(formula, [c.name for c in comps], comps, enc.ts)
     if r == z3.sat:
         return "reachable", None
