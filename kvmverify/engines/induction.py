@@ -5,8 +5,8 @@ For k = 1, 2, ... up to max-k:
   step   from any k consecutive, pairwise distinct, type-correct states s_0 .. s_k-1 in which every pending
          property holds (and no transition between them violates a step property), s_k and the transition
          leaving it cannot fail one. Unsat: every pending property is proved.
-All pending properties are proved together (each is a hypothesis for the others); properties the base case finds
-violated are dropped from the set first. A satisfiable step query is a counterexample to induction (CTI): k good
+The pending safety properties are proved together (each is a hypothesis for the others), each cover on its own;
+properties the base case finds violated (covers: reached) are dropped first. A satisfiable step query is a counterexample to induction (CTI): k good
 states leading to a bad one, which is reported so the author can add a strengthening invariant.
 """
 from __future__ import annotations
@@ -38,40 +38,66 @@ def k_induction_step(enc: E.Encoding, props: list[ir.Property], k: int) -> tuple
 
 def run_induction(ts: ir.TransitionSystem, max_k: int, timeout: float | None = None,
                   explorer: Explorer | None = None, skip: frozenset[int] = frozenset(), engine: str = "induction"):
-    """(traces of failing props, coverage of proved props, the CTI trace or None, k reached, bound)."""
+    """(traces of failing props, coverage of proved props, the CTI or None, k reached, bound).
+
+    The safety properties (invariants, step properties) are one group, proved together; each cover is a group
+    of its own (a cover is 'proved' unreachable, i.e. vacuous), so a cover reached late does not hold the
+    safety proof back. The CTI reported is the safety group's, else the first cover's."""
     started = time.monotonic()
     deadline = started + timeout if timeout is not None else None
     enc = E.Encoding(ts)
     bmc = BMC(ts, explorer, engine)
-    pending = [p for p in ts.properties if p.id not in skip]
+    todo = [p for p in ts.properties if p.id not in skip]
+    groups = [g for g in [[p for p in todo if p.kind != "cover"]] + [[p] for p in todo if p.kind == "cover"] if g]
     found: dict[int, Trace] = {}
-    cti: tuple[Trace, tuple[str, ...]] | None = None
+    proved: dict[int, Coverage] = {}
+    ctis: dict[int, tuple[Trace, tuple[str, ...]]] = {}
     for k in range(1, max_k + 1):
         if deadline is not None and time.monotonic() > deadline:
-            return found, {}, cti, k - 1, "timeout"
-        base = bmc.at_depth(pending, k - 1)
-        found.update(base)
-        pending = [p for p in pending if p.id not in found]
-        if not pending:
-            return found, {}, None, k, None
-        parts, u = k_induction_step(enc, pending, k)
-        solver = z3.Solver()
-        if deadline is not None:
-            solver.set(timeout=max(int((deadline - time.monotonic()) * 1000), 1))
-        solver.add(*parts)
-        r = solver.check()
-        if r == z3.unsat:
-            return found, {p.id: Coverage("k-induction", k=k) for p in pending}, None, k, None
-        if r == z3.unknown:
-            return found, {}, cti, k, "timeout"
-        m = solver.model()
-        states, acts = u.trace(m, k)
-        last = E.trans(enc, u.state(k), None)
-        broken = tuple(p.name for p in pending
-                       if z3.is_true(m.eval(E.bad_state(enc, p, u.state(k), last), model_completion=True)))
-        steps = [Step(None, states[0])] + [Step(acts[i], states[i + 1]) for i in range(k)]
-        cti = (Trace(tuple(steps)), broken)
-    return found, {}, cti, max_k, "max-k"
+            return found, proved, _first(ctis), k - 1, "timeout"
+        pending = [p for g in groups for p in g]
+        found.update(bmc.at_depth(pending, k - 1))
+        groups = [g for g in ([p for p in g if p.id not in found] for g in groups) if g]
+        ctis.clear()
+        still = []
+        for n, group in enumerate(groups):
+            status, cti = _step(enc, group, k, deadline)
+            if status == "proved":
+                proved.update({p.id: Coverage("k-induction", k=k) for p in group})
+            elif status == "timeout":
+                return found, proved, _first(ctis), k, "timeout"
+            else:
+                ctis[n] = cti
+                still.append(group)
+        groups = still
+        if not groups:
+            return found, proved, None, k, None
+    return found, proved, _first(ctis), max_k, "max-k"
+
+
+def _first(ctis: dict) -> tuple[Trace, tuple[str, ...]] | None:
+    return ctis[min(ctis)] if ctis else None
+
+
+def _step(enc: E.Encoding, props: list[ir.Property], k: int, deadline: float | None):
+    """('proved', None) | ('cti', (trace, names of the properties its last state breaks)) | ('timeout', None)."""
+    parts, u = k_induction_step(enc, props, k)
+    solver = z3.Solver()
+    if deadline is not None:
+        solver.set(timeout=max(int((deadline - time.monotonic()) * 1000), 1))
+    solver.add(*parts)
+    r = solver.check()
+    if r == z3.unsat:
+        return "proved", None
+    if r == z3.unknown:
+        return "timeout", None
+    m = solver.model()
+    states, acts = u.trace(m, k)
+    last = E.trans(enc, u.state(k), None)
+    broken = tuple(p.name for p in props
+                   if z3.is_true(m.eval(E.bad_state(enc, p, u.state(k), last), model_completion=True)))
+    steps = [Step(None, states[0])] + [Step(acts[i], states[i + 1]) for i in range(k)]
+    return "cti", (Trace(tuple(steps)), broken)
 
 
 def check_induction(ts: ir.TransitionSystem, max_k: int, timeout: float | None = None) -> CheckResult:

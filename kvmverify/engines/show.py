@@ -7,6 +7,7 @@ import z3
 
 from ..check.types import BoolT, EnumT, SetT, domain_lo, show_value
 from ..ir import nodes as ir
+from .encode import type_range
 
 _CMP = {z3.Z3_OP_ULEQ: "<=", z3.Z3_OP_SLEQ: "<=", z3.Z3_OP_UGEQ: ">=", z3.Z3_OP_SGEQ: ">=",
         z3.Z3_OP_ULT: "<", z3.Z3_OP_SLT: "<", z3.Z3_OP_UGT: ">", z3.Z3_OP_SGT: ">",
@@ -18,8 +19,10 @@ _ARITH = {z3.Z3_OP_BADD: "+", z3.Z3_OP_BSUB: "-", z3.Z3_OP_BMUL: "*", z3.Z3_OP_B
 class _Printer:
     def __init__(self, names: list[str], comps, ts: ir.TransitionSystem):
         self.types = {}
+        self.widths = {}
         for name, c in zip(names, comps):
             sv = ts.vars[c.var]
+            self.widths[name] = c.width
             if sv.layout is None:
                 self.types[name] = sv.type
 
@@ -31,6 +34,9 @@ class _Printer:
         return str(v) if v < 1024 else hex(v)
 
     def show(self, e: z3.ExprRef, top: bool = True) -> str:
+        as_values = self.values(e)
+        if as_values is not None:
+            return as_values if top else f"({as_values})" if " && " in as_values else as_values
         if z3.is_true(e):
             return "true"
         if z3.is_false(e):
@@ -52,7 +58,10 @@ class _Printer:
             (c,) = kids
             if c.decl().kind() == z3.Z3_OP_EQ:
                 return self.relation("!=", *c.children())
-            return "!" + self.show(c, False)
+            if c.decl().kind() == z3.Z3_OP_BIT2BOOL:
+                return self.bit(c.children()[0], c.params()[0], False)
+            inner = self.show(c, False)
+            return "!" + (inner if inner.startswith("(") or " " not in inner else f"({inner})")
         if k == z3.Z3_OP_IMPLIES:
             return f"({self.show(kids[0], False)} -> {self.show(kids[1], False)})"
         if k in _CMP and len(kids) == 2:
@@ -70,6 +79,42 @@ class _Printer:
         if k in _ARITH:
             return "(" + f" {_ARITH[k]} ".join(self.show(c, False) for c in kids) + ")"
         return str(e).replace("\n", " ")
+
+    def values(self, e: z3.ExprRef) -> str | None:
+        """A constraint on one small integer or enum variable, as the values it allows: `x <= 5`,
+        `life[0][1] in {Free, Delivered}` (bit-level formulas over a 0..7 counter say little to a reader)."""
+        if not z3.is_bool(e) or z3.is_true(e) or z3.is_false(e):
+            return None
+        names = {str(c) for c in _consts(e)}
+        if len(names) != 1:
+            return None
+        (name,) = names
+        t = self.types.get(name)
+        if t is None or isinstance(t, (BoolT, SetT)) or self.widths[name] > 6:
+            return None
+        x = z3.BitVec(name, self.widths[name])
+        lo, hi = type_range(t)
+        allowed = [v for v in range(lo, hi + 1)
+                   if z3.is_true(z3.simplify(z3.substitute(e, (x, z3.BitVecVal(v, self.widths[name])))))]
+        if len(allowed) == hi - lo + 1:
+            return "true"
+        if not allowed:
+            return "false"
+        if isinstance(t, EnumT):
+            shown = [show_value(t, v) for v in allowed]
+            if len(shown) == 1:
+                return f"{name} == {shown[0]}"
+            return f"{name} in {{{', '.join(shown)}}}"
+        a, b = allowed[0], allowed[-1]
+        if allowed == list(range(a, b + 1)):
+            if a == b:
+                return f"{name} == {a}"
+            if a == lo:
+                return f"{name} <= {b}"
+            if b == hi:
+                return f"{name} >= {a}"
+            return f"{a} <= {name} && {name} <= {b}"
+        return f"{name} in {{{', '.join(map(str, allowed))}}}"
 
     def clause(self, kids, top: bool) -> str:
         rest = [c for c in kids if self.negated(c) is None]
@@ -109,6 +154,10 @@ class _Printer:
         if isinstance(t, SetT):
             elem = show_value(t.elem, domain_lo(t.elem) + i)
             return f"{elem} in {x}" if on else f"!({elem} in {x})"
+        if z3.is_const(x) and self.widths.get(str(x)) == 1:
+            if isinstance(t, BoolT):
+                return str(x) if on else f"!{x}"
+            return f"{x} == {int(on)}"
         return f"{self.show(x, False)} & {hex(1 << i)} {'!=' if on else '=='} 0"
 
     def relation(self, op: str, a: z3.ExprRef, b: z3.ExprRef) -> str:
@@ -125,6 +174,20 @@ class _Printer:
                 return str(a) if truth else "!" + str(a)
             return f"{self.show(a, False)} {op} {self.value(a, b.as_long())}"
         return f"{self.show(a, False)} {op} {self.show(b, False)}"
+
+
+def _consts(e: z3.ExprRef) -> list[z3.ExprRef]:
+    """The uninterpreted constants (state components) in e."""
+    out, todo, seen = [], [e], set()
+    while todo:
+        x = todo.pop()
+        if x.get_id() in seen:
+            continue
+        seen.add(x.get_id())
+        if z3.is_const(x) and x.decl().kind() == z3.Z3_OP_UNINTERPRETED:
+            out.append(x)
+        todo.extend(x.children())
+    return out
 
 
 def show_formula(formula: z3.ExprRef, names: list[str], comps, ts: ir.TransitionSystem) -> str:
