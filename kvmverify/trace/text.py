@@ -107,6 +107,8 @@ def result_line(r: PropertyResult, name_width: int, invariants: list[str] = ()) 
     elif r.status == "vacuous":
         cov = f"never reached; {cov}"
     elif r.status == "unknown":
+        if r.prop.kind == "cover":  # a bounded search that did not reach a cover saw no violation of anything
+            cov = cov.replace("no violation up to", "not reached up to")
         cov = f"undecided; {cov}"
     kind = "cover " if r.prop.kind == "cover" else ""
     expect = ""
