@@ -141,7 +141,7 @@ def op_term(op: str, args: list[Term], width: int | None) -> Term:
             m = max(abs(a.lo), abs(a.hi), abs(b.lo), abs(b.hi)) + 1
             w = _sbits(-m, m)
             x, y = _ext(a, w), _ext(b, w)
-            r = z3.SMod(x, y)  # the sign follows the divisor, as Python's %
+            r = x % y  # z3py: bvsmod, the sign follows the divisor, as Python's %
             if op == "mod":
                 return _wrap(r, -m, m, width)
             return _wrap((x - r) / y, -m, m, width)  # exact division after removing the floor remainder
