@@ -94,9 +94,9 @@ def build_parser(stdout: TextIO) -> _Parser:
                    help="explicit: exhaustive search; bmc: z3 bounded model checking to --depth; induction: "
                         "k-induction up to --max-k; pdr: z3 Spacer proofs; auto (default): explicit search with a "
                         "state budget, then PDR for what it left open")
-    c.add_argument("--depth", type=_positive_int, default=DEFAULT_DEPTH, metavar="K",
+    c.add_argument("--depth", type=_positive_int, metavar="K",
                    help=f"bmc: check runs of at most K steps (default {DEFAULT_DEPTH})")
-    c.add_argument("--max-k", type=_positive_int, default=DEFAULT_MAX_K, metavar="K",
+    c.add_argument("--max-k", type=_positive_int, metavar="K",
                    help=f"induction: try k = 1 .. K (default {DEFAULT_MAX_K})")
     c.add_argument("--json", action="store_true", help="print the result as JSON")
     c.add_argument("--no-traces", action="store_true", help="only the summary lines, no counterexamples")
@@ -119,6 +119,25 @@ def _overrides(texts: list[str]) -> dict[str, int]:
     return out
 
 
+# which engines read which flag: a flag the chosen engine would ignore is a usage error, never silently dropped
+_ENGINE_FLAGS = {"depth": ("bmc",), "max_k": ("induction",), "max_states": ("explicit", "auto"),
+                 "max_depth": ("explicit", "auto"), "max_memory": ("explicit", "auto")}
+
+
+def _engine_options(args) -> Options:
+    bad = []
+    for flag, engines in _ENGINE_FLAGS.items():
+        if getattr(args, flag) is not None and args.engine not in engines:
+            name = "--" + flag.replace("_", "-")
+            bad.append(Diagnostic("KV503", "error", f"{name} does not apply to --engine {args.engine}", NO_SPAN,
+                                  f"{name} is read by --engine {' and '.join(engines)}"))
+    if bad:
+        raise DiagnosticError(bad)
+    limits = Limits(args.max_states, args.max_depth, args.timeout, args.max_memory)
+    return Options(limits, args.depth if args.depth is not None else DEFAULT_DEPTH,
+                   args.max_k if args.max_k is not None else DEFAULT_MAX_K)
+
+
 def _model_files(paths: list[str]) -> list[str]:
     files: list[str] = []
     for p in paths:
@@ -134,7 +153,7 @@ def _model_files(paths: list[str]) -> list[str]:
 
 def _check(args, stdout: TextIO, stderr: TextIO, interrupt: Interrupt) -> int:
     overrides = _overrides(args.param)
-    limits = Limits(args.max_states, args.max_depth, args.timeout, args.max_memory)
+    options = _engine_options(args)
     worst = EXIT_OK
     reports = []
     for path in _model_files(args.paths):
@@ -150,7 +169,7 @@ def _check(args, stdout: TextIO, stderr: TextIO, interrupt: Interrupt) -> int:
         ts = compiled.system
         started = time.monotonic()
         try:
-            result = run_engine(ts, args.engine, Options(limits, args.depth, args.max_k), interrupt)
+            result = run_engine(ts, args.engine, options, interrupt)
         except Disagreement as e:
             stderr.write(f"kvmverify: internal error: {e}\n  the z3 trace:\n{render_trace(ts, e.z3_trace)}\n"
                          f"  what the explicit interpreter replayed of it:\n{render_trace(ts, e.replayed)}\n"

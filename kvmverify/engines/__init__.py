@@ -42,10 +42,10 @@ def run_engine(ts: ir.TransitionSystem, name: str, options: Options = Options(),
             return Explorer(ts).run(options.limits, interrupt)
         case "bmc":
             from .bmc import run_bmc
-            return run_bmc(ts, options.depth, timeout)
+            return run_bmc(ts, options.depth, timeout, interrupt)
         case "induction":
             from .induction import check_induction
-            return check_induction(ts, options.max_k, timeout)
+            return check_induction(ts, options.max_k, timeout, interrupt)
         case "pdr":
             from .pdr import check_pdr
             return check_pdr(ts, timeout)

@@ -9,7 +9,7 @@ import z3
 
 from ..ir import nodes as ir
 from . import encode as E
-from .explicit import Explorer
+from .explicit import Explorer, Interrupt
 from .replay import replay
 from .result import CheckResult, Coverage, PropertyResult, Stats, Trace
 
@@ -21,11 +21,16 @@ def bmc_query(enc: E.Encoding, u: E.Unrolling, p: ir.Property, d: int) -> z3.Boo
     return E.bad_state(enc, p, s, f)
 
 
+class OutOfTime(Exception):
+    """The deadline passed inside a z3 call (its answer was `unknown`)."""
+
+
 class BMC:
     """An incremental unrolling; `search(props, depth)` finds the shortest violation of each property."""
 
-    def __init__(self, ts: ir.TransitionSystem, explorer: Explorer | None = None, engine: str = "bmc"):
-        self.ts, self.engine = ts, engine
+    def __init__(self, ts: ir.TransitionSystem, explorer: Explorer | None = None, engine: str = "bmc",
+                 deadline: float | None = None):
+        self.ts, self.engine, self.deadline = ts, engine, deadline
         self.enc = E.Encoding(ts)
         self.explorer = explorer or Explorer(ts)
         self.u = E.Unrolling(self.enc)
@@ -39,10 +44,19 @@ class BMC:
             self.solver.add(self.u.step_formulas(i).trans, self.enc.valid(self.u.state(i + 1)))
             self.depth += 1
 
+    def check(self, query: z3.BoolRef) -> z3.CheckSatResult:
+        """sat or unsat; raises OutOfTime rather than let an `unknown` pass for 'no violation'."""
+        if self.deadline is not None:
+            self.solver.set(timeout=max(int((self.deadline - time.monotonic()) * 1000), 1))
+        r = self.solver.check(query)
+        if r == z3.unknown:
+            raise OutOfTime(self.solver.reason_unknown())
+        return r
+
     def find(self, p: ir.Property, d: int) -> Trace | None:
         """A trace violating p (reaching it, for covers) whose last state is at depth d, replayed."""
         self.extend(d)
-        if self.solver.check(bmc_query(self.enc, self.u, p, d)) != z3.sat:
+        if self.check(bmc_query(self.enc, self.u, p, d)) != z3.sat:
             return None
         states, acts = self.u.trace(self.solver.model(), d)
         return replay(self.explorer, self.engine, p, states, acts)
@@ -53,7 +67,7 @@ class BMC:
         if not props:
             return {}
         self.extend(d)
-        if self.solver.check(z3.Or([bmc_query(self.enc, self.u, p, d) for p in props])) != z3.sat:
+        if self.check(z3.Or([bmc_query(self.enc, self.u, p, d) for p in props])) != z3.sat:
             return {}
         out = {}
         for p in props:
@@ -62,20 +76,23 @@ class BMC:
                 out[p.id] = t
         return out
 
-    def search(self, props: list[ir.Property], depth: int, deadline: float | None = None
-               ) -> tuple[dict[int, tuple[int, Trace]], int]:
-        """Shortest traces (depth of the last state, trace) for the props that fail within `depth`; and the depth
-        fully searched (less than `depth` when the deadline passed)."""
+    def search(self, props: list[ir.Property], depth: int, interrupt: Interrupt | None = None
+               ) -> tuple[dict[int, tuple[int, Trace]], int, str | None]:
+        """Shortest traces (depth of the last state, trace) for the props that fail within `depth`; the depth
+        fully searched; and what stopped the search early (timeout | interrupted), if anything."""
         found: dict[int, tuple[int, Trace]] = {}
         pending = list(props)
         for d in range(depth + 1):
-            if deadline is not None and time.monotonic() > deadline:
-                return found, d - 1
+            if interrupt is not None and interrupt.set:
+                return found, d - 1, "interrupted"
             here = [p for p in pending if not (p.is_step and d >= depth)]
-            for pid, t in self.at_depth(here, d).items():
-                found[pid] = (d, t)
+            try:
+                for pid, t in self.at_depth(here, d).items():
+                    found[pid] = (d, t)
+            except OutOfTime:
+                return found, d - 1, "timeout"
             pending = [p for p in pending if p.id not in found]
-        return found, depth
+        return found, depth, None
 
 
 def property_results(ts: ir.TransitionSystem, found: dict[int, Trace], proved: dict[int, Coverage],
@@ -98,14 +115,14 @@ def property_results(ts: ir.TransitionSystem, found: dict[int, Trace], proved: d
     return tuple(out)
 
 
-def run_bmc(ts: ir.TransitionSystem, depth: int, timeout: float | None = None) -> CheckResult:
+def run_bmc(ts: ir.TransitionSystem, depth: int, timeout: float | None = None,
+            interrupt: Interrupt | None = None) -> CheckResult:
     started = time.monotonic()
     deadline = started + timeout if timeout is not None else None
-    engine = BMC(ts)
-    found, reached = engine.search(list(ts.properties), depth, deadline)
-    bound = "timeout" if reached < depth else None
+    engine = BMC(ts, deadline=deadline)
+    found, reached, bound = engine.search(list(ts.properties), depth, interrupt)
     cov = Coverage("bounded", depth=max(reached, 0), bound=bound)
     results = property_results(ts, {pid: t for pid, (_, t) in found.items()}, {}, cov)
     stats = Stats(0, 0, max(reached, 0), time.monotonic() - started)
-    notes = (f"BMC stopped by the timeout; no violation up to depth {max(reached, 0)}",) if bound else ()
+    notes = (f"BMC stopped by {bound}; no violation up to depth {max(reached, 0)}",) if bound else ()
     return CheckResult("bmc", results, stats, bound=bound, notes=notes)

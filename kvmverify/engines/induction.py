@@ -17,8 +17,8 @@ import z3
 
 from ..ir import nodes as ir
 from . import encode as E
-from .bmc import BMC, property_results
-from .explicit import Explorer
+from .bmc import BMC, OutOfTime, property_results
+from .explicit import Explorer, Interrupt
 from .result import CheckResult, Coverage, Stats, Step, Trace
 
 
@@ -37,7 +37,8 @@ def k_induction_step(enc: E.Encoding, props: list[ir.Property], k: int) -> tuple
 
 
 def run_induction(ts: ir.TransitionSystem, max_k: int, timeout: float | None = None,
-                  explorer: Explorer | None = None, skip: frozenset[int] = frozenset(), engine: str = "induction"):
+                  explorer: Explorer | None = None, skip: frozenset[int] = frozenset(), engine: str = "induction",
+                  interrupt: Interrupt | None = None):
     """(traces of failing props, coverage of proved props, the CTI or None, k reached, bound).
 
     The safety properties (invariants, step properties) are one group, proved together; each cover is a group
@@ -46,7 +47,7 @@ def run_induction(ts: ir.TransitionSystem, max_k: int, timeout: float | None = N
     started = time.monotonic()
     deadline = started + timeout if timeout is not None else None
     enc = E.Encoding(ts)
-    bmc = BMC(ts, explorer, engine)
+    bmc = BMC(ts, explorer, engine, deadline)
     todo = [p for p in ts.properties if p.id not in skip]
     groups = [g for g in [[p for p in todo if p.kind != "cover"]] + [[p] for p in todo if p.kind == "cover"] if g]
     found: dict[int, Trace] = {}
@@ -55,8 +56,13 @@ def run_induction(ts: ir.TransitionSystem, max_k: int, timeout: float | None = N
     for k in range(1, max_k + 1):
         if deadline is not None and time.monotonic() > deadline:
             return found, proved, _first(ctis), k - 1, "timeout"
+        if interrupt is not None and interrupt.set:
+            return found, proved, _first(ctis), k - 1, "interrupted"
         pending = [p for g in groups for p in g]
-        found.update(bmc.at_depth(pending, k - 1))
+        try:
+            found.update(bmc.at_depth(pending, k - 1))
+        except OutOfTime:
+            return found, proved, _first(ctis), k - 1, "timeout"
         groups = [g for g in ([p for p in g if p.id not in found] for g in groups) if g]
         ctis.clear()
         still = []
@@ -100,9 +106,10 @@ def _step(enc: E.Encoding, props: list[ir.Property], k: int, deadline: float | N
     return "cti", (Trace(tuple(steps)), broken)
 
 
-def check_induction(ts: ir.TransitionSystem, max_k: int, timeout: float | None = None) -> CheckResult:
+def check_induction(ts: ir.TransitionSystem, max_k: int, timeout: float | None = None,
+                    interrupt: Interrupt | None = None) -> CheckResult:
     started = time.monotonic()
-    found, proved, cti, k, bound = run_induction(ts, max_k, timeout)
+    found, proved, cti, k, bound = run_induction(ts, max_k, timeout, interrupt=interrupt)
     fallback = Coverage("cti", k=k, bound=bound) if cti is not None else Coverage("bounded", depth=k - 1,
                                                                                    bound=bound or "max-k")
     results = property_results(ts, found, proved, fallback)

@@ -190,8 +190,8 @@ def pdr_prove(enc: E.Encoding, obs: list[Obligation], timeout: float | None = No
     return "unknown", fp.reason_unknown()
 
 
-def shortest_trace(bmc: BMC, p: ir.Property, max_depth: int, deadline: float | None = None) -> Trace | None:
-    found, _ = bmc.search([p], max_depth, deadline)
+def shortest_trace(bmc: BMC, p: ir.Property, max_depth: int) -> Trace | None:
+    found, _, _ = bmc.search([p], max_depth)
     return found[p.id][1] if p.id in found else None
 
 
@@ -211,7 +211,7 @@ def run_pdr(ts: ir.TransitionSystem, timeout: float | None = None, explorer: Exp
     deadline = started + timeout if timeout is not None else None
     enc = E.Encoding(ts)
     explorer = explorer or Explorer(ts)
-    bmc = BMC(ts, explorer, engine)
+    bmc = BMC(ts, explorer, engine, deadline)
     found: dict[int, Trace] = {}
     notes: list[str] = []
     todo = [p for p in ts.properties if p.id not in skip]
@@ -252,7 +252,7 @@ def run_pdr(ts: ir.TransitionSystem, timeout: float | None = None, explorer: Exp
     proved: dict[int, Coverage] = {}
     for p in todo:
         if p.id in failed:
-            trace = shortest_trace(bmc, p, MAX_TRACE_DEPTH, deadline)
+            trace = shortest_trace(bmc, p, MAX_TRACE_DEPTH)
             if trace is not None:
                 found[p.id] = trace
             else:
