@@ -2,12 +2,21 @@
 
 Exit codes:
   0  every property holds (or is as its `expect` annotation says) within the stated coverage
-  1  a property is violated, a cover is vacuous, or a result differs from its `expect` annotation
+  1  a property is violated, a cover is vacuous, or a result differs from its `expect` annotation (an
+     `expect violated` property that now holds is a failure too)
   2  the model or the command line is wrong (diagnostics on stderr)
   3  internal error in kvmverify (please report it)
   4  no violation found, but some result is undecided because a bound stopped the search (--max-states,
      --max-depth, --timeout, --max-memory): the output says how far it got
   130 interrupted (Ctrl-C); the partial result is printed
+With several models, the most serious code of any of them (2 > 1 > 4 > 0).
+
+`kvmverify replay MODEL TRACE.itf.json`:
+  0  the trace is still a run of the model and still violates its property
+  1  it is not a run of the model any more, or no longer violates the property
+  2  the trace file or the model is malformed (KV6xx / model diagnostics on stderr)
+
+stdout never carries wall-clock times (unless `--times` asks for them); progress and timings go to stderr.
 """
 from __future__ import annotations
 
@@ -23,11 +32,16 @@ from . import __version__
 from .check.checker import parse_param_override
 from .diagnostics import NO_SPAN, Diagnostic, DiagnosticError, Sources, render
 from .engines import DEFAULT_DEPTH, DEFAULT_MAX_K, ENGINES, Options, run_engine
-from .engines.explicit import Interrupt, Limits
+from .engines.explicit import Interrupt, Limits, Progress
 from .engines.replay import Disagreement
-from .export.json_result import result_json
+from .export.files import NameAllocator, trace_stem, write_atomic
+from .export.json_result import result_json, trace_json
+from .export.run import ModelRun
 from .pipeline import compile_model
-from .trace.text import render_result, render_trace
+from .trace.text import Style, coverage_text, render_result, render_trace, result_line
+
+TRACE_FORMATS = ("text", "itf", "html", "json")
+TRACE_SUFFIX = {"text": ".txt", "itf": ".itf.json", "html": ".html", "json": ".json"}
 
 EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_INTERNAL, EXIT_BOUND, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 
@@ -98,10 +112,41 @@ def build_parser(stdout: TextIO) -> _Parser:
                    help=f"bmc: check runs of at most K steps (default {DEFAULT_DEPTH})")
     c.add_argument("--max-k", type=_positive_int, metavar="K",
                    help=f"induction: try k = 1 .. K (default {DEFAULT_MAX_K})")
+    c.add_argument("--no-symmetry", action="store_true",
+                   help="explore every state, not one per orbit of the `symmetric` types")
     c.add_argument("--json", action="store_true", help="print the result as JSON")
     c.add_argument("--no-traces", action="store_true", help="only the summary lines, no counterexamples")
-    c.add_argument("-q", "--quiet", action="store_true", help="no timing line and no warnings on stderr")
+    c.add_argument("-q", "--quiet", action="store_true",
+                   help="no timing line, no progress and no warnings on stderr")
+    c.add_argument("--trace-format", type=_trace_formats, default=None, metavar="FMT[,FMT]",
+                   help="text | itf | html | json (comma-separated for several): with --out, one file per "
+                        "violated property in each format (default: text)")
+    c.add_argument("--out", metavar="DIR", help="write each counterexample to a file in DIR")
+    c.add_argument("--junit", metavar="FILE", help="write a JUnit XML report (one testcase per model and property)")
+    c.add_argument("--sarif", metavar="FILE", help="write a SARIF 2.1.0 report (violations and lint findings)")
+    c.add_argument("--no-color", action="store_true", help="plain text even on a terminal (also: NO_COLOR=1)")
+    c.add_argument("--times", action="store_true", help="add a time column to the summary table (not deterministic)")
+    r = sub.add_parser("replay", help="re-run an exported ITF trace against a model",
+                       description="Re-execute TRACE (an .itf.json file from `check --trace-format itf`) on MODEL: "
+                                   "is it still a run of the model, and does it still violate its property?")
+    r.add_argument("model", metavar="MODEL", help=".kv file")
+    r.add_argument("trace", metavar="TRACE", help=".itf.json trace file")
+    r.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a parameter (the trace's own parameter values are used otherwise)")
+    r.add_argument("--property", metavar="NAME", help="the property to check (default: the one the trace names)")
+    r.add_argument("--json", action="store_true", help="print the replay report as JSON")
+    r.add_argument("--no-color", action="store_true", help="plain text even on a terminal (also: NO_COLOR=1)")
+    r.add_argument("-q", "--quiet", action="store_true", help="no warnings on stderr")
     return p
+
+
+def _trace_formats(text: str) -> tuple[str, ...]:
+    items = tuple(t.strip() for t in text.split(",") if t.strip())
+    bad = [t for t in items if t not in TRACE_FORMATS]
+    if bad or not items:
+        raise argparse.ArgumentTypeError(f"unknown trace format {', '.join(bad) or repr(text)}; "
+                                         f"choose from {', '.join(TRACE_FORMATS)}")
+    return tuple(dict.fromkeys(items))
 
 
 def _overrides(texts: list[str]) -> dict[str, int]:
@@ -121,21 +166,22 @@ def _overrides(texts: list[str]) -> dict[str, int]:
 
 # which engines read which flag: a flag the chosen engine would ignore is a usage error, never silently dropped
 _ENGINE_FLAGS = {"depth": ("bmc",), "max_k": ("induction",), "max_states": ("explicit", "auto"),
-                 "max_depth": ("explicit", "auto"), "max_memory": ("explicit", "auto")}
+                 "max_depth": ("explicit", "auto"), "max_memory": ("explicit", "auto"),
+                 "no_symmetry": ("explicit", "auto")}
 
 
 def _engine_options(args) -> Options:
     bad = []
     for flag, engines in _ENGINE_FLAGS.items():
-        if getattr(args, flag) is not None and args.engine not in engines:
+        if getattr(args, flag) not in (None, False) and args.engine not in engines:
             name = "--" + flag.replace("_", "-")
-            bad.append(Diagnostic("KV503", "error", f"{name} does not apply to --engine {args.engine}", NO_SPAN,
+            bad.append(Diagnostic("KV504", "error", f"{name} does not apply to --engine {args.engine}", NO_SPAN,
                                   f"{name} is read by --engine {' and '.join(engines)}"))
     if bad:
         raise DiagnosticError(bad)
     limits = Limits(args.max_states, args.max_depth, args.timeout, args.max_memory)
     return Options(limits, args.depth if args.depth is not None else DEFAULT_DEPTH,
-                   args.max_k if args.max_k is not None else DEFAULT_MAX_K)
+                   args.max_k if args.max_k is not None else DEFAULT_MAX_K, symmetry=not args.no_symmetry)
 
 
 def _model_files(paths: list[str]) -> list[str]:
@@ -151,36 +197,154 @@ def _model_files(paths: list[str]) -> list[str]:
     return files
 
 
+def _use_color(args, stream: TextIO) -> bool:
+    if getattr(args, "no_color", False) or os.environ.get("NO_COLOR"):
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+class _ProgressLine:
+    """A live counter on stderr (only when it is a terminal): states, depth, states/s; after about a second."""
+
+    DELAY = 1.0
+
+    def __init__(self, stream: TextIO, label: str, delay: float | None = None):
+        self.stream, self.label = stream, label
+        self.delay = self.DELAY if delay is None else delay
+        self.shown = False
+
+    def __call__(self, p: Progress) -> None:
+        if p.seconds < self.delay:
+            return
+        rate = p.states / p.seconds if p.seconds > 0 else 0.0
+        self.stream.write(f"\r\x1b[K{self.label}: {p.states:,} states, depth {p.depth}, {rate:,.0f} states/s")
+        self.stream.flush()
+        self.shown = True
+
+    def close(self) -> None:
+        if self.shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+
+
+def _progress_for(args, stderr: TextIO, label: str) -> _ProgressLine | None:
+    if args.quiet or os.environ.get("CI"):
+        return None
+    isatty = getattr(stderr, "isatty", None)
+    if not (isatty and isatty()):
+        return None
+    return _ProgressLine(stderr, label)
+
+
+def _export_traces(run: ModelRun, formats: tuple[str, ...], out_dir: str, names: NameAllocator) -> list[str]:
+    """One file per violated property and format; returns the paths written."""
+    from .export import html as html_export
+    from .export import itf as itf_export
+    assert run.system is not None and run.result is not None
+    ts, written = run.system, []
+    for r in run.result.results:
+        if r.status != "violated" or r.trace is None:
+            continue
+        stem = trace_stem(run.path, r.prop.name)
+        for fmt in formats:
+            name = names.take(stem, TRACE_SUFFIX[fmt])
+            path = os.path.join(out_dir, name)
+            if fmt == "itf":
+                text = itf_export.dumps(itf_export.trace_document(ts, r, run.path))
+            elif fmt == "html":
+                text = html_export.trace_html(ts, r, run.sources, run.path)
+            elif fmt == "json":
+                doc = {"file": run.path, "model": ts.name, "params": {k: v for k, v, _ in ts.params}, "property": r.prop.name,
+                       "status": r.status, "expected": r.expected, "trace": trace_json(ts, r.trace)}
+                text = json.dumps(doc, indent=2) + "\n"
+            else:
+                p = r.prop
+                head = f"{p.name} {r.status} -- {p.span}\n  " + (
+                    p.description if p.kind != "invariant" else f"invariant {p.name}")
+                text = head + "\n" + render_trace(ts, r.trace, p) + "\n"
+            write_atomic(path, text)
+            written.append(path)
+    return written
+
+
+def _summary_table(runs: list[ModelRun], style: Style, times: bool) -> str:
+    rows = []
+    for run in runs:
+        if run.result is None:
+            rows.append(("ERR", run.path, "-", "error", "the model does not compile", ""))
+            continue
+        for r in run.result.results:
+            line = result_line(r, 1).split(None, 2)
+            mark = line[0]
+            verdict = r.status + ("" if r.expected is None else
+                                  " (expected)" if r.as_expected else f" (expected {r.expected})")
+            name = ("cover " if r.prop.kind == "cover" else "") + r.prop.name
+            rows.append((mark, run.path, name, verdict, coverage_text(r), f"{run.seconds:.2f} s"))
+    head = ("", "model", "property", "verdict", "coverage", "time")
+    ncols = 6 if times else 5
+    widths = [max(len(row[i]) for row in [head, *rows]) for i in range(ncols)]
+    out = ["summary"]
+    for j, row in enumerate([head, *rows]):
+        cells = [row[i].ljust(widths[i]) for i in range(ncols)]
+        if j > 0:
+            cells[0] = style.mark(cells[0]) if row[0] != "ERR" else style.bad(cells[0])
+        out.append("  " + "  ".join(cells).rstrip())
+    return "\n".join(out) + "\n"
+
+
 def _check(args, stdout: TextIO, stderr: TextIO, interrupt: Interrupt) -> int:
     overrides = _overrides(args.param)
     options = _engine_options(args)
+    formats = args.trace_format or ("text",)
+    if args.trace_format and any(f != "text" for f in args.trace_format) and not args.out:
+        raise DiagnosticError([Diagnostic("KV503", "error", f"--trace-format {','.join(args.trace_format)} writes "
+                                          "files: give the directory with --out DIR", NO_SPAN,
+                                          "e.g. --trace-format itf,html --out traces/")])
+    style = Style(_use_color(args, stdout))
+    files = _model_files(args.paths)
     worst = EXIT_OK
     reports = []
-    for path in _model_files(args.paths):
-        sources = Sources()
+    runs: list[ModelRun] = []
+    names = NameAllocator()
+    for path in files:
+        run = ModelRun(path)
+        runs.append(run)
         try:
-            compiled = compile_model(path, overrides, sources)
+            compiled = compile_model(path, overrides, run.sources)
         except DiagnosticError as e:
-            stderr.write(render(e.diagnostics, sources))
+            stderr.write(render(e.diagnostics, run.sources))
+            run.errors = tuple(d for d in e.diagnostics if d.is_error)
+            run.warnings = tuple(d for d in e.diagnostics if not d.is_error)
             worst = _combine(worst, EXIT_USAGE)
             continue
+        run.warnings = tuple(compiled.warnings)
         if compiled.warnings and not args.quiet:
-            stderr.write(render(compiled.warnings, sources))
-        ts = compiled.system
+            stderr.write(render(compiled.warnings, run.sources))
+        ts = run.system = compiled.system
+        progress = _progress_for(args, stderr, path)
         started = time.monotonic()
         try:
-            result = run_engine(ts, args.engine, options, interrupt)
+            result = run.result = run_engine(ts, args.engine, options, interrupt, progress)
         except Disagreement as e:
             stderr.write(f"kvmverify: internal error: {e}\n  the z3 trace:\n{render_trace(ts, e.z3_trace)}\n"
                          f"  what the explicit interpreter replayed of it:\n{render_trace(ts, e.replayed)}\n"
                          "  this is a bug in kvmverify; please report it with the model\n")
+            run.errors = (Diagnostic("KV900", "error", f"internal error: {e}", NO_SPAN),)
             worst = _combine(worst, EXIT_INTERNAL)
             continue
-        elapsed = time.monotonic() - started
+        finally:
+            if progress is not None:
+                progress.close()
+        elapsed = run.seconds = time.monotonic() - started
         if args.json:
             reports.append(result_json(ts, result, path))
         else:
-            stdout.write(render_result(ts, result, traces=not args.no_traces))
+            stdout.write(render_result(ts, result, traces=not args.no_traces, style=style))
+        if args.out:
+            written = _export_traces(run, formats, args.out, names)
+            if written and not args.quiet:
+                stderr.write("".join(f"kvmverify: wrote {w}\n" for w in written))
         if not args.quiet:
             rate = result.stats.states / elapsed if elapsed > 0 else 0.0
             what = f"{result.stats.states} states" if result.stats.states else result.engine
@@ -193,7 +357,44 @@ def _check(args, stdout: TextIO, stderr: TextIO, interrupt: Interrupt) -> int:
     if args.json:
         doc = reports[0] if len(reports) == 1 else {"models": reports}
         stdout.write(json.dumps(doc, indent=2, sort_keys=False) + "\n")
+    elif len(files) > 1:
+        stdout.write("\n" + _summary_table(runs, style, args.times))
+    if args.junit:
+        from .export.junit import junit_xml
+        write_atomic(args.junit, junit_xml(runs))
+    if args.sarif:
+        from .export.sarif import sarif_json
+        write_atomic(args.sarif, sarif_json(runs))
     return worst
+
+
+def _replay(args, stdout: TextIO, stderr: TextIO) -> int:
+    from .trace.replay import (KV_TRACE_BAD_PARAM, load_trace, render_report, replay, report_json,
+                               trace_params)
+    doc = load_trace(args.trace)
+    params = trace_params(doc, args.trace)
+    params.update(_overrides(args.param))
+    sources = Sources()
+    try:
+        compiled = compile_model(args.model, params, sources)
+    except DiagnosticError as e:
+        gone = [d for d in e.diagnostics if d.code == "KV502"]
+        if gone and len(gone) == len([d for d in e.diagnostics if d.is_error]):
+            names = [n for n in params if any(f"'{n}'" in d.message for d in gone)]
+            raise DiagnosticError([Diagnostic(KV_TRACE_BAD_PARAM, "error", f"the trace was found with parameter "
+                                              f"'{n}', which the model no longer declares", NO_SPAN,
+                                              "edit the trace's params, or replay on the model it came from")
+                                   for n in names] or e.diagnostics)
+        stderr.write(render(e.diagnostics, sources))
+        return EXIT_USAGE
+    if compiled.warnings and not args.quiet:
+        stderr.write(render(compiled.warnings, sources))
+    report = replay(compiled.system, doc, args.trace, args.property)
+    if args.json:
+        stdout.write(json.dumps(report_json(report, args.trace), indent=2) + "\n")
+    else:
+        stdout.write(render_report(report, args.trace, Style(_use_color(args, stdout))))
+    return EXIT_OK if report.reproduced else EXIT_VIOLATED
 
 
 def _combine(a: int, b: int) -> int:
@@ -221,6 +422,8 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
     except ValueError:  # not the main thread (e.g. under some test runners): Ctrl-C keeps its default
         previous = None
     try:
+        if args.command == "replay":
+            return _replay(args, stdout, stderr)
         return _check(args, stdout, stderr, interrupt)
     except DiagnosticError as e:
         stderr.write(render(e.diagnostics, Sources()))

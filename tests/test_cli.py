@@ -111,3 +111,10 @@ def test_output_is_byte_identical_across_hash_seeds(extra):
 def test_console_script_and_module_entry_points():
     r = _run(["check", *SMALL, "-q", "--no-traces"], 0)
     assert r.returncode == 0 and "137 states" in r.stdout
+
+
+def test_a_spec_file_alone_checks_cleanly_and_shows_its_layout_warning():
+    code, out, err = run_cli("check", "spec/msr.kv")
+    assert code == 0 and "Traceback" not in err and "internal error" not in err
+    assert "warning[KV406]: struct kvm_vcpu_pv_apf_data is 68 bytes, larger than its declared size 64" in err
+    assert "0 action instances, 0 state variables" in out

@@ -207,6 +207,12 @@ class Checker(ExprChecker):
                 self.m.enum_members[mname] = (t, i)
         elif isinstance(t, IntT):
             t = IntT(t.lo, t.hi, d.name)
+        if d.symmetric:
+            if isinstance(t, (IntT, EnumT)):
+                self.m.symmetric[d.name] = d.span
+            else:
+                self.error("KV314", f"only a range or an enum can be symmetric; {d.name} is {t}", d,
+                           "declare `symmetric type Vcpu = 0 .. NVCPU - 1` for interchangeable values")
         self.m.types[d.name] = t
 
     def var(self, d: ast.VarDecl) -> None:

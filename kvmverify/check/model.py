@@ -81,6 +81,7 @@ class Model:
     enum_members: dict[str, tuple[Type, int]]
     expr_types: dict[int, Type] = field(default_factory=dict)  # id(ast node) -> type; the AST outlives the model
     warnings: list[Diagnostic] = field(default_factory=list)
+    symmetric: dict[str, Span] = field(default_factory=dict)  # `symmetric type` names -> where declared
 
     def type_of(self, e: ast.Expr) -> Type:
         return self.expr_types[id(e)]

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 
 from ..ir import nodes as ir
-from .explicit import Explorer, Interrupt, Limits
+from .explicit import Explorer, Interrupt, Limits, ProgressFn
 from .result import CheckResult, Stats
 
 ENGINES = ("auto", "explicit", "bmc", "induction", "pdr")
@@ -32,14 +32,15 @@ class Options:
     limits: Limits = Limits()
     depth: int = DEFAULT_DEPTH
     max_k: int = DEFAULT_MAX_K
+    symmetry: bool = True  # explicit search: one state per orbit of the `symmetric` types
 
 
 def run_engine(ts: ir.TransitionSystem, name: str, options: Options = Options(),
-               interrupt: Interrupt | None = None) -> CheckResult:
+               interrupt: Interrupt | None = None, progress: ProgressFn | None = None) -> CheckResult:
     timeout = options.limits.timeout
     match name:
         case "explicit":
-            return Explorer(ts).run(options.limits, interrupt)
+            return Explorer(ts, symmetry=options.symmetry).run(options.limits, interrupt, progress)
         case "bmc":
             from .bmc import run_bmc
             return run_bmc(ts, options.depth, timeout, interrupt)
@@ -50,17 +51,18 @@ def run_engine(ts: ir.TransitionSystem, name: str, options: Options = Options(),
             from .pdr import check_pdr
             return check_pdr(ts, timeout)
         case "auto":
-            return _auto(ts, options, interrupt)
+            return _auto(ts, options, interrupt, progress)
     raise ValueError(f"unknown engine {name}")
 
 
-def _auto(ts: ir.TransitionSystem, options: Options, interrupt: Interrupt | None) -> CheckResult:
+def _auto(ts: ir.TransitionSystem, options: Options, interrupt: Interrupt | None,
+          progress: ProgressFn | None) -> CheckResult:
     started = time.monotonic()
     limits = options.limits
     budget = Limits(limits.max_states if limits.max_states is not None else AUTO_MAX_STATES, limits.max_depth,
                     limits.timeout, limits.max_memory_mb)
-    explorer = Explorer(ts)
-    first = explorer.run(budget, interrupt)
+    explorer = Explorer(ts, symmetry=options.symmetry)
+    first = explorer.run(budget, interrupt, progress)
     if first.bound != "max-states" or limits.max_states is not None:
         # exhausted, or stopped by a limit the user set: that result stands, as the explicit engine's
         return first
@@ -85,4 +87,4 @@ def _auto(ts: ir.TransitionSystem, options: Options, interrupt: Interrupt | None
     head = (f"explicit search stopped at {first.stats.states} states (depth {first.stats.depth}); PDR decided the "
             "rest",)
     return CheckResult("auto (explicit + PDR)", tuple(results), stats, first.bound if undecided else None,
-                       head + tuple(notes))
+                       head + tuple(notes), reduction=first.reduction)

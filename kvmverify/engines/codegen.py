@@ -7,10 +7,12 @@ reaches it, so compiling a model never evaluates anything its author wrote.
                         fatal check stops a path) and (instance id, check id, len(out) at the time, detail values)
                         to `viol` for every failed check.
     props(s)            a bit mask: bit p set when state property p is violated (invariants) or reached (covers).
+    canon(s)            the representative of s's orbit under the system's symmetries (s itself when it has none).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Callable, assert_never
 
 from ..ir import nodes as ir
@@ -35,6 +37,7 @@ class Compiled:
     checks: tuple[CheckSite, ...]
     source: str
     state_mask: int  # bits of `props` that are invariants
+    canon: Callable
 
 
 def _written(stmts) -> set[int]:
@@ -159,7 +162,7 @@ class _Gen:
         raise ValueError(f"unknown operator {op}")
 
     def next_state(self) -> str:
-        return "(" + ", ".join(self.var(i) for i in range(len(self.ts.vars))) + ",)"
+        return "(" + "".join(self.var(i) + ", " for i in range(len(self.ts.vars))) + ")"
 
     def stmts(self, stmts: tuple[ir.Stmt, ...], depth: int, complete: bool) -> None:
         for s in stmts:
@@ -218,7 +221,8 @@ class _Gen:
 
     def unpack(self, depth: int) -> None:
         n = len(self.ts.vars)
-        self.emit(depth, ", ".join(f"v{i}" for i in range(n)) + ", = s")
+        if n:  # a spec file alone has no state
+            self.emit(depth, ", ".join(f"v{i}" for i in range(n)) + ", = s")
 
     def succ(self) -> None:
         self.emit(0, "def succ(s, out, viol):")
@@ -252,12 +256,43 @@ class _Gen:
         self.emit(1, "return r")
         return mask
 
+    def canon(self) -> dict:
+        """Sort the slices of each symmetric type (see ir/symmetry.py); returns s itself when already sorted.
+        Slices are read with itemgetters (names g{sym}_{value}, returned for the namespace) because the state is
+        left unpacked: most states are already canonical."""
+        getters: dict = {}
+        self.emit(0, "def canon(s):")
+        for n, sym in enumerate(self.ts.symmetries):
+            names = [f"g{n}_{k}" for k in range(len(sym.slices))]
+            getters.update((g, itemgetter(*sl) if len(sl) > 1 else _one(sl[0])) for g, sl in zip(names, sym.slices))
+            where = {i: (k, j) for k, sl in enumerate(sym.slices) for j, i in enumerate(sl)}
+            rebuilt = "".join(f"new[{where[i][0]}][{where[i][1]}], " if i in where else f"s[{i}], "
+                              for i in range(len(self.ts.vars)))
+            if len(names) == 2:
+                self.emit(1, f"a = {names[0]}(s)")
+                self.emit(1, f"b = {names[1]}(s)")
+                self.emit(1, "if b < a:")
+                self.emit(2, "new = (b, a)")
+            else:
+                self.emit(1, f"old = [{', '.join(f'{g}(s)' for g in names)}]")
+                self.emit(1, "new = sorted(old)")
+                self.emit(1, "if new != old:")
+            self.emit(2, f"s = ({rebuilt})")
+        self.emit(1, "return s")
+        return getters
+
+
+def _one(i: int) -> Callable:
+    """itemgetter with one index returns the item, not a 1-tuple; slices must compare as tuples."""
+    return lambda s: (s[i],)
+
 
 def compile_system(ts: ir.TransitionSystem) -> Compiled:
     g = _Gen(ts)
     g.succ()
     mask = g.props()
+    getters = g.canon()
     source = "\n".join(g.lines) + "\n"
-    namespace: dict = {"Abort": Abort, "__builtins__": {"range": range, "len": len}}
+    namespace: dict = {"Abort": Abort, "__builtins__": {"range": range, "len": len, "sorted": sorted}, **getters}
     exec(compile(source, f"<kvmverify:{ts.name}>", "exec"), namespace)  # noqa: S102 - generated from the IR only
-    return Compiled(namespace["succ"], namespace["props"], tuple(g.checks), source, mask)
+    return Compiled(namespace["succ"], namespace["props"], tuple(g.checks), source, mask, namespace["canon"])

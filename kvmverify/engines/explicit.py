@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from array import array
 from dataclasses import dataclass
+from typing import Callable
 
 from ..ir import nodes as ir
 from .codegen import Compiled, compile_system
@@ -21,6 +22,20 @@ class Limits:
     max_depth: int | None = None
     timeout: float | None = None
     max_memory_mb: float | None = None
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What a progress callback is told, every PROGRESS_EVERY states or so (engines never print)."""
+
+    states: int
+    depth: int
+    transitions: int
+    seconds: float
+
+
+PROGRESS_EVERY = 1 << 14
+ProgressFn = Callable[[Progress], None]
 
 
 class Interrupt:
@@ -61,9 +76,12 @@ class _Found:
 class Explorer:
     """The engine contract: initial states, successors (enabled actions applied), property checks."""
 
-    def __init__(self, ts: ir.TransitionSystem, compiled: Compiled | None = None):
+    def __init__(self, ts: ir.TransitionSystem, compiled: Compiled | None = None, symmetry: bool = True):
         self.ts = ts
         self.c = compiled or compile_system(ts)
+        # With symmetry the search stores one state per orbit; traces are mapped back to concrete runs.
+        self.canon = self.c.canon if symmetry and ts.symmetries else None
+        self.reduction = ("symmetry of " + ", ".join(s.type_name for s in ts.symmetries)) if self.canon else None
 
     def initial_states(self) -> list[tuple[int, ...]]:
         return list(self.ts.init)
@@ -80,7 +98,9 @@ class Explorer:
         return [t for k, t in out if k == action]
 
     # -------------------------------------------------------------------------------------------- the search
-    def run(self, limits: Limits = Limits(), interrupt: Interrupt | None = None) -> CheckResult:
+    def run(self, limits: Limits = Limits(), interrupt: Interrupt | None = None,
+            progress: ProgressFn | None = None) -> CheckResult:
+        """`progress`, if given, is called with a `Progress` about every PROGRESS_EVERY expanded states."""
         ts, succ, props = self.ts, self.c.succ, self.c.props
         started = time.monotonic()
         deadline = started + limits.timeout if limits.timeout is not None else None
@@ -100,6 +120,8 @@ class Explorer:
                     found[p.id] = _Found(sid)
 
         for s in self.initial_states():
+            if self.canon is not None:
+                s = self.canon(s)
             if s not in index:
                 index[s] = len(states)
                 states.append(s)
@@ -112,6 +134,7 @@ class Explorer:
         bound: str | None = None
         out: list = []
         viol: list = []
+        canon = self.canon
         while level_start < level_end:
             if limits.max_depth is not None and depth >= limits.max_depth:
                 bound = "max-depth"
@@ -122,6 +145,8 @@ class Explorer:
                     bound = self._bound_hit(limits, len(states), deadline, interrupt)
                     if bound:
                         break
+                    if progress is not None and sid & (PROGRESS_EVERY - 1) == 0:
+                        progress(Progress(len(states), depth, transitions, time.monotonic() - started))
                 s = states[sid]
                 out.clear()
                 viol.clear()
@@ -130,6 +155,8 @@ class Explorer:
                     if t is None:
                         continue
                     transitions += 1
+                    if canon is not None:
+                        t = canon(t)
                     if t not in index:
                         nid = len(states)
                         index[t] = nid
@@ -159,7 +186,8 @@ class Explorer:
         resource_bound = bound if bound != "max-depth" else None
         notes = () if resource_bound is None else (
             f"search stopped by {bound} after {stats.states} states; no violation up to depth {stats.depth}",)
-        return CheckResult("explicit", tuple(results), stats, bound=resource_bound, notes=notes)
+        return CheckResult("explicit", tuple(results), stats, bound=resource_bound, notes=notes,
+                           reduction=self.reduction)
 
     @staticmethod
     def _bound_hit(limits: Limits, nstates: int, deadline, interrupt) -> str | None:
@@ -182,12 +210,13 @@ class Explorer:
         for p in self.ts.properties:
             f = found.get(p.id)
             if exhausted:
-                cov = Coverage("exhaustive", states=stats.states, depth=stats.depth)
+                cov = Coverage("exhaustive", states=stats.states, depth=stats.depth, reduction=self.reduction)
             else:
-                cov = Coverage("bounded", states=stats.states, depth=stats.depth, bound=bound)
+                cov = Coverage("bounded", states=stats.states, depth=stats.depth, bound=bound,
+                               reduction=self.reduction)
             if p.kind == "cover":
                 if f is not None:
-                    trace = self.trace_to(f.state, states, parent, via)
+                    trace = self.concrete(self.trace_to(f.state, states, parent, via))
                     results.append(PropertyResult(p, "reached", cov, trace, expects.get(p.name)))
                 else:
                     status = "vacuous" if exhausted else "unknown"
@@ -197,17 +226,36 @@ class Explorer:
                 status = "holds" if exhausted or bound == "max-depth" else "unknown"
                 results.append(PropertyResult(p, status, cov, None, expects.get(p.name)))
                 continue
-            trace = self.trace_to(f.state, states, parent, via)
+            trace = self.concrete(self.trace_to(f.state, states, parent, via))
             if p.is_step:
+                if self.canon is not None:  # the same check fails from the concrete pre-state, maybe elsewhere
+                    f = self._step_violation(trace.steps[-1].state, p.id)
                 site = self.c.checks[f.check]
-                out, _ = self.successors(states[f.state])
+                out, _ = self.successors(trace.steps[-1].state)
                 post = out[f.pos][1] if f.pos < len(out) and out[f.pos][0] == f.action else None
                 detail = tuple(zip(site.labels, f.detail))
-                trace = Trace((*trace.steps, Step(f.action, post)), None, Violation(site.message, detail))
+                trace = Trace((*trace.steps, Step(f.action, post)), None, Violation(site.message, detail, site.span))
             else:
                 trace = Trace(trace.steps, None, Violation(f"{p.name} is false in the last state"))
             results.append(PropertyResult(p, "violated", cov, trace, expects.get(p.name)))
         return results
+
+    def concrete(self, trace: Trace) -> Trace:
+        """A run of the model through the orbits `trace` visits: each step takes the first successor of the
+        previous concrete state that lies in the next orbit."""
+        if self.canon is None:
+            return trace
+        steps = [trace.steps[0]]
+        for step in trace.steps[1:]:
+            out, _ = self.successors(steps[-1].state)
+            k, t = next((k, t) for k, t in out if t is not None and self.canon(t) == step.state)
+            steps.append(Step(k, t))
+        return Trace(tuple(steps), trace.loop, trace.violation)
+
+    def _step_violation(self, state: tuple[int, ...], prop: int) -> _Found:
+        _, viol = self.successors(state)
+        k, cid, pos, detail = next(v for v in viol if self.c.checks[v[1]].prop == prop)
+        return _Found(-1, k, cid, pos, detail)
 
     @staticmethod
     def trace_to(sid: int, states, parent, via) -> Trace:
@@ -218,5 +266,6 @@ class Explorer:
         return Trace(tuple(reversed(path)))
 
 
-def explore(ts: ir.TransitionSystem, limits: Limits = Limits(), interrupt: Interrupt | None = None) -> CheckResult:
-    return Explorer(ts).run(limits, interrupt)
+def explore(ts: ir.TransitionSystem, limits: Limits = Limits(), interrupt: Interrupt | None = None,
+            progress: ProgressFn | None = None, symmetry: bool = True) -> CheckResult:
+    return Explorer(ts, symmetry=symmetry).run(limits, interrupt, progress)

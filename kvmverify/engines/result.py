@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..diagnostics import Span
 from ..ir.nodes import Property
 
 
@@ -22,6 +23,7 @@ class Step:
 class Violation:
     message: str
     detail: tuple[tuple[str, int], ...] = ()
+    span: Span | None = None  # step properties: the statement whose check failed
 
 
 @dataclass(frozen=True)
@@ -48,14 +50,15 @@ class Coverage:
     k: int | None = None
     invariant: str | None = None
     bound: str | None = None  # max-states | max-depth | timeout | max-memory | interrupted
+    reduction: str | None = None  # "symmetry of Vcpu": states counts one state per orbit
 
     def describe(self) -> str:
         match self.kind:
             case "exhaustive":
-                return f"exhaustive, {self.states} states, depth {self.depth}"
+                return f"exhaustive, {self.states} states{self._up_to()}, depth {self.depth}"
             case "bounded":
                 why = f", stopped by {self.bound}" if self.bound else ""
-                states = f", {self.states} states" if self.states is not None else ""
+                states = f", {self.states} states{self._up_to()}" if self.states is not None else ""
                 return f"no violation up to depth {self.depth}{states}{why}"
             case "k-induction":
                 return f"proved (k-induction, k={self.k})"
@@ -69,6 +72,9 @@ class Coverage:
             case "shortest":
                 return f"shortest counterexample (BMC, none shorter than {self.depth} step(s))"
         return self.kind
+
+    def _up_to(self) -> str:
+        return f" (up to {self.reduction})" if self.reduction else ""
 
 
 # statuses: holds | violated | reached | vacuous | unknown
@@ -108,6 +114,7 @@ class CheckResult:
     stats: Stats
     bound: str | None = None  # the resource limit that stopped the run, if one did
     notes: tuple[str, ...] = field(default=())
+    reduction: str | None = None  # how states were counted: "symmetry of Vcpu" = one per orbit
     # k-induction that failed: the counterexample to induction (k good states, then a bad one; not necessarily
     # reachable) and the properties its last state breaks
     cti: tuple[Trace, tuple[str, ...]] | None = None

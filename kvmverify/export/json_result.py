@@ -8,7 +8,7 @@ from ..trace.text import state_dict
 
 def coverage_json(c: Coverage) -> dict:
     out = {"kind": c.kind, "text": c.describe()}
-    for key in ("states", "depth", "k", "invariant", "bound"):
+    for key in ("states", "depth", "k", "invariant", "bound", "reduction"):
         v = getattr(c, key)
         if v is not None:
             out[key] = v
@@ -46,6 +46,7 @@ def result_json(ts: ir.TransitionSystem, result: CheckResult, file: str) -> dict
     s = result.stats
     return {"file": file, "model": ts.name, "params": {k: v for k, v, _ in ts.params}, "engine": result.engine,
             "exit_code": result.exit_code, "bound": result.bound, "notes": list(result.notes),
+            "reduction": result.reduction,
             "stats": {"states": s.states, "transitions": s.transitions, "depth": s.depth,
                       "action_instances": len(ts.actions), "state_variables": len(ts.vars)},
             "properties": [property_json(ts, r) for r in result.results],

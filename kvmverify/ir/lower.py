@@ -7,6 +7,7 @@ inside it, so every nondeterministic branch is a complete path.
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from typing import assert_never
 
@@ -18,6 +19,7 @@ from ..diagnostics import Diagnostic, DiagnosticError, Span
 from ..lang import ast
 from . import nodes as ir
 from .simplify import FALSE, TRUE, const_value, conj, disj, mk, negate
+from .symmetry import symmetries
 
 MAX_HANDLER_DEPTH = 8
 MAX_INSTANCES = 200_000
@@ -321,8 +323,10 @@ class Lowering:
         valid = conj([mk("eq", mk_extract(value, f.lo, f.width), ir.Const(_required(f, self.m.params)))
                       for f in h.layout.fields if _required(f, self.m.params) is not None])
         checks: list[ir.Stmt] = []
-        if const_value(valid) != 1:
-            pid = self.msr_prop(h.layout, s.span)
+        gated = any(_required(f, self.m.params) is not None for f in h.layout.fields)
+        # the property is listed even when every write is valid by construction: "holds" is the answer then
+        pid = self.msr_prop(h.layout, s.span) if gated else None
+        if pid is not None and const_value(valid) != 1:
             checks.append(ir.Check(pid, valid, False, s.span,
                                    f"{actor} wrote {s.register} with a reserved or unsupported bit set (#GP)",
                                    (("value", value),)))
@@ -454,9 +458,14 @@ class Lowering:
             expects.append((x.prop, x.verdict, x.span))
         if self.diags:
             raise DiagnosticError(self.diags)
-        return ir.TransitionSystem(
-            name=self.m.name, params=tuple((n, v, _show_param(self.m.param_types[n], v)) for n, v in self.m.params.items()), vars=tuple(self.vars), init=(tuple(init),),
-            actions=tuple(actions), properties=tuple(self.props), expects=tuple(expects), actors=tuple(self.m.actors))
+        params = tuple((n, v, _show_param(self.m.param_types[n], v)) for n, v in self.m.params.items())
+        ts = ir.TransitionSystem(name=self.m.name, params=params, vars=tuple(self.vars), init=(tuple(init),),
+                                 actions=tuple(actions), properties=tuple(self.props), expects=tuple(expects),
+                                 actors=tuple(self.m.actors))
+        found, diags = symmetries(ts, self.m)
+        if diags:
+            raise DiagnosticError(diags)
+        return dataclasses.replace(ts, symmetries=found)
 
 
 def _show_param(t: Type, v: int) -> str:

@@ -190,6 +190,7 @@ class TransitionSystem:
     properties: tuple[Property, ...]
     expects: tuple[tuple[str, str, Span], ...]  # (property name, verdict, where the annotation is)
     actors: tuple[str, ...]
+    symmetries: tuple = ()  # tuple[symmetry.Symmetry, ...]: checked permutation symmetries of the state
 
     def prop(self, name: str) -> Property | None:
         return next((p for p in self.properties if p.name == name), None)

@@ -238,6 +238,8 @@ class TypeDecl:
     span: Span
     name: str
     type: TypeExpr
+    symmetric: bool = False  # a scalarset: the model never tells its values apart, so states are equal up to
+    #                          permutations of them (checked on the IR, used by the explicit engine)
 
 
 @dataclass(frozen=True)

@@ -183,7 +183,8 @@ class _ToAst(Transformer):
         return ast.OverrideDecl(self.s(meta), str(c[0]), c[1])
 
     def type_decl(self, meta, c):
-        return ast.TypeDecl(self.s(meta), str(c[0]), c[1])
+        symmetric, name, typ = c
+        return ast.TypeDecl(self.s(meta), str(name), typ, symmetric is not None)
 
     def requires(self, meta, c):
         return ("requires", str(c[0]))
@@ -279,7 +280,7 @@ _TOKEN_NAMES = {
     "LPAR": "'('", "RPAR": "')'", "LSQB": "'['", "RSQB": "']'", "COLON": "':'", "COMMA": "','",
     "SEMICOLON": "';'", "EQUAL": "'='", "DOT": "'.'", "$END": "end of file", "CMP_OP": "a comparison",
     "ADD_OP": "'+' or '-'", "MUL_OP": "'*', '/' or '%'", "UNARY_OP": "'!', '-' or '~'", "SHIFT_OP": "'<<' or '>>'",
-    "QUANT": "'forall' or 'exists'", "VERDICT": "'violated', 'holds' or 'vacuous'", "FAIR": "'fair'",
+    "QUANT": "'forall' or 'exists'", "VERDICT": "'violated', 'holds' or 'vacuous'", "FAIR": "'fair'", "SYMMETRIC": "'symmetric'",
     "AT": "'@'", "MORETHAN": "'>'", "LESSTHAN": "'<'", "QMARK": "'?'", "STAR": "'*'",
 }
 

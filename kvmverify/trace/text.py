@@ -10,6 +10,40 @@ from ..ir.simplify import false_conjuncts, vars_read
 STATUS_MARK = {"holds": "ok", "reached": "ok", "violated": "FAIL", "vacuous": "FAIL", "unknown": "??"}
 
 
+class Style:
+    """ANSI colour for a terminal; the default (`PLAIN`) adds nothing, so files and pipes get plain text."""
+
+    def __init__(self, color: bool = False):
+        self.color = color
+
+    def _wrap(self, code: str, text: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if self.color and text else text
+
+    def bad(self, text: str) -> str:
+        return self._wrap("1;31", text)
+
+    def good(self, text: str) -> str:
+        return self._wrap("32", text)
+
+    def warn(self, text: str) -> str:
+        return self._wrap("33", text)
+
+    def bold(self, text: str) -> str:
+        return self._wrap("1", text)
+
+    def dim(self, text: str) -> str:
+        return self._wrap("2", text)
+
+    def new(self, text: str) -> str:
+        return self._wrap("1;33", text)
+
+    def mark(self, mark: str) -> str:
+        return {"ok": self.good, "FAIL": self.bad, "??": self.warn}.get(mark.strip(), str)(mark)
+
+
+PLAIN = Style(False)
+
+
 def show_field(v: int, width: int) -> str:
     if width == 1 or v < 1024:
         return str(v)
@@ -50,7 +84,8 @@ def action_label(ts: ir.TransitionSystem, action: int | None) -> str:
     return "initial state" if action is None else ts.actions[action].label
 
 
-def render_trace(ts: ir.TransitionSystem, trace: Trace, prop: ir.Property | None = None) -> str:
+def render_trace(ts: ir.TransitionSystem, trace: Trace, prop: ir.Property | None = None,
+                 style: Style = PLAIN) -> str:
     lines: list[str] = []
     prev: dict[str, str] | None = None
     width = len(str(len(trace.steps) - 1))
@@ -60,12 +95,12 @@ def render_trace(ts: ir.TransitionSystem, trace: Trace, prop: ir.Property | None
         if trace.loop is not None and i == trace.loop:
             marker = "   <- loop starts here"
         if last and trace.violation is not None and prop is not None and prop.is_step:
-            marker = f"   <- violates {prop.name}"
-        lines.append(f"  {i:>{width}}  {action_label(ts, step.action)}{marker}")
+            marker = style.bad(f"   <- violates {prop.name}")
+        lines.append(f"  {style.dim(f'{i:>{width}}')}  {style.bold(action_label(ts, step.action))}{marker}")
         indent = " " * (width + 6)
         if last and trace.violation is not None and prop is not None and prop.is_step:
             detail = ", ".join(f"{k}={show_field(v, 64)}" for k, v in trace.violation.detail)
-            lines.append(f"{indent}{trace.violation.message}" + (f" ({detail})" if detail else ""))
+            lines.append(f"{indent}" + style.bad(trace.violation.message + (f" ({detail})" if detail else "")))
         if step.state is None:
             if last and prop is not None and prop.is_step:
                 lines.append(f"{indent}(the step stops here)")
@@ -75,7 +110,7 @@ def render_trace(ts: ir.TransitionSystem, trace: Trace, prop: ir.Property | None
             shown = [f"{k} = {v}" for k, v in nonzero_dict(ts, step.state).items()]
             lines.append(indent + ("; ".join(shown) + " (all else 0)" if shown else "every variable 0 / false / {}"))
         else:
-            changes = [f"{k}: {prev[k]} -> {v}" for k, v in now.items() if prev.get(k) != v]
+            changes = [f"{k}: {prev[k]} -> {style.new(v)}" for k, v in now.items() if prev.get(k) != v]
             lines.extend(f"{indent}{c}" for c in changes or ["(no change)"])
         prev = now
     if trace.loop is not None:
@@ -95,7 +130,9 @@ def witness(ts: ir.TransitionSystem, expr: ir.Expr, state: tuple[int, ...]) -> s
     return ", ".join(f"{k} = {v}" for k, v in shown.items())
 
 
-def result_line(r: PropertyResult, name_width: int, invariants: list[str] = ()) -> str:
+def coverage_text(r: PropertyResult, invariants: list[str] = ()) -> str:
+    """What a result covers, as the result line and the summary table say it. A PDR invariant listed in
+    `invariants` (printed after the table) is referred to by its number."""
     cov = r.coverage.describe()
     if r.coverage.kind == "pdr" and r.coverage.invariant in invariants:
         cov = f"proved (PDR, invariant {invariants.index(r.coverage.invariant) + 1} below)"
@@ -110,14 +147,19 @@ def result_line(r: PropertyResult, name_width: int, invariants: list[str] = ()) 
         if r.prop.kind == "cover":  # a bounded search that did not reach a cover saw no violation of anything
             cov = cov.replace("no violation up to", "not reached up to")
         cov = f"undecided; {cov}"
+    return cov
+
+
+def result_line(r: PropertyResult, name_width: int, style: Style = PLAIN, invariants: list[str] = ()) -> str:
+    cov = coverage_text(r, invariants)
     kind = "cover " if r.prop.kind == "cover" else ""
     expect = ""
     if r.expected is not None:
         expect = "  (expected)" if r.as_expected else f"  (expected {r.expected})"
-    mark = "ok" if r.as_expected else STATUS_MARK.get(r.status, "??")
+    mark = "ok" if r.as_expected else "FAIL"
     if r.status == "unknown":
         mark = "??"
-    return f"  {mark:<4} {r.status:<8}  {kind + r.prop.name:<{name_width}}  {cov}{expect}"
+    return f"  {style.mark(f'{mark:<4}')} {r.status:<8}  {kind + r.prop.name:<{name_width}}  {cov}{expect}"
 
 
 def _symbolic_stats(engine: str, depth: int) -> str:
@@ -129,7 +171,7 @@ def _symbolic_stats(engine: str, depth: int) -> str:
     return f"symbolic: no states enumerated; longest trace {depth} step(s)"
 
 
-def render_result(ts: ir.TransitionSystem, result: CheckResult, traces: bool = True) -> str:
+def render_result(ts: ir.TransitionSystem, result: CheckResult, traces: bool = True, style: Style = PLAIN) -> str:
     out = [f"model {ts.name}: {result.engine} engine, {len(ts.actions)} action instances, "
            f"{len(ts.vars)} state variables"]
     if ts.params:
@@ -138,10 +180,11 @@ def render_result(ts: ir.TransitionSystem, result: CheckResult, traces: bool = T
     # PDR invariants are printed after the table, one numbered block each; the result lines point at them
     invariants = list(dict.fromkeys(r.coverage.invariant for r in result.results
                                     if r.coverage.kind == "pdr" and r.coverage.invariant is not None))
-    out.extend(result_line(r, width, invariants) for r in result.results)
+    out.extend(result_line(r, width, style, invariants) for r in result.results)
     s = result.stats
     if s.states:
-        out.append(f"  {s.states} states, {s.transitions} transitions, depth {s.depth}")
+        up_to = f" (up to {result.reduction})" if result.reduction else ""
+        out.append(f"  {s.states} states{up_to}, {s.transitions} transitions, depth {s.depth}")
     else:  # a symbolic engine: no states were enumerated
         out.append(f"  {_symbolic_stats(result.engine, s.depth)}")
     out.extend(f"  note: {n}" for n in result.notes)
@@ -163,8 +206,10 @@ def render_result(ts: ir.TransitionSystem, result: CheckResult, traces: bool = T
                 p = r.prop
                 out.append("")
                 exp = " (expected)" if r.as_expected else ""
-                out.append(f"{p.name} violated{exp} -- {p.span}")
+                out.append(style.bold(f"{p.name} violated{exp}") + f" -- {p.span}")
                 out.append(f"  {p.description}" if p.kind != "invariant" else f"  invariant {p.name}")
-                out.append(render_trace(ts, r.trace, p))
+                out.append(render_trace(ts, r.trace, p, style))
     return "\n".join(out) + "\n"
 
+
+__all__ = ["render_result", "render_trace", "result_line", "coverage_text", "state_dict", "decoded", "witness", "Style", "PLAIN"]

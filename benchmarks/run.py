@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""The speed and memory benchmark of the explicit engine (issue 2's targets), run as a script, never as a test.
+
+    python benchmarks/run.py                 # the table for apf_int at (1,2), (2,2), (2,3), with and without symmetry
+    python benchmarks/run.py --timeout 120   # the per-run time budget (a run that hits it says so)
+
+Each configuration runs in a fresh interpreter so that peak RSS is its own. Prints states, transitions, depth,
+wall time, states/s, peak RSS and whether the search was exhaustive; then the start-up time of `kvmverify check`
+on a small model and whether that start-up imported z3.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MODEL = os.path.join(ROOT, "models", "apf_int.kv")
+CONFIGS = [(1, 2, True), (2, 2, True), (2, 2, False), (2, 3, True), (2, 3, False)]
+
+
+def one(nvcpu: int, ntoken: int, symmetry: bool, timeout: float, max_memory: int) -> dict:
+    """Runs in the child: compile and explore one configuration, report the figures as JSON."""
+    import resource
+
+    from kvmverify.diagnostics import Sources
+    from kvmverify.engines.explicit import Explorer, Limits
+    from kvmverify.pipeline import compile_model
+
+    ts = compile_model(MODEL, {"NVCPU": nvcpu, "NTOKEN": ntoken}, Sources()).system
+    started = time.monotonic()
+    result = Explorer(ts, symmetry=symmetry).run(Limits(timeout=timeout, max_memory_mb=max_memory))
+    elapsed = time.monotonic() - started
+    s = result.stats
+    return {"states": s.states, "transitions": s.transitions, "depth": s.depth, "seconds": elapsed,
+            "states_per_s": s.states / elapsed if elapsed else 0.0, "bound": result.bound,
+            "reduction": result.reduction,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}
+
+
+def startup() -> tuple[float, bool]:
+    """Wall time of `kvmverify check` on the smallest apf_int, and whether z3 was imported on the way."""
+    code = ("import sys, runpy; sys.argv = ['kvmverify', 'check', '-q', sys.argv[1], '--param', 'NVCPU=1', "
+            "'--param', 'NTOKEN=1']\ntry:\n    runpy.run_module('kvmverify', run_name='__main__')\nexcept SystemExit:\n"
+            "    pass\nprint('z3' in sys.modules, file=sys.stderr)")
+    best, z3 = float("inf"), False
+    for _ in range(3):
+        started = time.monotonic()
+        p = subprocess.run([sys.executable, "-c", code, MODEL], capture_output=True, text=True, cwd=ROOT)
+        best = min(best, time.monotonic() - started)
+        z3 = z3 or p.stderr.strip().endswith("True")
+    return best, z3
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--timeout", type=float, default=120.0, help="seconds per configuration (default 120)")
+    ap.add_argument("--max-memory", type=int, default=6000, help="MB per configuration (default 6000)")
+    ap.add_argument("--one", nargs=3, metavar=("NVCPU", "NTOKEN", "SYMMETRY"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.one:
+        nv, nt, sym = args.one
+        print(json.dumps(one(int(nv), int(nt), sym == "1", args.timeout, args.max_memory)))
+        return 0
+    print(f"apf_int explicit engine, python {sys.version.split()[0]}, one core, "
+          f"budget {args.timeout:.0f} s / {args.max_memory} MB per run")
+    header = f"{'NVCPU,NTOKEN':>12}  {'symmetry':>8}  {'states':>10}  {'transitions':>12}  {'depth':>5}  " \
+             f"{'time s':>7}  {'states/s':>9}  {'peak RSS MB':>11}  search"
+    print(header)
+    for nv, nt, sym in CONFIGS:
+        p = subprocess.run([sys.executable, __file__, "--one", str(nv), str(nt), "1" if sym else "0",
+                            "--timeout", str(args.timeout), "--max-memory", str(args.max_memory)],
+                           capture_output=True, text=True, cwd=ROOT)
+        if p.returncode != 0:
+            print(f"{f'{nv},{nt}':>12}  failed: {p.stderr.strip().splitlines()[-1:]}")
+            continue
+        r = json.loads(p.stdout)
+        search = "exhaustive" if r["bound"] is None else f"stopped by {r['bound']}"
+        print(f"{f'{nv},{nt}':>12}  {'on' if sym else 'off':>8}  {r['states']:>10,}  {r['transitions']:>12,}  "
+              f"{r['depth']:>5}  {r['seconds']:>7.2f}  {r['states_per_s']:>9,.0f}  {r['peak_rss_mb']:>11,.0f}  {search}")
+        sys.stdout.flush()
+    seconds, z3 = startup()
+    print(f"start-up: `kvmverify check` on apf_int (1,1) takes {seconds:.2f} s end to end; z3 imported: {z3}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,178 @@
+"""SARIF 2.1.0 for code-scanning UIs: one result per violated property and per lint finding.
+
+A property result is located at the property's line and column in the .kv file and carries its trace as a code
+flow (one thread-flow location per step: the action's source line, its label, the values it changed). Expected
+violations (`expect violated`) are reported as suppressed results (`suppressions: [{kind: inSource}]`), so the
+gate stays green but the trace is still there. Diagnostics (lint warnings, and the errors of a model that does not
+compile) are results with their code as the rule id. The output is deterministic (no run times, no dates).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pathlib
+from typing import Any
+from urllib.parse import quote
+
+from .. import __version__
+from ..diagnostics import Diagnostic, Span
+from ..engines.result import PropertyResult
+from ..ir import nodes as ir
+from ..trace.text import action_label, state_dict
+from .run import ModelRun, verdict_text
+
+SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+SCHEMA_FILE = os.path.join(os.path.dirname(__file__), "schemas", "sarif-schema-2.1.0.json")
+
+PROPERTY_RULES = {
+    "invariant": "an invariant of the model is false in a reachable state",
+    "cover": "a cover property is never reached (vacuous)",
+    "slot": "a shared slot is overwritten before its consumer emptied it, or emptied by the wrong side",
+    "msr": "a register write the host would reject (#GP): a reserved or unsupported bit set",
+    "assert": "an assert in an action does not hold",
+    "type_ok": "an assignment leaves the declared type of its variable",
+}
+
+
+def artifact_uri(path: str) -> str:
+    """Relative paths stay relative (resolved against the repository root by code-scanning UIs)."""
+    p = pathlib.PurePath(path)
+    if p.is_absolute():
+        return pathlib.Path(path).as_uri()
+    return quote(p.as_posix())
+
+
+def _region(span: Span) -> dict[str, int] | None:
+    if span.line < 1:
+        return None
+    region = {"startLine": span.line, "startColumn": max(span.col, 1)}
+    if span.end_line > span.line or (span.end_line == span.line and span.end_col > span.col):
+        region["endLine"] = span.end_line
+        region["endColumn"] = max(span.end_col, 1)
+    return region
+
+
+def _location(span: Span | None, message: str | None = None) -> dict[str, Any]:
+    loc: dict[str, Any] = {}
+    if span is not None and span.line >= 1:
+        phys: dict[str, Any] = {"artifactLocation": {"uri": artifact_uri(span.file)}}
+        region = _region(span)
+        if region:
+            phys["region"] = region
+        loc["physicalLocation"] = phys
+    if message:
+        loc["message"] = {"text": message}
+    return loc
+
+
+def _fingerprint(*parts: str) -> str:
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:32]
+
+
+def _code_flow(ts: ir.TransitionSystem, r: PropertyResult) -> dict[str, Any]:
+    assert r.trace is not None
+    locations = []
+    prev: dict[str, str] | None = None
+    steps = r.trace.steps
+    for i, step in enumerate(steps):
+        label = action_label(ts, step.action)
+        span = ts.actions[step.action].span if step.action is not None else None
+        last = i == len(steps) - 1
+        text = f"step {i}: {label}"
+        if last and r.trace.violation is not None and r.prop.is_step:
+            text += f" -- {r.trace.violation.message}"
+            span = r.trace.violation.span or span
+        state: dict[str, Any] = {}
+        if step.state is not None:
+            now = state_dict(ts, step.state)
+            if prev is None:
+                state = {k: {"text": v} for k, v in now.items()}
+            else:
+                state = {k: {"text": f"{prev[k]} -> {v}"} for k, v in now.items() if prev.get(k) != v}
+            prev = now
+        tfl: dict[str, Any] = {"location": _location(span, text), "executionOrder": i, "nestingLevel": 0}
+        if state:
+            tfl["state"] = state
+        if last and r.status == "violated":
+            tfl["importance"] = "essential"
+        locations.append(tfl)
+    return {"message": {"text": f"{r.prop.name}: {r.trace.length} step(s)"},
+            "threadFlows": [{"locations": locations}]}
+
+
+def _level(severity: str) -> str:
+    return {"error": "error", "warning": "warning", "note": "note"}.get(severity, "warning")
+
+
+def sarif_document(runs: list[ModelRun]) -> dict[str, Any]:
+    rules: dict[str, dict[str, Any]] = {}
+    results: list[dict[str, Any]] = []
+
+    def rule(rule_id: str, text: str) -> int:
+        if rule_id not in rules:
+            rules[rule_id] = {"id": rule_id, "shortDescription": {"text": text}}
+        return rule_id  # type: ignore[return-value]
+
+    def diag_result(d: Diagnostic) -> dict[str, Any]:
+        rule(d.code, f"kvmverify diagnostic {d.code} ({d.severity})")
+        msg = d.message + (f" (hint: {d.hint})" if d.hint else "")
+        res: dict[str, Any] = {"ruleId": d.code, "level": _level(d.severity), "message": {"text": msg}}
+        loc = _location(d.span)
+        if loc:
+            res["locations"] = [loc]
+        res["partialFingerprints"] = {"kvmverify/v1": _fingerprint(d.code, d.span.file, str(d.span.line),
+                                                                   d.message)}
+        return res
+
+    seen: set[tuple] = set()
+    for run in runs:
+        for d in (*run.errors, *run.warnings):
+            key = (d.code, d.span.file, d.span.line, d.span.col, d.message)
+            if key in seen:
+                continue  # the same finding in a file several models use (a spec/ file): report it once
+            seen.add(key)
+            results.append(diag_result(d))
+        if run.system is None or run.result is None:
+            continue
+        ts = run.system
+        for r in run.result.results:
+            p = r.prop
+            failing = r.status == "violated" or (r.status == "vacuous" and not r.as_expected)
+            if not failing and r.as_expected:
+                continue
+            if r.status == "unknown":
+                continue
+            rule_id = f"property/{p.kind}"
+            rule(rule_id, PROPERTY_RULES.get(p.kind, p.kind))
+            verdict = verdict_text(r)
+            text = f"{p.name} {r.status} in model {ts.name}: {verdict}"
+            if r.trace is not None and r.trace.violation is not None:
+                text += f" -- {r.trace.violation.message}"
+            res: dict[str, Any] = {
+                "ruleId": rule_id,
+                "level": "error",
+                "message": {"text": text},
+                "locations": [_location(p.span)],
+                "partialFingerprints": {"kvmverify/v1": _fingerprint(run.path, ts.name, p.name)},
+                "properties": {"model": ts.name, "property": p.name, "status": r.status,
+                               "expected": r.expected, "params": {k: v for k, v, _ in ts.params}},
+            }
+            if r.trace is not None and r.status == "violated":
+                res["codeFlows"] = [_code_flow(ts, r)]
+            if r.expected is not None and r.as_expected:
+                res["suppressions"] = [{"kind": "inSource", "status": "accepted",
+                                        "justification": f"the model says `expect {r.expected} {p.name}`"}]
+            results.append(res)
+    ordered = sorted(rules)
+    index = {rid: i for i, rid in enumerate(ordered)}
+    for res in results:
+        res["ruleIndex"] = index[res["ruleId"]]
+    driver = {"name": "kvmverify", "version": __version__, "semanticVersion": __version__,
+              "rules": [rules[rid] for rid in ordered]}
+    return {"$schema": SCHEMA_URI, "version": "2.1.0",
+            "runs": [{"tool": {"driver": driver}, "columnKind": "unicodeCodePoints", "results": results}]}
+
+
+def sarif_json(runs: list[ModelRun]) -> str:
+    return json.dumps(sarif_document(runs), indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,146 @@
+"""HTML traces: self-contained, a lane per actor, changes highlighted, the property's source line; rendered in
+headless Chromium with a non-blank screenshot and no console message at all.
+
+Chromium is a test-time dependency outside PyPI (Debian package `chromium`; docs/ci.md installs it). Where it is
+missing, the rendering tests are skipped with a reason that says so, unless KVMVERIFY_INSTALL_CHROMIUM=1 lets
+the set-up install it with apt-get (as root or with password-less sudo); they then skip only if that fails."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import struct
+import subprocess
+import sys
+import zlib
+
+import pytest
+
+from export_support import BUGGY, REPO, run, write_models
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+def _find_browser() -> str | None:
+    return next((p for p in map(shutil.which, BROWSERS) if p), None)
+
+
+NO_BROWSER = ("no headless browser: none of " + ", ".join(BROWSERS) + " is on PATH; install Debian's "
+              "`chromium` package (apt-get install chromium) or set KVMVERIFY_INSTALL_CHROMIUM=1 to let the test "
+              "set-up install it")
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """The browser; installed with Debian's package only when KVMVERIFY_INSTALL_CHROMIUM=1 asks for it."""
+    found = _find_browser()
+    if found:
+        return found
+    if os.environ.get("KVMVERIFY_INSTALL_CHROMIUM") != "1":
+        pytest.skip(NO_BROWSER)
+    apt = shutil.which("apt-get")
+    if apt is None:
+        pytest.skip("Chromium is not installed and there is no apt-get to install it")
+    prefix = [] if os.geteuid() == 0 else ["sudo", "-n"]
+    if prefix and not shutil.which("sudo"):
+        pytest.skip("Chromium is not installed and installing it needs root (no sudo)")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = [*prefix, apt, "-o", "DPkg::Lock::Timeout=300", "install", "-y", "--no-install-recommends", "chromium"]
+    tail = "(no output)"
+    for attempt in range(2):
+        r = subprocess.run(install, env=env, capture_output=True, text=True, timeout=900)
+        tail = ((r.stdout + r.stderr).strip().splitlines() or [tail])[-1]
+        if r.returncode == 0 and _find_browser():
+            return _find_browser()
+        if attempt == 0:  # the package lists may be missing or stale
+            subprocess.run([*prefix, apt, "-o", "DPkg::Lock::Timeout=300", "update"], env=env, capture_output=True,
+                           text=True, timeout=600)
+    pytest.skip(f"Chromium could not be installed with apt-get: {tail}")
+
+
+def render(browser: str, html_path: str, png: str, tmp) -> list[str]:
+    """Load the page headless, screenshot it; return every console message Chromium logged."""
+    cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
+           "--disable-extensions", "--disable-background-networking", f"--user-data-dir={tmp}/profile",
+           "--window-size=1400,1000", f"--screenshot={png}", "--enable-logging=stderr", "--v=0",
+           "file://" + os.path.abspath(html_path)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert os.path.exists(png), r.stderr[-3000:]
+    return [line for line in r.stderr.splitlines() if ":CONSOLE" in line or "Uncaught" in line]
+
+
+def png_info(path: str) -> tuple[int, int, int]:
+    """(width, height, number of distinct byte values in the image data)."""
+    data = open(path, "rb").read()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat, width, height = 8, b"", 0, 0
+    while pos < len(data):
+        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + n]
+        if kind == b"IHDR":
+            width, height = struct.unpack(">II", body[:8])
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + n
+    return width, height, len(set(zlib.decompress(idat)))
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory):
+    d = tmp_path_factory.mktemp("html")
+    model = write_models(d, buggy=BUGGY)["buggy"]
+    code, _, _ = run("check", model, "--trace-format", "html", "--out", str(d / "out"), "-q")
+    assert code == 0
+    path = d / "out" / "buggy.slot_box.data.html"
+    return d, str(path), path.read_text()
+
+
+def test_the_page_is_self_contained(page):
+    _, _, html = page
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
+    assert "<link" not in html and "@import" not in html and "url(" not in html
+    assert "<script src" not in html
+    assert "default-src 'none'" in html  # anything external would be refused (and logged: see below)
+
+
+def test_lanes_changes_and_the_property_source_line(page):
+    _, _, html = page
+    heads = re.findall(r"<th>([^<]*)</th>", html.split('<table class="seq">')[1].split("</thead>")[0])
+    assert heads == ["#", "guest", "host", "shared memory &amp; registers", "other changes"]
+    assert 'id="property-source"' in html and "slot box.data : empty 0, filled by host, emptied by guest" in html
+    assert "host wrote box.data while it held an event guest had not consumed (held=1, wrote=2)" in html
+    assert "box.data = <mark>2</mark>" in html  # the shared lane highlights the new value
+    assert "sent[2]: false → <mark>true</mark>" in html
+    assert html.count('class="chg"') >= 6  # the state table highlights every change
+    assert ">post(x=2)<" in html and "violates slot:box.data" in html
+
+
+def test_chromium_renders_it_without_console_messages(page, chromium, tmp_path):
+    _, path, _ = page
+    png = str(tmp_path / "shot.png")
+    messages = render(chromium, path, png, tmp_path)
+    assert messages == []
+    width, height, distinct = png_info(png)
+    assert (width, height) == (1400, 1000)
+    assert distinct > 20  # not a blank page: text, boxes, highlights
+
+
+def test_the_console_check_would_see_an_error(chromium, tmp_path):
+    bad = tmp_path / "bad.html"
+    bad.write_text("<!DOCTYPE html><p>x</p><script>console.error('boom'); nosuchfunction();</script>")
+    messages = render(chromium, str(bad), str(tmp_path / "bad.png"), tmp_path)
+    assert any("boom" in m for m in messages) and any("Uncaught ReferenceError" in m for m in messages)
+
+
+def test_without_a_browser_the_rendering_tests_skip_and_say_why(tmp_path):
+    """No browser on PATH (and no opt-in install): skipped with a reason naming the package, never silently."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_") and k != "KVMVERIFY_INSTALL_CHROMIUM"}
+    env["PATH"] = str(tmp_path)  # an empty directory: no chromium, no apt-get
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (REPO, os.environ.get("PYTHONPATH")) if p)
+    r = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rs",
+                        "tests/test_export_html.py", "-k", "chromium_renders or console_check"],
+                       cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout[-2000:]
+    assert "2 skipped" in r.stdout
+    assert "no headless browser: none of chromium, chromium-browser" in r.stdout
+    assert "apt-get install chromium" in r.stdout
