@@ -99,7 +99,7 @@ def test_apf_int_small_pdr_proves_every_safety_property():
     pdr, explicit = run(ts, "pdr"), run(ts, "explicit")
     assert verdicts(pdr) == verdicts(explicit)
     safety = [r for r in pdr.results if r.prop.kind != "cover"]
-    assert len(safety) == 7 and all(r.coverage.kind == "pdr" and r.coverage.invariant for r in safety)
+    assert len(safety) == 9 and all(r.coverage.kind == "pdr" and r.coverage.invariant for r in safety)
 
 
 def test_apf_int_small_induction_reports_a_real_cti():

@@ -134,8 +134,11 @@ def coverage_text(r: PropertyResult, invariants: list[str] = ()) -> str:
     """What a result covers, as the result line and the summary table say it. A PDR invariant listed in
     `invariants` (printed after the table) is referred to by its number."""
     cov = r.coverage.describe()
-    if r.coverage.kind == "pdr" and r.coverage.invariant in invariants:
-        cov = f"proved (PDR, invariant {invariants.index(r.coverage.invariant) + 1} below)"
+    inv = r.coverage.invariant if r.coverage.kind == "pdr" else None
+    if inv is not None and inv in invariants:
+        cov = f"proved (PDR, invariant {invariants.index(inv) + 1} below)"
+    elif inv is not None and "\n" in inv:  # a table cell: the clauses are printed with the model's result
+        cov = f"proved (PDR, invariant of {inv.count(chr(10)) + 1} clauses, printed above)"
     if r.status == "violated":
         what = f"shortest trace: {r.trace.length} step(s)" if r.trace else ""
         cov = f"{what}; {cov}" if r.coverage.kind == "bounded" else what
