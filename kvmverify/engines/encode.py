@@ -1,9 +1,7 @@
 """The transition system as z3 formulas: pure functions named after the math.
 
-Representation. Every IR expression becomes a `Term`: a z3 bit-vector read as a *signed* (two's complement) number
-together with an interval [lo, hi] of the values it can take; the bit-vector is exactly wide enough for the
-interval, so every IR operator (reference semantics: `ir.simplify.apply_op`, Python ints) is encoded without
-overflow. Conditions are z3 Bools.
+Representation. Every IR expression becomes a `Term` (bvterms.py: a bit-vector with the interval of its values,
+wide enough that no operator overflows). Conditions are z3 Bools.
 
 State. A state variable is stored in one or more *components*: registers and structs are split into their fields
 (plus the gaps between them), so a field is a bit-vector of its own width and the whole value is their `Concat`;
@@ -22,190 +20,7 @@ import z3
 
 from ..check.types import BitsT, BoolT, EnumT, IntT, SetT, domain_size
 from ..ir import nodes as ir
-from ..ir.simplify import MAX_SHIFT
-
-
-# ---------------------------------------------------------------------------------------------- terms
-
-
-def _sbits(lo: int, hi: int) -> int:
-    """Bits of a two's complement number holding every value in [lo, hi]."""
-    n = 1
-    while not (-(1 << (n - 1)) <= lo and hi <= (1 << (n - 1)) - 1):
-        n += 1
-    return n
-
-
-@dataclass(frozen=True)
-class Term:
-    bv: z3.BitVecRef
-    lo: int
-    hi: int
-
-
-def _ext(t: Term, width: int) -> z3.BitVecRef:
-    """`t` as a `width`-bit two's complement vector (width >= t's width)."""
-    extra = width - t.bv.size()
-    if extra == 0:
-        return t.bv
-    if extra < 0:  # the value fits (intervals are sound): dropping high bits keeps it
-        return z3.Extract(width - 1, 0, t.bv)
-    return z3.ZeroExt(extra, t.bv) if t.lo >= 0 else z3.SignExt(extra, t.bv)
-
-
-def const(v: int) -> Term:
-    return Term(z3.BitVecVal(v, _sbits(v, v)), v, v)
-
-
-def of_bool(b: z3.BoolRef) -> Term:
-    return Term(z3.If(b, z3.BitVecVal(1, 2), z3.BitVecVal(0, 2)), 0, 1)
-
-
-def truth(t: Term) -> z3.BoolRef:
-    if t.lo == t.hi:
-        return z3.BoolVal(t.lo != 0)
-    if t.lo == 0 and t.hi == 1 and z3.is_app_of(t.bv, z3.Z3_OP_ITE):
-        c, a, b = t.bv.children()
-        if z3.is_bv_value(a) and z3.is_bv_value(b) and a.as_long() == 1 and b.as_long() == 0:
-            return c
-    return t.bv != 0
-
-
-def widen(t: Term, lo: int, hi: int) -> Term:
-    return Term(_ext(t, _sbits(lo, hi)), lo, hi)
-
-
-def _wrap(raw: z3.BitVecRef, lo: int, hi: int, width: int | None) -> Term:
-    """A result computed exactly in `raw` (interval [lo, hi]), reduced modulo 2**width if width is set."""
-    if width is None:
-        return Term(raw, lo, hi)
-    if 0 <= lo and hi < (1 << width):
-        return Term(raw, lo, hi)
-    if raw.size() < width:
-        raw = z3.SignExt(width - raw.size(), raw)
-    return Term(z3.ZeroExt(1, z3.Extract(width - 1, 0, raw)), 0, (1 << width) - 1)
-
-
-def ite(c: z3.BoolRef, a: Term, b: Term) -> Term:
-    lo, hi = min(a.lo, b.lo), max(a.hi, b.hi)
-    w = _sbits(lo, hi)
-    return Term(z3.If(c, _ext(a, w), _ext(b, w)), lo, hi)
-
-
-def _cmp(op: str, a: Term, b: Term) -> z3.BoolRef:
-    w = max(_sbits(min(a.lo, b.lo), max(a.hi, b.hi)), 1)
-    x, y = _ext(a, w), _ext(b, w)
-    match op:
-        case "eq":
-            return x == y
-        case "ne":
-            return x != y
-        case "lt":
-            return x < y
-        case "le":
-            return x <= y
-        case "gt":
-            return x > y
-        case "ge":
-            return x >= y
-    raise ValueError(op)
-
-
-def _bitwise_range(a: Term, b: Term, op: str) -> tuple[int, int]:
-    if a.lo >= 0 and b.lo >= 0:
-        if op == "band":
-            return 0, min(a.hi, b.hi)
-        return 0, (1 << max(a.hi.bit_length(), b.hi.bit_length())) - 1
-    k = max(_sbits(a.lo, a.hi), _sbits(b.lo, b.hi))
-    return -(1 << (k - 1)), (1 << (k - 1)) - 1
-
-
-def op_term(op: str, args: list[Term], width: int | None) -> Term:
-    """The z3 meaning of `ir.Op(op, args, width)` (see `apply_op`) for arithmetic and bitwise operators."""
-    a = args[0]
-    b = args[1] if len(args) > 1 else None
-    match op:
-        case "add" | "sub" | "mul":
-            if op == "add":
-                lo, hi = a.lo + b.lo, a.hi + b.hi
-            elif op == "sub":
-                lo, hi = a.lo - b.hi, a.hi - b.lo
-            else:
-                corners = [a.lo * b.lo, a.lo * b.hi, a.hi * b.lo, a.hi * b.hi]
-                lo, hi = min(corners), max(corners)
-            w = _sbits(lo, hi)
-            x, y = _ext(a, w), _ext(b, w)
-            raw = x + y if op == "add" else x - y if op == "sub" else x * y
-            return _wrap(raw, lo, hi, width)
-        case "div" | "mod":
-            m = max(abs(a.lo), abs(a.hi), abs(b.lo), abs(b.hi)) + 1
-            w = _sbits(-m, m)
-            x, y = _ext(a, w), _ext(b, w)
-            r = x % y  # z3py: bvsmod, the sign follows the divisor, as Python's %
-            if op == "mod":
-                return _wrap(r, -m, m, width)
-            return _wrap((x - r) / y, -m, m, width)  # exact division after removing the floor remainder
-        case "shl":
-            bhi = max(min(b.hi, MAX_SHIFT), 0)
-            lo, hi = min(a.lo << bhi, a.lo, 0), max(a.hi << bhi, a.hi, 0)
-            w = _sbits(lo, hi)
-            wb = max(w, _sbits(b.lo, b.hi))
-            x, y = _ext(a, wb), _ext(b, wb)
-            ok = z3.And(y >= 0, y <= min(MAX_SHIFT, (1 << (wb - 1)) - 1))
-            shifted = z3.If(ok, x << y, z3.BitVecVal(0, wb))
-            return _wrap(z3.Extract(w - 1, 0, shifted) if wb > w else shifted, lo, hi, width)
-        case "shr":
-            lo, hi = min(a.lo, 0), max(a.hi, 0)
-            w = max(_sbits(lo, hi), _sbits(b.lo, b.hi))
-            x, y = _ext(a, w), _ext(b, w)
-            return Term(z3.If(y >= 0, z3.If(y >= w, z3.If(x < 0, z3.BitVecVal(-1, w), z3.BitVecVal(0, w)),
-                                              x >> y), z3.BitVecVal(0, w)), lo, hi)
-        case "band" | "bor" | "bxor":
-            lo, hi = _bitwise_range(a, b, op)
-            w = max(_sbits(lo, hi), _sbits(a.lo, a.hi), _sbits(b.lo, b.hi))
-            x, y = _ext(a, w), _ext(b, w)
-            raw = x & y if op == "band" else x | y if op == "bor" else x ^ y
-            return Term(raw, lo, hi)
-        case "neg":
-            lo, hi = -a.hi, -a.lo
-            w = _sbits(lo, hi)
-            return _wrap(-_ext(a, w), lo, hi, width)
-        case "bnot":
-            lo, hi = -a.hi - 1, -a.lo - 1
-            w = max(_sbits(lo, hi), a.bv.size())
-            return _wrap(~_ext(a, w), lo, hi, width)
-        case "popcount":
-            n = max(a.hi.bit_length(), 1)
-            w = _sbits(0, n)
-            x = _ext(a, n + 1)
-            return Term(z3.Sum([z3.ZeroExt(w - 1, z3.Extract(i, i, x)) for i in range(n)]), 0, n)
-    raise ValueError(f"unknown operator {op}")
-
-
-def extract(t: Term, lo: int, width: int) -> Term:
-    w = max(lo + width, t.bv.size())
-    x = _ext(t, w)
-    return Term(z3.ZeroExt(1, z3.Extract(lo + width - 1, lo, x)), 0, (1 << width) - 1)
-
-
-def insert(base: Term, lo: int, width: int, value: Term) -> Term:
-    """`base` with bits [lo, lo+width) replaced by the low bits of `value` (Python: infinite two's complement)."""
-    if base.lo >= 0:
-        rlo, rhi = 0, max(base.hi, (1 << (lo + width)) - 1)
-        rhi = (1 << max(rhi.bit_length(), lo + width)) - 1
-    else:
-        k = max(_sbits(base.lo, base.hi), lo + width + 1)
-        rlo, rhi = -(1 << (k - 1)), (1 << (k - 1)) - 1
-    w = _sbits(rlo, rhi)
-    b = _ext(base, w)
-    v = _ext(value, max(width, value.bv.size()))
-    parts = []
-    if w > lo + width:
-        parts.append(z3.Extract(w - 1, lo + width, b))
-    parts.append(z3.Extract(width - 1, 0, v))
-    if lo > 0:
-        parts.append(z3.Extract(lo - 1, 0, b))
-    return Term(z3.Concat(*parts) if len(parts) > 1 else parts[0], rlo, rhi)
+from .bvterms import Term, compare, const, extend, extract, insert, ite, of_bool, op_term, signed_bits, truth
 
 
 # ---------------------------------------------------------------------------------------------- state layout
@@ -255,7 +70,7 @@ def components(ts: ir.TransitionSystem) -> tuple[tuple[Component, ...], ...]:
             continue
         lo, hi = type_range(sv.type)
         if lo < 0:
-            out.append((Component(i, sv.name, 0, _sbits(lo, hi), True),))
+            out.append((Component(i, sv.name, 0, signed_bits(lo, hi), True),))
         else:
             out.append((Component(i, sv.name, 0, max(hi.bit_length(), 1), False),))
     return tuple(out)
@@ -304,7 +119,7 @@ class Encoding:
         """The component values of `t` stored into state variable `var`."""
         cs = self.comps[var]
         top = max(c.lo + c.width for c in cs)
-        x = _ext(t, max(top, t.bv.size()))
+        x = extend(t, max(top, t.bv.size()))
         return tuple(z3.simplify(z3.Extract(c.lo + c.width - 1, c.lo, x)) for c in cs)
 
     def valid(self, s: Step) -> z3.BoolRef:
@@ -365,7 +180,7 @@ class Encoding:
                 opts = [self.expr(o, s, env, local) for o in options]
                 out = opts[-1]
                 for k in range(len(opts) - 2, -1, -1):
-                    out = ite(_cmp("eq", idx, const(base + k)), opts[k], out)
+                    out = ite(compare("eq", idx, const(base + k)), opts[k], out)
                 return out
             case _:
                 assert_never(e)
@@ -388,7 +203,7 @@ class Encoding:
                 return z3.Or([self.cond(a, s, env, local) for a in args])
             case "implies":
                 return z3.Implies(self.cond(args[0], s, env, local), self.cond(args[1], s, env, local))
-        return _cmp(op, self.expr(args[0], s, env, local), self.expr(args[1], s, env, local))
+        return compare(op, self.expr(args[0], s, env, local), self.expr(args[1], s, env, local))
 
     def op(self, op, args, width, s, env, local) -> Term:
         if op in ("not", "and", "or", "implies", "eq", "ne", "lt", "le", "gt", "ge"):
@@ -428,8 +243,8 @@ class _Exec:
                 case ir.Assign(var, value, _):
                     lo, hi = enc.ranges[var]
                     t = enc.expr(value, s, env, local)
-                    w = max(_sbits(lo, hi), 1)
-                    bv = _ext(t, w)
+                    w = max(signed_bits(lo, hi), 1)
+                    bv = extend(t, w)
                     env[var] = Term(z3.Extract(w - 1, 0, bv) if bv.size() > w else bv, lo, hi)
                 case ir.Let(name, value):
                     local[name] = enc.expr(value, s, env, local)
@@ -454,7 +269,7 @@ class _Exec:
                     if tail:
                         break
                 case ir.Choose(name, lo, hi, where, body):
-                    w = _sbits(lo, hi)
+                    w = signed_bits(lo, hi)
                     x = Term(s.choice(name, w), lo, hi)
                     inner = {**local, name: x}
                     dom = z3.And(x.bv >= lo, x.bv <= hi, enc.cond(where, s, env, inner))
