@@ -192,7 +192,7 @@ def test_pdr_certificates_are_checked():
     obs = obligations(ts, bounded)
     h = chc(enc, obs, E.cone(ts, {0}))
     x = z3.Var(0, z3.BitVecSort(3))
-    certify(h, z3.ULE(x, 5), None)  # the real invariant passes
+    assert certify(h, z3.ULE(x, 5), None)  # the real invariant passes
     with pytest.raises(UncheckedInvariant, match="initiation"):
         certify(h, z3.BoolVal(False), None)
     with pytest.raises(UncheckedInvariant, match="safety"):

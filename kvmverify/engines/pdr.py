@@ -147,21 +147,35 @@ class UncheckedInvariant(Exception):
     """Spacer's invariant is not inductive or does not exclude the bad states (a bug in z3 or in kvmverify)."""
 
 
-def certify(h: Horn, formula: z3.BoolRef, timeout: float | None) -> None:
+def certify(h: Horn, formula: z3.BoolRef, timeout: float | None) -> bool:
     """Soundness first: check Spacer's answer independently. The invariant (over de Bruijn variables) must hold
-    initially, be preserved by every transition, and exclude every bad state; raises UncheckedInvariant if not."""
-    at_s = z3.substitute_vars(formula, *h.flat_s) if h.flat_s else formula
-    at_t = z3.substitute_vars(formula, *h.flat_t) if h.flat_t else formula
-    for what, claim in (("initiation", z3.And(h.init, z3.Not(at_s))),
-                        ("consecution", z3.And(at_s, h.step, z3.Not(at_t))),
-                        ("safety", z3.And(at_s, h.bad))):
+    initially, be preserved by every transition, and exclude every bad state. True: checked; False: z3 ran out
+    of time checking it (the proof is then not reported); raises UncheckedInvariant if it is wrong."""
+    deadline = time.monotonic() + timeout if timeout is not None else 0.0
+
+    def at(flat):
+        return z3.substitute_vars(formula, *flat) if flat else formula
+
+    def clauses(f: z3.BoolRef) -> list[z3.BoolRef]:
+        return list(f.children()) if z3.is_and(f) else [f]
+
+    at_s = at(h.flat_s)
+    # one incremental solver per check; consecution clause by clause (Inv(s) /\ step /\ !clause(t)), which is
+    # far cheaper than negating the whole invariant at once
+    for what, base, goals in (("initiation", h.init, clauses(at_s)),
+                              ("consecution", z3.And(at_s, h.step), clauses(at(h.flat_t))),
+                              ("safety", z3.And(at_s, h.bad), [z3.BoolVal(False)])):
         solver = z3.Solver()
-        if timeout is not None:
-            solver.set(timeout=max(int(timeout * 1000), 1))
-        solver.add(claim)
-        r = solver.check()
-        if r != z3.unsat:
-            raise UncheckedInvariant(f"the PDR invariant fails its {what} check ({r})")
+        solver.add(base)
+        for goal in goals:
+            if timeout is not None:
+                solver.set(timeout=max(int((deadline - time.monotonic()) * 1000), 1))
+            r = solver.check(z3.Not(goal))
+            if r == z3.sat:
+                raise UncheckedInvariant(f"the PDR invariant fails its {what} check")
+            if r == z3.unknown:
+                return False
+    return True
 
 
 def _valid_comp(enc: E.Encoding, s: E.Step, var: int) -> z3.BoolRef:
@@ -178,14 +192,18 @@ def _valid_comp(enc: E.Encoding, s: E.Step, var: int) -> z3.BoolRef:
 def pdr_prove(enc: E.Encoding, obs: list[Obligation], timeout: float | None = None) -> tuple[str, str | None]:
     """('proved', invariant text) | ('reachable', None) | ('unknown', reason), over the obligations' cone."""
     variables = E.cone(enc.ts, set().union(*(ob.seed for ob in obs)))
+    started = time.monotonic()
     h = chc(enc, obs, variables, timeout)
     try:
         r = h.fp.query(h.query)
     except z3.Z3Exception as e:  # z3 reports a timeout or cancellation as an exception from query()
-        return "unknown", str(e)
+        msg = e.value.decode() if isinstance(getattr(e, "value", None), bytes) else str(e)
+        return "unknown", "time limit" if msg == "canceled" else msg
     if r == z3.unsat:
         formula = h.fp.get_cover_delta(-1, h.inv)
-        certify(h, formula, timeout)
+        left = None if timeout is None else max(timeout - (time.monotonic() - started), 0.001)
+        if not certify(h, formula, left):
+            return "unknown", "the time limit passed while checking the invariant PDR found"
         comps = [enc.comps[v][j] for v, j in h.keep]
         return "proved", show_formula(formula, [c.name for c in comps], comps, enc.ts)
     if r == z3.sat:
