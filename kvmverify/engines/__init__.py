@@ -22,7 +22,7 @@ from .explicit import Explorer, Interrupt, Limits, ProgressFn
 from .result import CheckResult, Stats
 
 ENGINES = ("auto", "explicit", "bmc", "induction", "pdr")
-AUTO_MAX_STATES = 200_000  # a few seconds of explicit search; apf_int (2,2) is 9453 states under symmetry
+AUTO_MAX_STATES = 1_000_000  # some seconds of explicit search: apf_int (2,2) (393,828 states up to symmetry) fits
 DEFAULT_DEPTH = 20
 DEFAULT_MAX_K = 10
 
