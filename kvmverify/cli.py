@@ -416,9 +416,15 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
         stderr.write(parser.format_usage())
         return EXIT_USAGE
     interrupt = Interrupt()
+
+    def on_sigint(*_) -> None:
+        # the first Ctrl-C asks the search to stop and report; a second one stops at once (KeyboardInterrupt)
+        interrupt.set = True
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
     previous = None
     try:
-        previous = signal.signal(signal.SIGINT, lambda *_: setattr(interrupt, "set", True))
+        previous = signal.signal(signal.SIGINT, on_sigint)
     except ValueError:  # not the main thread (e.g. under some test runners): Ctrl-C keeps its default
         previous = None
     try:

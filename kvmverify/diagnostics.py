@@ -70,11 +70,19 @@ def sort_key(d: Diagnostic) -> tuple:
     return (d.span.file, d.span.line, d.span.col, d.code, d.message)
 
 
+MAX_SHOWN_LINE = 160  # a source line longer than this is shown as a window around the caret
+MAX_MESSAGE = 400  # messages quote names from the source, which may be 10,000 characters long
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text) - limit} more characters)"
+
+
 def render(diags: Iterable[Diagnostic], sources: Sources) -> str:
     """The long form: `file:line:col: severity[CODE]: message`, the line, a caret, the hint."""
     out: list[str] = []
     for d in sorted(diags, key=sort_key):
-        out.append(f"{d.span}: {d.severity}[{d.code}]: {d.message}")
+        out.append(f"{d.span}: {d.severity}[{d.code}]: {_clip(d.message, MAX_MESSAGE)}")
         src = sources.line(d.span.file, d.span.line)
         if src is not None:
             src = src.expandtabs(4)
@@ -82,11 +90,16 @@ def render(diags: Iterable[Diagnostic], sources: Sources) -> str:
             if d.span.end_line == d.span.line and d.span.end_col > d.span.col:
                 width = d.span.end_col - d.span.col
             col = max(d.span.col, 1)
+            if len(src) > MAX_SHOWN_LINE:  # a window around the caret; "…" marks what was cut
+                start = max(0, col - 1 - MAX_SHOWN_LINE // 4)
+                src = ("…" if start else "") + src[start:start + MAX_SHOWN_LINE] + "…"
+                col = col - start + (1 if start else 0)
+                width = min(width, MAX_SHOWN_LINE - (col - 1))
             width = max(1, min(width, len(src) - col + 1))
             out.append(f"    {src}")
             out.append("    " + " " * (col - 1) + "^" * width)
         if d.hint:
-            out.append(f"    hint: {d.hint}")
+            out.append(f"    hint: {_clip(d.hint, MAX_MESSAGE)}")
     return "\n".join(out) + ("\n" if out else "")
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .check.checker import check
-from .check.loader import load
+from .check.loader import display_path, load
 from .check.model import Model
-from .diagnostics import Diagnostic, DiagnosticError, Sources, Span
+from .diagnostics import Diagnostic, DiagnosticError, Sources
+from .ir.limits import model_limits, system_limits
 from .ir.lower import lower
 from .ir.nodes import TransitionSystem
+from .lang.parser import too_deep
 
 
 @dataclass
@@ -20,11 +22,19 @@ class Compiled:
 
 def compile_model(path: str, overrides: dict[str, int], sources: Sources) -> Compiled:
     """Raises DiagnosticError carrying every error (and the warnings found before them)."""
+    warnings: list[Diagnostic] = []
     try:
         loaded = load(path, sources)
+        warnings.extend(loaded.warnings)
         model = check(loaded, overrides)
+        warnings.extend(model.warnings)
+        if too_big := model_limits(model):  # before lowering: lowering a too large model is what takes too long
+            raise DiagnosticError(too_big)
         system = lower(model)
+        if too_deep_ir := system_limits(system):
+            raise DiagnosticError(too_deep_ir)
     except RecursionError:
-        raise DiagnosticError([Diagnostic("KV105", "error", "the model nests expressions or statements too deeply",
-                                          Span(path, 1, 1, 1, 1), "split deep expressions with `let` or `def`")])
-    return Compiled(model, system, model.warnings)
+        raise DiagnosticError([*warnings, too_deep(display_path(path))]) from None
+    except DiagnosticError as e:
+        raise DiagnosticError([*warnings, *e.diagnostics]) from None
+    return Compiled(model, system, warnings)

@@ -80,13 +80,13 @@ def test_json_document_shape():
     first = doc["properties"][0]
     assert set(first) == {"name", "kind", "status", "as_expected", "expected", "description", "location",
                           "coverage", "trace"}
-    assert first["location"] == {"file": "models/apf_int.kv", "line": 187, "column": 1}
+    assert first["location"] == {"file": "models/apf_int.kv", "line": 199, "column": 1}
 
 
 def test_several_models_and_directories():
     code, out, _ = run_cli("check", "models/apf_int_bugs", *SMALL[0:1], "--param", "NVCPU=1", "--no-traces", "-q")
     assert code == 0
-    assert out.count("model apf_int") == 5
+    assert out.count("model apf_int") == 6
 
 
 def test_version():

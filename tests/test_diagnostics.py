@@ -1,5 +1,6 @@
 """Broken models: every error is a coded, located diagnostic with the source line and a caret; never a traceback.
 Each case's stderr is compared with tests/golden/diag_<name>.txt (KVMVERIFY_UPDATE_GOLDEN=1 rewrites them)."""
+import os
 import pathlib
 import re
 
@@ -22,6 +23,42 @@ def test_broken_model_diagnostics(name):
     assert heads and all(DIAG_LINE.match(h) for h in heads), heads
     check_golden(f"diag_{name}.txt", "".join(line + "\n" for line in err.splitlines()
                                              if not line.startswith("kvmverify: ")))
+
+
+def test_a_file_that_cannot_be_read():
+    code, _, err = run_cli("check", "models/apf_int.kv/inner.kv")
+    assert code == 2 and "error[KV001]: cannot read 'models/apf_int.kv/inner.kv': Not a directory" in err
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_an_unreadable_file(tmp_path):
+    model = tmp_path / "secret.kv"
+    model.write_text("model secret\nvar x : bool = false\n")
+    model.chmod(0)
+    code, _, err = run_cli("check", str(model))
+    assert code == 2 and "error[KV001]: cannot read" in err and "Permission denied" in err
+
+
+def test_a_fifo_is_refused_instead_of_blocking(tmp_path):
+    fifo = tmp_path / "pipe.kv"
+    os.mkfifo(fifo)
+    code, _, err = run_cli("check", str(fifo))
+    assert code == 2 and "is not a regular file" in err
+
+
+def test_use_paths_inside_the_project_do_not_warn():
+    code, _, err = run_cli("check", "models/apf_int_bugs/enable_before_vector.kv", "--no-traces")
+    assert code == 0 and "KV212" not in err
+
+
+def test_use_path_out_of_the_project_warns_but_checks(tmp_path):
+    (tmp_path / "proj").mkdir()
+    (tmp_path / "proj" / "kvmverify.toml").write_text("")
+    (tmp_path / "shared.kv").write_text("type Bit = 0 .. 1\n")
+    (tmp_path / "proj" / "m.kv").write_text('model m\nuse "../shared.kv"\nvar x : Bit = 0\n')
+    code, _, err = run_cli("check", str(tmp_path / "proj" / "m.kv"))
+    assert code == 0
+    assert "warning[KV212]: `use` path '../shared.kv' leads out of the project" in err
 
 
 def test_all_errors_of_a_phase_are_reported_together():

@@ -11,6 +11,7 @@ from ..lang import ast
 from . import layout as layout_lint
 from .exprs import ExprChecker, Local, Unresolved, const_eval, fits, is_boolish, is_finite
 from .loader import Loaded
+from .liveness import check_liveness
 from .model import ActionInfo, DefInfo, HandlerInfo, Model, PropInfo, SlotInfo, VarInfo
 from .types import (BOOL, CTYPES, MAX_DOMAIN, MAX_SET_DOMAIN, BitsT, BoolT, EmptySetT, EnumT, IntT, SetT, Type,
                     domain_size)
@@ -103,6 +104,9 @@ class Checker(ExprChecker):
             self.slot(d)
         for d in [*k(ast.InvariantDecl), *k(ast.CoverDecl)]:
             self.prop(d)
+        liveness_names: dict[str, Span] = {}
+        for d in k(ast.LivenessDecl):
+            check_liveness(self, d, liveness_names)
         self.m.expects = list(k(ast.ExpectDecl))
         errors = [d for d in self.diags if d.is_error]
         self.m.warnings = [d for d in self.diags if not d.is_error]
@@ -222,6 +226,9 @@ class Checker(ExprChecker):
             indices = []
             for it in d.indices:
                 t = self.type_expr(it)
+                if isinstance(t, (BoolT, IntT, EnumT)) and domain_size(t) > MAX_ARRAY_ELEMENTS:
+                    raise self.error("KV309", f"'{d.name}' is indexed by {t}, which has {domain_size(t)} values", it,
+                                     f"an array has at most {MAX_ARRAY_ELEMENTS} elements; lower the params")
                 if not is_finite(t):
                     raise self.error("KV302", f"arrays are indexed by finite types; {t} is not one", it)
                 indices.append(t)

@@ -193,6 +193,12 @@ class ExprChecker:
                     inner[b.name] = Local(self.finite_type_name(b.type_name), kind="binder")
                 self.expect_bool(body, inner)
                 return BOOL
+            case ast.LeadsTo() | ast.AlwaysEventually():
+                # a state predicate is wanted here; liveness formulas are typed by Checker.liveness
+                op = "leads_to" if isinstance(e, ast.LeadsTo) else "always eventually"
+                raise self.error("KV330", f"`{op}` is a liveness operator; it may only appear at the top of a "
+                                 "`property`", e, "write `property NAME: P leads_to Q` (or `always eventually P`), "
+                                 "optionally under `forall`; invariants, covers, guards and defs are state predicates")
             case _:
                 assert_never(e)
 

@@ -62,6 +62,19 @@ class PropInfo:
     span: Span
 
 
+@dataclass(frozen=True)
+class LivenessInfo:
+    """A checked `property`: over every value of `binders`, `premise` leads_to `goal` (premise None: always
+    eventually goal)."""
+
+    name: str
+    binders: tuple[tuple[str, FiniteT], ...]
+    premise: ast.Expr | None
+    goal: ast.Expr
+    span: Span
+    text: str  # "P leads_to Q" / "always eventually P", for the description
+
+
 @dataclass
 class Model:
     name: str
@@ -82,6 +95,7 @@ class Model:
     expr_types: dict[int, Type] = field(default_factory=dict)  # id(ast node) -> type; the AST outlives the model
     warnings: list[Diagnostic] = field(default_factory=list)
     symmetric: dict[str, Span] = field(default_factory=dict)  # `symmetric type` names -> where declared
+    liveness: list[LivenessInfo] = field(default_factory=list)
 
     def type_of(self, e: ast.Expr) -> Type:
         return self.expr_types[id(e)]

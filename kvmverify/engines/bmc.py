@@ -95,6 +95,11 @@ class BMC:
         return found, depth, None
 
 
+def safety_and_covers(ts: ir.TransitionSystem) -> list[ir.Property]:
+    """The properties the z3 engines decide: all but liveness."""
+    return [p for p in ts.properties if p.kind not in ir.LIVENESS_KINDS]
+
+
 def property_results(ts: ir.TransitionSystem, found: dict[int, Trace], proved: dict[int, Coverage],
                      fallback: Coverage) -> tuple[PropertyResult, ...]:
     """Violations/reached covers from `found` (shortest traces, by BMC), proofs from `proved` (covers proved unreachable are vacuous), the
@@ -103,7 +108,9 @@ def property_results(ts: ir.TransitionSystem, found: dict[int, Trace], proved: d
     out = []
     for p in ts.properties:
         exp = expects.get(p.name)
-        if p.id in found:
+        if p.kind in ir.LIVENESS_KINDS:  # infinite runs: the z3 engines encode finite ones only
+            out.append(PropertyResult(p, "unknown", Coverage("unsupported"), None, exp))
+        elif p.id in found:
             status = "reached" if p.kind == "cover" else "violated"
             out.append(PropertyResult(p, status, Coverage("shortest", depth=found[p.id].length), found[p.id], exp))
         elif p.id in proved:
@@ -120,7 +127,7 @@ def run_bmc(ts: ir.TransitionSystem, depth: int, timeout: float | None = None,
     started = time.monotonic()
     deadline = started + timeout if timeout is not None else None
     engine = BMC(ts, deadline=deadline)
-    found, reached, bound = engine.search(list(ts.properties), depth, interrupt)
+    found, reached, bound = engine.search(safety_and_covers(ts), depth, interrupt)
     cov = Coverage("bounded", depth=max(reached, 0), bound=bound)
     results = property_results(ts, {pid: t for pid, (_, t) in found.items()}, {}, cov)
     stats = Stats(0, 0, max(reached, 0), time.monotonic() - started)

@@ -296,3 +296,18 @@ def compile_system(ts: ir.TransitionSystem) -> Compiled:
     namespace: dict = {"Abort": Abort, "__builtins__": {"range": range, "len": len, "sorted": sorted}, **getters}
     exec(compile(source, f"<kvmverify:{ts.name}>", "exec"), namespace)  # noqa: S102 - generated from the IR only
     return Compiled(namespace["succ"], namespace["props"], tuple(g.checks), source, mask, namespace["canon"])
+
+
+def compile_predicates(ts: ir.TransitionSystem, preds: list[ir.Expr]) -> Callable:
+    """`f(s)`: a bit mask with bit i set when preds[i] holds in state s (for the liveness search)."""
+    g = _Gen(ts)
+    g.emit(0, "def preds(s):")
+    g.unpack(1)
+    g.emit(1, "r = 0")
+    for i, e in enumerate(preds):
+        g.emit(1, f"if {g.expr(e)}:")
+        g.emit(2, f"r |= {1 << i}")
+    g.emit(1, "return r")
+    namespace: dict = {"__builtins__": {}}
+    exec(compile("\n".join(g.lines) + "\n", f"<kvmverify:{ts.name}:preds>", "exec"), namespace)  # noqa: S102
+    return namespace["preds"]

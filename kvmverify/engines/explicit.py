@@ -13,6 +13,7 @@ from typing import Callable
 
 from ..ir import nodes as ir
 from .codegen import Compiled, compile_system
+from .liveness import check_liveness
 from .result import CheckResult, Coverage, PropertyResult, Stats, Step, Trace, Violation
 
 
@@ -141,7 +142,9 @@ class Explorer:
                 break
             sid = level_start
             while sid < level_end:
-                if sid & 1023 == 0:
+                # every 64 expansions: a wide model makes thousands of successors per state, and a bound must
+                # stop it close to where it was set
+                if sid & 63 == 0 or (limits.max_states is not None and len(states) >= limits.max_states):
                     bound = self._bound_hit(limits, len(states), deadline, interrupt)
                     if bound:
                         break
@@ -181,13 +184,30 @@ class Explorer:
         # exhausted: the loop ran one level past the deepest one; stopped: every transition from levels below
         # `depth` was explored and every state up to `depth` checked
         reached = depth - 1 if exhausted else depth
+        # liveness: fair lassos in the concrete graph, explored again without symmetry reduction and with its edges
+        index.clear()  # traces need only states/parent/via: free the visited set before the liveness search
+        live = check_liveness(self, limits, interrupt, deadline) if ts.liveness else {}
         stats = Stats(len(states), transitions, max(reached, 0), time.monotonic() - started, peak_rss_mb())
-        results = self._results(found, states, parent, via, stats, bound)
+        results = self._results(found, states, parent, via, stats, bound, live)
         resource_bound = bound if bound != "max-depth" else None
-        notes = () if resource_bound is None else (
-            f"search stopped by {bound} after {stats.states} states; no violation up to depth {stats.depth}",)
+        notes = () if resource_bound is None else self._partial_notes(results, stats, bound)
+        if any(r.status == "unknown" for r in live.values()):
+            notes += ("liveness needs the whole state graph: a bounded search can show a lasso but never proves "
+                      "a liveness property",)
         return CheckResult("explicit", tuple(results), stats, bound=resource_bound, notes=notes,
                            reduction=self.reduction)
+
+    @staticmethod
+    def _partial_notes(results, stats: Stats, bound: str) -> tuple[str, ...]:
+        """What a stopped search still says: how far it got, and which properties nothing violated so far."""
+        clean = [r.prop.name for r in results
+                 if r.status == "unknown" and r.prop.kind not in ("cover", "liveness")]  # liveness: its own note
+        why = "an interrupt (SIGINT)" if bound == "interrupted" else bound
+        notes = [f"search stopped by {why} after {stats.states} states; every state up to depth {stats.depth} "
+                 "checked"]
+        if clean:
+            notes.append(f"no violation in {stats.states} states explored (bound hit: {bound}): {', '.join(clean)}")
+        return tuple(notes)
 
     @staticmethod
     def _bound_hit(limits: Limits, nstates: int, deadline, interrupt) -> str | None:
@@ -203,11 +223,14 @@ class Explorer:
                 return "max-memory"
         return None
 
-    def _results(self, found, states, parent, via, stats: Stats, bound):
+    def _results(self, found, states, parent, via, stats: Stats, bound, live: dict | None = None):
         expects = {name: verdict for name, verdict, _ in self.ts.expects}
         exhausted = bound is None
         results = []
         for p in self.ts.properties:
+            if p.kind in ir.LIVENESS_KINDS:
+                results.append(live[p.id])
+                continue
             f = found.get(p.id)
             if exhausted:
                 cov = Coverage("exhaustive", states=stats.states, depth=stats.depth, reduction=self.reduction)

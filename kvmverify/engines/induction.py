@@ -17,7 +17,7 @@ import z3
 
 from ..ir import nodes as ir
 from . import encode as E
-from .bmc import BMC, OutOfTime, property_results
+from .bmc import BMC, OutOfTime, property_results, safety_and_covers
 from .explicit import Explorer, Interrupt
 from .result import CheckResult, Coverage, Stats, Step, Trace
 
@@ -48,7 +48,7 @@ def run_induction(ts: ir.TransitionSystem, max_k: int, timeout: float | None = N
     deadline = started + timeout if timeout is not None else None
     enc = E.Encoding(ts)
     bmc = BMC(ts, explorer, engine, deadline)
-    todo = [p for p in ts.properties if p.id not in skip]
+    todo = [p for p in safety_and_covers(ts) if p.id not in skip]
     groups = [g for g in [[p for p in todo if p.kind != "cover"]] + [[p] for p in todo if p.kind == "cover"] if g]
     found: dict[int, Trace] = {}
     proved: dict[int, Coverage] = {}

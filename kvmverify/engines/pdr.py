@@ -17,7 +17,7 @@ import z3
 
 from ..ir import nodes as ir
 from . import encode as E
-from .bmc import BMC, property_results
+from .bmc import BMC, property_results, safety_and_covers
 from .explicit import Explorer
 from .result import CheckResult, Coverage, Stats, Trace
 from .show import show_formula
@@ -235,7 +235,7 @@ def run_pdr(ts: ir.TransitionSystem, timeout: float | None = None, explorer: Exp
     bmc = BMC(ts, explorer, engine, deadline)
     found: dict[int, Trace] = {}
     notes: list[str] = []
-    todo = [p for p in ts.properties if p.id not in skip]
+    todo = [p for p in safety_and_covers(ts) if p.id not in skip]
     obs = {p.id: obligations(ts, p) for p in todo}
 
     def left() -> float | None:

@@ -31,6 +31,9 @@ class Trace:
     steps: tuple[Step, ...]
     loop: int | None = None  # lasso traces (liveness): index of the step the last state returns to
     violation: Violation | None = None
+    # lasso traces: the action instance taking the last state back to steps[loop].state; None with a loop means
+    # no action is enabled in the last state (a deadlock: the run stays there forever)
+    loop_action: int | None = None
 
     @property
     def length(self) -> int:
@@ -42,8 +45,9 @@ class Trace:
 class Coverage:
     """What a verdict rests on. `bound` names the limit that stopped a search, if any."""
 
-    # exhaustive | bounded | k-induction | pdr | cti (k-induction failed: counterexample to induction) |
-    # shortest (a z3 counterexample that BMC found shortest: no shorter run fails)
+    # exhaustive | bounded | k-induction | pdr | fair-lassos (liveness over the whole state graph) |
+    # cti (k-induction failed: counterexample to induction) |
+    # shortest (a z3 counterexample that BMC found shortest: no shorter run fails) | unsupported
     kind: str
     states: int | None = None
     depth: int | None = None
@@ -66,11 +70,15 @@ class Coverage:
                 if self.invariant is None:
                     return f"PDR gave up ({self.bound or 'see the notes'})"
                 return f"proved (PDR, invariant: {' && '.join(self.invariant.splitlines())})"
+            case "fair-lassos":
+                return f"exhaustive, fair lassos searched in {self.states} states"
             case "cti":
                 why = f", stopped by {self.bound}" if self.bound else ""
                 return f"counterexample to induction at k={self.k}{why}"
             case "shortest":
                 return f"shortest counterexample (BMC, none shorter than {self.depth} step(s))"
+            case "unsupported":
+                return "liveness: only the explicit engine checks it (use --engine explicit)"
         return self.kind
 
     def _up_to(self) -> str:

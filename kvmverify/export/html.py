@@ -176,7 +176,7 @@ def trace_html(ts: ir.TransitionSystem, r: PropertyResult, sources: Sources | No
             notes.append('<span class="bad">the step stops here: a fatal check failed</span>')
         if viol_row:
             notes.append(f'<span class="bad">violates {e(p.name)}</span>')
-        elif i == last and not p.is_step and r.status == "violated":
+        elif i == last and not p.is_step and p.kind != "liveness" and r.status == "violated":
             notes.append(f'<span class="bad">{e(p.name)} is false here</span>')
         if trace.loop is not None and i == trace.loop:
             notes.append("<b>loop starts here</b>")
@@ -190,7 +190,13 @@ def trace_html(ts: ir.TransitionSystem, r: PropertyResult, sources: Sources | No
         w(f'<td class="changes">{"<br>".join(notes)}</td></tr>')
     w("</tbody></table></div>")
     if trace.loop is not None:
-        w(f"<p>The last state steps back to step {trace.loop}: this loop can repeat forever.</p>")
+        if trace.loop_action is None:
+            w(f"<p>No action is enabled in the last state: the run stays in step {trace.loop} forever.</p>")
+        else:
+            w(f"<p>By <span class=\"mono\">{e(ts.actions[trace.loop_action].label)}</span> the last state steps "
+              f"back to step {trace.loop}: this loop can repeat forever.</p>")
+        if trace.violation is not None:
+            w(f"<p class=\"bad\">{e(trace.violation.message)}</p>")
 
     # --------------------------------------------------------------------------------------- full state table
     w("<h2>State at every step</h2>")

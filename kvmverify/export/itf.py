@@ -313,6 +313,8 @@ def trace_document(ts: ir.TransitionSystem, r: PropertyResult, source: str) -> d
     }
     if trace.loop is not None:
         doc["loop"] = trace.loop
+        # the step from the last state back to states[loop] (null: no action is enabled, the run stays there)
+        kv["loop_action"] = action_meta(ts, trace.loop_action) if trace.loop_action is not None else None
     return doc
 
 

@@ -28,6 +28,10 @@ def trace_json(ts: ir.TransitionSystem, trace: Trace) -> dict:
         steps.append({"index": i, "action": action_json(ts, s.action),
                       "state": state_dict(ts, s.state) if s.state is not None else None})
     out: dict = {"length": trace.length, "steps": steps, "loop": trace.loop}
+    if trace.loop is not None:
+        # ITF convention: steps[loop:] repeat; loop_action takes the last state back to steps[loop] (null: the
+        # last state has no successor and stays forever)
+        out["loop_action"] = action_json(ts, trace.loop_action)
     if trace.violation is not None:
         out["violation"] = {"message": trace.violation.message, "detail": dict(trace.violation.detail)}
     return out

@@ -12,7 +12,7 @@ import itertools
 from typing import assert_never
 
 from ..check.exprs import const_eval, fits
-from ..check.model import ActionInfo, Model, SlotInfo
+from ..check.model import ActionInfo, LivenessInfo, Model, SlotInfo
 from ..check.types import (BitsT, BoolT, EmptySetT, EnumT, IntT, Layout, SetT, Type, domain, domain_lo,
                            domain_size, show_value)
 from ..diagnostics import Diagnostic, DiagnosticError, Span
@@ -422,7 +422,7 @@ class Lowering:
             body = tuple(self.block(a.decl.body, env, a.actor, ()))
             args = tuple((n, v, show_value(t, v)) for (n, t), v in zip(a.params, values))
             out.append(ir.ActionInstance(next(next_id), a.actor, a.decl.name, args, guard, body, a.decl.span,
-                                         a.decl.fair))
+                                         a.decl.fair, a.decl.strong))
         return out
 
     def initial_value(self, e: ast.Expr) -> int:
@@ -449,6 +449,7 @@ class Lowering:
         for v in self.m.vars.values():
             value = self.initial_value(v.init)
             init.extend([value] * _prod([domain_size(t) for t in v.indices]))
+        liveness = [self.liveness(li) for li in self.m.liveness]
         expects = []
         names = {p.name for p in self.props}
         for x in self.m.expects:
@@ -461,11 +462,22 @@ class Lowering:
         params = tuple((n, v, _show_param(self.m.param_types[n], v)) for n, v in self.m.params.items())
         ts = ir.TransitionSystem(name=self.m.name, params=params, vars=tuple(self.vars), init=(tuple(init),),
                                  actions=tuple(actions), properties=tuple(self.props), expects=tuple(expects),
-                                 actors=tuple(self.m.actors))
+                                 actors=tuple(self.m.actors), liveness=tuple(liveness))
         found, diags = symmetries(ts, self.m)
         if diags:
             raise DiagnosticError(diags)
         return dataclasses.replace(ts, symmetries=found)
+
+    def liveness(self, li: LivenessInfo) -> ir.Liveness:
+        """One instance per value of the `forall` binders; liveness properties come after every other one."""
+        pid = self.new_prop(li.name, "liveness", None, li.span, li.text)
+        instances = []
+        for values in itertools.product(*(domain(t) for _, t in li.binders)):
+            env = {n: ir.Const(v) for (n, _), v in zip(li.binders, values)}
+            premise = self.expr(li.premise, env) if li.premise is not None else TRUE
+            label = ", ".join(f"{n}={show_value(t, v)}" for (n, t), v in zip(li.binders, values))
+            instances.append(ir.LivenessInstance(label, premise, self.expr(li.goal, env)))
+        return ir.Liveness(pid, "leads_to" if li.premise is not None else "always_eventually", tuple(instances))
 
 
 def _show_param(t: Type, v: int) -> str:

@@ -153,7 +153,8 @@ class ActionInstance:
     guard: Expr
     body: tuple[Stmt, ...]
     span: Span
-    fair: bool
+    fair: bool  # weak fairness (or strong, with `strong`): see engines/liveness.py
+    strong: bool = False
 
     @property
     def label(self) -> str:
@@ -161,9 +162,12 @@ class ActionInstance:
         return f"{self.actor}.{self.action}({inner})"
 
 
-# Property kinds: state properties are checked in every reachable state, step properties on every transition.
+# Property kinds: state properties are checked in every reachable state, step properties on every transition,
+# liveness properties on the infinite fair runs of the reachable graph (their formulas live in
+# TransitionSystem.liveness; the Property's `expr` is None).
 STATE_KINDS = ("invariant", "cover")
 STEP_KINDS = ("slot", "msr", "assert", "type_ok")
+LIVENESS_KINDS = ("liveness",)
 
 
 @dataclass(frozen=True)
@@ -181,6 +185,23 @@ class Property:
 
 
 @dataclass(frozen=True)
+class LivenessInstance:
+    """One value of a liveness property's `forall` binders: `premise` leads_to `goal` (always eventually G is
+    `true` leads_to G)."""
+
+    label: str  # "v=0, t=1"; "" without binders
+    premise: Expr
+    goal: Expr
+
+
+@dataclass(frozen=True)
+class Liveness:
+    prop: int  # the Property (kind "liveness") this is the formula of
+    kind: str  # leads_to | always_eventually
+    instances: tuple[LivenessInstance, ...]
+
+
+@dataclass(frozen=True)
 class TransitionSystem:
     name: str
     params: tuple[tuple[str, int, str], ...]  # (name, value, value as shown: true/false, 0xffffffff)
@@ -191,6 +212,7 @@ class TransitionSystem:
     expects: tuple[tuple[str, str, Span], ...]  # (property name, verdict, where the annotation is)
     actors: tuple[str, ...]
     symmetries: tuple = ()  # tuple[symmetry.Symmetry, ...]: checked permutation symmetries of the state
+    liveness: tuple[Liveness, ...] = ()  # weak fairness: per ActionInstance with `fair` set
 
     def prop(self, name: str) -> Property | None:
         return next((p for p in self.properties if p.name == name), None)

@@ -108,7 +108,25 @@ class Quant:
     body: Expr
 
 
-Expr = Union[IntLit, BoolLit, Name, Index, Field, Call, Unary, Binary, Ternary, SetLit, RecordLit, Quant]
+@dataclass(frozen=True)
+class LeadsTo:
+    """`P leads_to Q`: whenever P holds, Q holds then or later. Temporal: only at the top of a `property`."""
+
+    span: Span
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True)
+class AlwaysEventually:
+    """`always eventually P`: P holds infinitely often. Temporal: only at the top of a `property`."""
+
+    span: Span
+    body: Expr
+
+
+Expr = Union[IntLit, BoolLit, Name, Index, Field, Call, Unary, Binary, Ternary, SetLit, RecordLit, Quant, LeadsTo,
+             AlwaysEventually]
 
 # ---------------------------------------------------------------------------------------------- types
 
@@ -316,6 +334,7 @@ class ActionDecl:
     guard: Expr | None
     body: tuple[Stmt, ...]
     fair: bool
+    strong: bool = False  # `strong fair`: taken infinitely often when enabled infinitely often
 
 
 @dataclass(frozen=True)
@@ -357,6 +376,15 @@ class CoverDecl:
 
 
 @dataclass(frozen=True)
+class LivenessDecl:
+    """`property NAME: [forall x: T.] P leads_to Q` (or `always eventually P`), checked under the `fair` actions."""
+
+    span: Span
+    name: str
+    expr: Expr
+
+
+@dataclass(frozen=True)
 class ExpectDecl:
     span: Span
     verdict: str  # "violated" | "holds" | "vacuous"
@@ -364,7 +392,7 @@ class ExpectDecl:
 
 
 Decl = Union[ModelDecl, UseDecl, ParamDecl, OverrideDecl, TypeDecl, RegisterDecl, StructDecl, VarDecl, SlotDecl, ActorDecl,
-             DefDecl, InvariantDecl, CoverDecl, ExpectDecl]
+             DefDecl, InvariantDecl, CoverDecl, ExpectDecl, LivenessDecl]
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,9 @@ MAX_INT_DIGITS = 80  # 2**256 has 78 decimal digits; anything longer is a typo, 
 @functools.cache
 def _lark() -> lark.Lark:
     grammar = resources.files(__package__).joinpath("grammar.lark").read_text(encoding="utf-8")
-    return lark.Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=True)
+    # cache=True keeps the LALR tables in the temp dir, keyed by a hash of grammar and options: building them
+    # takes most of a small model's check time; lark only logs (and rebuilds) when the cache cannot be used
+    return lark.Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=True, cache=True)
 
 
 def _span(file: str, meta_or_token) -> Span:
@@ -104,6 +106,12 @@ class _ToAst(Transformer):
     bor = _bin("|")
     bxor = _bin("^")
     band = _bin("&")
+
+    def leads_to(self, meta, c):
+        return ast.LeadsTo(self.s(meta), c[0], c[2])
+
+    def always_eventually(self, meta, c):
+        return ast.AlwaysEventually(self.s(meta), c[2])
 
     def ternary(self, meta, c):
         return ast.Ternary(self.s(meta), c[0], c[1], c[2])
@@ -243,7 +251,8 @@ class _ToAst(Transformer):
 
     def action_decl(self, meta, c):
         fair, name, params, guard, body = c
-        return ast.ActionDecl(self.s(meta), str(name), tuple(params or ()), guard, _stmts(body), fair is not None)
+        return ast.ActionDecl(self.s(meta), str(name), tuple(params or ()), guard, _stmts(body), fair is not None,
+                              fair is not None and str(fair).startswith("strong"))
 
     def handler_decl(self, meta, c):
         reg, params, body = c
@@ -260,6 +269,9 @@ class _ToAst(Transformer):
 
     def invariant_decl(self, meta, c):
         return ast.InvariantDecl(self.s(meta), str(c[0]), c[1])
+
+    def liveness_decl(self, meta, c):
+        return ast.LivenessDecl(self.s(meta), str(c[0]), c[1])
 
     def cover_decl(self, meta, c):
         return ast.CoverDecl(self.s(meta), str(c[0]), c[1])
@@ -280,7 +292,8 @@ _TOKEN_NAMES = {
     "LPAR": "'('", "RPAR": "')'", "LSQB": "'['", "RSQB": "']'", "COLON": "':'", "COMMA": "','",
     "SEMICOLON": "';'", "EQUAL": "'='", "DOT": "'.'", "$END": "end of file", "CMP_OP": "a comparison",
     "ADD_OP": "'+' or '-'", "MUL_OP": "'*', '/' or '%'", "UNARY_OP": "'!', '-' or '~'", "SHIFT_OP": "'<<' or '>>'",
-    "QUANT": "'forall' or 'exists'", "VERDICT": "'violated', 'holds' or 'vacuous'", "FAIR": "'fair'", "SYMMETRIC": "'symmetric'",
+    "QUANT": "'forall' or 'exists'", "VERDICT": "'violated', 'holds' or 'vacuous'", "FAIR": "'fair' or 'strong fair'", "SYMMETRIC": "'symmetric'",
+    "LEADS_TO": "'leads_to'", "ALWAYS": "'always'", "EVENTUALLY": "'eventually'",
     "AT": "'@'", "MORETHAN": "'>'", "LESSTHAN": "'<'", "QMARK": "'?'", "STAR": "'*'",
 }
 
@@ -310,7 +323,7 @@ def _token_text(tok: Token) -> str:
 
 
 TOP_LEVEL = re.compile(r"^(model|use|param|override|type|register|struct|var|slot|actor|def|invariant|cover|"
-                       r"expect)\b", re.M)
+                       r"expect|property)\b", re.M)
 
 
 def _chunks(text: str) -> list[str]:
@@ -351,8 +364,17 @@ def parse(text: str, file: str) -> ast.File:
             raise DiagnosticError([Diagnostic(
                 "KV104", "error", f"integer literal with {len(str(tok))} digits is too large", _span(file, tok),
                 f"integer literals have at most {MAX_INT_DIGITS} digits")]) from None
+        if isinstance(e.orig_exc, RecursionError):
+            raise DiagnosticError([too_deep(file)]) from None
         raise
+    except RecursionError:
+        raise DiagnosticError([too_deep(file)]) from None
     return ast.File(file, decls)
+
+
+def too_deep(file: str) -> Diagnostic:
+    return Diagnostic("KV105", "error", "the model nests expressions or statements too deeply", Span(file, 1, 1, 1, 1),
+                      "split deep expressions with `let` or `def`, deep `if`s into several actions")
 
 
 def _syntax_diag(e: lark.exceptions.UnexpectedInput, file: str) -> Diagnostic:
@@ -368,6 +390,10 @@ def _syntax_diag(e: lark.exceptions.UnexpectedInput, file: str) -> Diagnostic:
                           f"expected {expected}")
     if isinstance(e, lark.exceptions.UnexpectedCharacters):
         ch = e.char if hasattr(e, "char") else "?"
+        if ch == "'":
+            return Diagnostic("KV102", "error", "unexpected character \"'\": .kv has no primed (next-state) names",
+                              Span(file, line, col, line, col + 1),
+                              "invariants and properties are about one state; say 'later' with `P leads_to Q`")
         expected = _describe_expected(set(e.allowed or ()))
         return Diagnostic("KV102", "error", f"unexpected character {ch!r}", Span(file, line, col, line, col + 1),
                           f"expected {expected}" if expected else None)

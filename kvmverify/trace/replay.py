@@ -16,6 +16,7 @@ from typing import Any
 
 from ..diagnostics import Diagnostic, DiagnosticError, Span
 from ..engines.explicit import Explorer
+from ..engines.liveness import lasso_problem
 from ..export.itf import ACTION_TAKEN, NONDET_PICKS, ItfError, action_args, decode_state, dec_int
 from ..ir import nodes as ir
 from .text import PLAIN, Style, action_label, state_dict
@@ -190,6 +191,7 @@ def replay(ts: ir.TransitionSystem, doc: dict[str, Any], path: str, prop_name: s
 
     prev: tuple[int, ...] | None = None
     problem: StepReport | None = None
+    run: list[tuple[tuple[int, ...], int | None]] = []  # (state, action), for lasso traces
     for i, st in enumerate(states_json):
         where = f"states[{i}]"
         meta = st.get("#meta") if isinstance(st.get("#meta"), dict) else {}
@@ -210,6 +212,7 @@ def replay(ts: ir.TransitionSystem, doc: dict[str, Any], path: str, prop_name: s
             assert prev is not None
             rep.problem, rep.violated = _check_step(ts, ex, check_prop, prev, aid, state)
         rep.violated += state_violations(state)
+        run.append((state, aid if i else None))
         steps.append(rep)
         if rep.problem:
             problem = rep
@@ -224,11 +227,26 @@ def replay(ts: ir.TransitionSystem, doc: dict[str, Any], path: str, prop_name: s
             problem = rep
     valid = problem is None
     violates = valid and prop is not None and prop.name in steps[-1].violated
+    if valid and prop is not None and prop.kind in ir.LIVENESS_KINDS:
+        why = _lasso_problem(ts, ex, prop, doc, kv, run, path)
+        violates = why is None
+        if why is not None:
+            notes.append(why)
     if valid and prop is not None and not violates:
         earlier = next((s for s in steps if prop.name in s.violated), None)
         if earlier is not None:
             notes.append(f"{prop.name} is violated earlier, at step {earlier.index}")
     return ReplayReport(ts.name, prop_name, steps, valid, violates, problem, notes)
+
+
+def _lasso_problem(ts, ex: Explorer, prop, doc, kv, run, path: str) -> str | None:
+    """A liveness trace violates its property when it is a fair lasso whose goal stays false (engines/liveness)."""
+    lv = next(lv for lv in ts.liveness if lv.prop == prop.id)
+    meta = kv.get("loop_action")
+    loop_action = _find_action(ts, meta, None, "#meta.kvmverify.loop_action", path) if isinstance(meta, dict) \
+        else None
+    loop = doc.get("loop")
+    return lasso_problem(ex, lv, [s for s, _ in run], [a for _, a in run], loop, loop_action)
 
 
 def _check_step(ts, ex: Explorer, check_prop, prev, aid: int, state) -> tuple[str | None, list[str]]:

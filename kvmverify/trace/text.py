@@ -93,7 +93,7 @@ def render_trace(ts: ir.TransitionSystem, trace: Trace, prop: ir.Property | None
         marker = ""
         last = i == len(trace.steps) - 1
         if trace.loop is not None and i == trace.loop:
-            marker = "   <- loop starts here"
+            lines.append("  -- loop starts here --")
         if last and trace.violation is not None and prop is not None and prop.is_step:
             marker = style.bad(f"   <- violates {prop.name}")
         lines.append(f"  {style.dim(f'{i:>{width}}')}  {style.bold(action_label(ts, step.action))}{marker}")
@@ -114,11 +114,34 @@ def render_trace(ts: ir.TransitionSystem, trace: Trace, prop: ir.Property | None
             lines.extend(f"{indent}{c}" for c in changes or ["(no change)"])
         prev = now
     if trace.loop is not None:
-        lines.append(f"  the last state steps back to step {trace.loop}: this loop can repeat forever")
+        lines.extend(loop_closing(ts, trace, prev, width))
     last = trace.steps[-1].state
     if prop is not None and prop.kind == "invariant" and last is not None and prop.expr is not None:
         lines.append(f"  {prop.name} is false here: " + witness(ts, prop.expr, last))
     return "\n".join(lines)
+
+
+def loop_closing(ts: ir.TransitionSystem, trace: Trace, prev: dict[str, str] | None, width: int) -> list[str]:
+    """The step that takes a lasso's last state back to its loop state (or, for a deadlock, the stay)."""
+    indent = " " * (width + 6)
+    out = []
+    if trace.loop_action is None:
+        out.append(f"  no action is enabled here: the run stays in step {trace.loop} forever")
+    else:
+        n = len(trace.steps)
+        out.append(f"  {n:>{width}}  {action_label(ts, trace.loop_action)}   back to step {trace.loop}")
+        back = trace.steps[trace.loop].state
+        if back is not None and prev is not None:
+            now = state_dict(ts, back)
+            out.extend(f"{indent}{k}: {prev[k]} -> {v}" for k, v in now.items() if prev.get(k) != v)
+    if trace.violation is not None:
+        out.append(f"  {trace.violation.message}")
+    return out
+
+
+def lasso_summary(trace: Trace) -> str:
+    loop = len(trace.steps) - trace.loop if trace.loop_action is not None else 0
+    return f"lasso: {trace.loop}-step prefix, " + (f"{loop}-step loop" if loop else "then a deadlock")
 
 
 def witness(ts: ir.TransitionSystem, expr: ir.Expr, state: tuple[int, ...]) -> str:
@@ -141,6 +164,8 @@ def coverage_text(r: PropertyResult, invariants: list[str] = ()) -> str:
         cov = f"proved (PDR, invariant of {inv.count(chr(10)) + 1} clauses, printed above)"
     if r.status == "violated":
         what = f"shortest trace: {r.trace.length} step(s)" if r.trace else ""
+        if r.trace is not None and r.trace.loop is not None:
+            what = lasso_summary(r.trace)
         cov = f"{what}; {cov}" if r.coverage.kind == "bounded" else what
     elif r.status == "reached":
         cov = f"reached in {r.trace.length} step(s)" if r.trace else "reached"
