@@ -292,5 +292,7 @@ def check_pdr(ts: ir.TransitionSystem, timeout: float | None = None) -> CheckRes
     results = property_results(ts, found, proved, Coverage("pdr"))
     depth = max((t.length for t in found.values()), default=0)
     stats = Stats(0, 0, depth, time.monotonic() - started)
-    bound = "timeout" if any(r.status == "unknown" for r in results) else None
+    # liveness is undecided by design (coverage "unsupported"), not because the time ran out
+    gave_up = any(r.status == "unknown" and r.coverage.kind != "unsupported" for r in results)
+    bound = "timeout" if gave_up and timeout is not None else None
     return CheckResult("pdr", results, stats, bound=bound, notes=tuple(notes))
