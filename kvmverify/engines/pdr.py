@@ -189,6 +189,23 @@ def _valid_comp(enc: E.Encoding, s: E.Step, var: int) -> z3.BoolRef:
     return z3.ULE(bv, hi) if hi < (1 << c.width) - 1 else z3.BoolVal(True)
 
 
+def invariant_of(h: Horn) -> z3.BoolRef:
+    """Spacer's interpretation of Inv (`get_answer`: the whole inductive frame; the lemmas of the last level
+    alone, `get_cover_delta(-1)`, need not be inductive) over de Bruijn variables, Var(i) = argument i."""
+    answer = h.fp.get_answer()
+    body = answer.body() if z3.is_quantifier(answer) else answer
+    if not (z3.is_eq(body) and body.arg(0).decl().eq(h.inv)):
+        return h.fp.get_cover_delta(-1, h.inv)  # no arguments, or a shape we do not know: the lemmas
+    app, phi = body.arg(0), body.arg(1)
+    if not z3.is_quantifier(answer):
+        return phi
+    n = answer.num_vars()
+    position = [0] * n
+    for i in range(app.num_args()):
+        position[z3.get_var_index(app.arg(i))] = i
+    return z3.substitute_vars(phi, *[z3.Var(position[j], answer.var_sort(n - 1 - j)) for j in range(n)])
+
+
 def pdr_prove(enc: E.Encoding, obs: list[Obligation], timeout: float | None = None) -> tuple[str, str | None]:
     """('proved', invariant text) | ('reachable', None) | ('unknown', reason), over the obligations' cone."""
     variables = E.cone(enc.ts, set().union(*(ob.seed for ob in obs)))
@@ -200,10 +217,10 @@ def pdr_prove(enc: E.Encoding, obs: list[Obligation], timeout: float | None = No
         msg = e.value.decode() if isinstance(getattr(e, "value", None), bytes) else str(e)
         return "unknown", "time limit" if msg == "canceled" else msg
     if r == z3.unsat:
-        formula = h.fp.get_cover_delta(-1, h.inv)
+        formula = invariant_of(h)
         left = None if timeout is None else max(timeout - (time.monotonic() - started), 0.001)
         if not certify(h, formula, left):
-            return "unknown", "the time limit passed while checking the invariant PDR found"
+            return "unknown", "z3 could not check the invariant PDR found (time limit, or unknown)"
         comps = [enc.comps[v][j] for v, j in h.keep]
         return "proved", show_formula(formula, [c.name for c in comps], comps, enc.ts)
     if r == z3.sat:
