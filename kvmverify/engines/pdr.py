@@ -217,15 +217,24 @@ def pdr_prove(enc: E.Encoding, obs: list[Obligation], timeout: float | None = No
         msg = e.value.decode() if isinstance(getattr(e, "value", None), bytes) else str(e)
         return "unknown", "time limit" if msg == "canceled" else msg
     if r == z3.unsat:
-        formula = invariant_of(h)
         left = None if timeout is None else max(timeout - (time.monotonic() - started), 0.001)
-        if not certify(h, formula, left):
-            return "unknown", "z3 could not check the invariant PDR found (time limit, or unknown)"
+        # the last level's lemmas are the short readable invariant when they are inductive on their own (they
+        # usually are); otherwise Spacer's whole answer, which must be
+        lemmas = h.fp.get_cover_delta(-1, h.inv)
+        try:
+            checked = certify(h, lemmas, left)
+            formula = lemmas
+        except UncheckedInvariant:
+            checked = False
+        if not checked:
+            formula = invariant_of(h)
+            if not certify(h, formula, left):
+                return "unknown", "z3 could not check the invariant PDR found (time limit, or unknown)"
         comps = [enc.comps[v][j] for v, j in h.keep]
         return "proved", show_formula(formula, [c.name for c in comps], comps, enc.ts)
     if r == z3.sat:
         return "reachable", None
-    return "unknown", fp.reason_unknown()
+    return "unknown", h.fp.reason_unknown()
 
 
 def shortest_trace(bmc: BMC, p: ir.Property, max_depth: int) -> Trace | None:
