@@ -31,7 +31,9 @@ from typing import TextIO
 from . import __version__
 from .check.checker import parse_param_override
 from .diagnostics import NO_SPAN, Diagnostic, DiagnosticError, Sources, render
-from .engines.explicit import Interrupt, Limits, Progress, explore
+from .engines import DEFAULT_DEPTH, DEFAULT_MAX_K, ENGINES, Options, run_engine
+from .engines.explicit import Interrupt, Limits, Progress
+from .engines.replay import Disagreement
 from .export.files import NameAllocator, trace_stem, write_atomic
 from .export.json_result import result_json, trace_json
 from .export.run import ModelRun
@@ -102,6 +104,14 @@ def build_parser(stdout: TextIO) -> _Parser:
     c.add_argument("--timeout", type=_seconds, metavar="SECONDS", help="stop after this long (exit 4)")
     c.add_argument("--max-memory", type=_positive_int, metavar="MB",
                    help="stop when the process uses more than MB megabytes (exit 4)")
+    c.add_argument("--engine", choices=ENGINES, default="auto",
+                   help="explicit: exhaustive search; bmc: z3 bounded model checking to --depth; induction: "
+                        "k-induction up to --max-k; pdr: z3 Spacer proofs; auto (default): explicit search with a "
+                        "state budget, then PDR for what it left open")
+    c.add_argument("--depth", type=_positive_int, metavar="K",
+                   help=f"bmc: check runs of at most K steps (default {DEFAULT_DEPTH})")
+    c.add_argument("--max-k", type=_positive_int, metavar="K",
+                   help=f"induction: try k = 1 .. K (default {DEFAULT_MAX_K})")
     c.add_argument("--no-symmetry", action="store_true",
                    help="explore every state, not one per orbit of the `symmetric` types")
     c.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -152,6 +162,26 @@ def _overrides(texts: list[str]) -> dict[str, int]:
     if bad:
         raise DiagnosticError(bad)
     return out
+
+
+# which engines read which flag: a flag the chosen engine would ignore is a usage error, never silently dropped
+_ENGINE_FLAGS = {"depth": ("bmc",), "max_k": ("induction",), "max_states": ("explicit", "auto"),
+                 "max_depth": ("explicit", "auto"), "max_memory": ("explicit", "auto"),
+                 "no_symmetry": ("explicit", "auto")}
+
+
+def _engine_options(args) -> Options:
+    bad = []
+    for flag, engines in _ENGINE_FLAGS.items():
+        if getattr(args, flag) not in (None, False) and args.engine not in engines:
+            name = "--" + flag.replace("_", "-")
+            bad.append(Diagnostic("KV504", "error", f"{name} does not apply to --engine {args.engine}", NO_SPAN,
+                                  f"{name} is read by --engine {' and '.join(engines)}"))
+    if bad:
+        raise DiagnosticError(bad)
+    limits = Limits(args.max_states, args.max_depth, args.timeout, args.max_memory)
+    return Options(limits, args.depth if args.depth is not None else DEFAULT_DEPTH,
+                   args.max_k if args.max_k is not None else DEFAULT_MAX_K, symmetry=not args.no_symmetry)
 
 
 def _model_files(paths: list[str]) -> list[str]:
@@ -265,12 +295,12 @@ def _summary_table(runs: list[ModelRun], style: Style, times: bool) -> str:
 
 def _check(args, stdout: TextIO, stderr: TextIO, interrupt: Interrupt) -> int:
     overrides = _overrides(args.param)
+    options = _engine_options(args)
     formats = args.trace_format or ("text",)
     if args.trace_format and any(f != "text" for f in args.trace_format) and not args.out:
         raise DiagnosticError([Diagnostic("KV503", "error", f"--trace-format {','.join(args.trace_format)} writes "
                                           "files: give the directory with --out DIR", NO_SPAN,
                                           "e.g. --trace-format itf,html --out traces/")])
-    limits = Limits(args.max_states, args.max_depth, args.timeout, args.max_memory)
     style = Style(_use_color(args, stdout))
     files = _model_files(args.paths)
     worst = EXIT_OK
@@ -295,7 +325,14 @@ def _check(args, stdout: TextIO, stderr: TextIO, interrupt: Interrupt) -> int:
         progress = _progress_for(args, stderr, path)
         started = time.monotonic()
         try:
-            result = run.result = explore(ts, limits, interrupt, progress, symmetry=not args.no_symmetry)
+            result = run.result = run_engine(ts, args.engine, options, interrupt, progress)
+        except Disagreement as e:
+            stderr.write(f"kvmverify: internal error: {e}\n  the z3 trace:\n{render_trace(ts, e.z3_trace)}\n"
+                         f"  what the explicit interpreter replayed of it:\n{render_trace(ts, e.replayed)}\n"
+                         "  this is a bug in kvmverify; please report it with the model\n")
+            run.errors = (Diagnostic("KV900", "error", f"internal error: {e}", NO_SPAN),)
+            worst = _combine(worst, EXIT_INTERNAL)
+            continue
         finally:
             if progress is not None:
                 progress.close()
@@ -310,8 +347,9 @@ def _check(args, stdout: TextIO, stderr: TextIO, interrupt: Interrupt) -> int:
                 stderr.write("".join(f"kvmverify: wrote {w}\n" for w in written))
         if not args.quiet:
             rate = result.stats.states / elapsed if elapsed > 0 else 0.0
-            stderr.write(f"kvmverify: {path}: {result.stats.states} states in {elapsed:.2f} s "
-                         f"({rate:,.0f} states/s)\n")
+            what = f"{result.stats.states} states" if result.stats.states else result.engine
+            speed = f" ({rate:,.0f} states/s)" if result.stats.states else ""
+            stderr.write(f"kvmverify: {path}: {what} in {elapsed:.2f} s{speed}\n")
         code = EXIT_INTERRUPTED if result.bound == "interrupted" else result.exit_code
         worst = _combine(worst, code)
         if interrupt.set:

@@ -12,7 +12,7 @@ UPDATE = os.environ.get("KVMVERIFY_UPDATE_GOLDEN") == "1"
 
 # tests/broken holds deliberately wrong .kv files for the diagnostics goldens; where the kvmverify pytest plugin
 # is installed (pytest11 entry point) it collects .kv files, and these are inputs, not models to check.
-collect_ignore = ["broken"]
+collect_ignore = ["broken", "corpus"]  # corpus: run through every engine by test_z3_engines.py
 
 
 def run_cli(*args: str) -> tuple[int, str, str]:

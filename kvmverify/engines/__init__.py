@@ -1,1 +1,90 @@
+"""The engines behind `kvmverify check --engine`: `run_engine(ts, name, options) -> CheckResult`.
 
+    explicit   breadth-first search of every reachable state (exhaustive, or bounded by the limits)
+    bmc        bounded model checking with z3 up to `depth`
+    induction  k-induction up to `max_k`
+    pdr        Spacer (PDR/IC3) on Horn clauses
+    auto       explicit search with a state budget (the cheap pass: shortest traces for every violation it
+               meets); if the budget, and only the budget, stops it before the state space is exhausted, PDR
+               decides the properties it left open (BMC supplies shortest traces for the ones PDR finds failing).
+               A limit the user set (--max-states, --max-depth, --timeout, --max-memory, Ctrl-C) is respected:
+               the explicit result stands, with its bound.
+
+z3 is imported only by the symbolic engines' modules, so the explicit engine starts without it.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from ..ir import nodes as ir
+from .explicit import Explorer, Interrupt, Limits, ProgressFn
+from .result import CheckResult, Stats
+
+ENGINES = ("auto", "explicit", "bmc", "induction", "pdr")
+AUTO_MAX_STATES = 1_000_000  # some seconds of explicit search: apf_int (2,2) (393,828 states up to symmetry) fits
+DEFAULT_DEPTH = 20
+DEFAULT_MAX_K = 10
+
+
+@dataclass(frozen=True)
+class Options:
+    limits: Limits = Limits()
+    depth: int = DEFAULT_DEPTH
+    max_k: int = DEFAULT_MAX_K
+    symmetry: bool = True  # explicit search: one state per orbit of the `symmetric` types
+
+
+def run_engine(ts: ir.TransitionSystem, name: str, options: Options = Options(),
+               interrupt: Interrupt | None = None, progress: ProgressFn | None = None) -> CheckResult:
+    timeout = options.limits.timeout
+    match name:
+        case "explicit":
+            return Explorer(ts, symmetry=options.symmetry).run(options.limits, interrupt, progress)
+        case "bmc":
+            from .bmc import run_bmc
+            return run_bmc(ts, options.depth, timeout, interrupt)
+        case "induction":
+            from .induction import check_induction
+            return check_induction(ts, options.max_k, timeout, interrupt)
+        case "pdr":
+            from .pdr import check_pdr
+            return check_pdr(ts, timeout)
+        case "auto":
+            return _auto(ts, options, interrupt, progress)
+    raise ValueError(f"unknown engine {name}")
+
+
+def _auto(ts: ir.TransitionSystem, options: Options, interrupt: Interrupt | None,
+          progress: ProgressFn | None) -> CheckResult:
+    started = time.monotonic()
+    limits = options.limits
+    budget = Limits(limits.max_states if limits.max_states is not None else AUTO_MAX_STATES, limits.max_depth,
+                    limits.timeout, limits.max_memory_mb)
+    explorer = Explorer(ts, symmetry=options.symmetry)
+    first = explorer.run(budget, interrupt, progress)
+    if first.bound != "max-states" or limits.max_states is not None:
+        # exhausted, or stopped by a limit the user set: that result stands, as the explicit engine's
+        return first
+    from .bmc import property_results  # z3 only now: exhaustive runs never load it
+    from .pdr import run_pdr
+    decided = {r.prop.id for r in first.results if r.status in ("violated", "reached")}
+    remaining = None if limits.timeout is None else max(limits.timeout - (time.monotonic() - started), 0.001)
+    found, proved, notes = run_pdr(ts, remaining, explorer, frozenset(decided), engine="auto")
+    by_id = {r.prop.id: r for r in first.results}
+    results = []
+    fresh = property_results(ts, found, proved, first.results[0].coverage) if first.results else ()
+    for r in fresh:
+        if r.prop.id in decided:
+            results.append(by_id[r.prop.id])
+        elif r.status == "unknown":
+            results.append(by_id[r.prop.id])
+        else:
+            results.append(r)
+    undecided = any(r.status == "unknown" for r in results)
+    stats = Stats(first.stats.states, first.stats.transitions, first.stats.depth, time.monotonic() - started,
+                  first.stats.peak_rss_mb)
+    head = (f"explicit search stopped at {first.stats.states} states (depth {first.stats.depth}); PDR decided the "
+            "rest",)
+    return CheckResult("auto (explicit + PDR)", tuple(results), stats, first.bound if undecided else None,
+                       head + tuple(notes), reduction=first.reduction)

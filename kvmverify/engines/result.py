@@ -45,7 +45,10 @@ class Trace:
 class Coverage:
     """What a verdict rests on. `bound` names the limit that stopped a search, if any."""
 
-    kind: str  # exhaustive | bounded | k-induction | pdr | fair-lassos (liveness over the whole state graph)
+    # exhaustive | bounded | k-induction | pdr | fair-lassos (liveness over the whole state graph) |
+    # cti (k-induction failed: counterexample to induction) |
+    # shortest (a z3 counterexample that BMC found shortest: no shorter run fails) | unsupported
+    kind: str
     states: int | None = None
     depth: int | None = None
     k: int | None = None
@@ -64,9 +67,18 @@ class Coverage:
             case "k-induction":
                 return f"proved (k-induction, k={self.k})"
             case "pdr":
-                return f"proved (PDR, invariant: {self.invariant})"
+                if self.invariant is None:
+                    return f"PDR gave up ({self.bound or 'see the notes'})"
+                return f"proved (PDR, invariant: {' && '.join(self.invariant.splitlines())})"
             case "fair-lassos":
                 return f"exhaustive, fair lassos searched in {self.states} states"
+            case "cti":
+                why = f", stopped by {self.bound}" if self.bound else ""
+                return f"counterexample to induction at k={self.k}{why}"
+            case "shortest":
+                return f"shortest counterexample (BMC, none shorter than {self.depth} step(s))"
+            case "unsupported":
+                return "liveness: only the explicit engine checks it (use --engine explicit)"
         return self.kind
 
     def _up_to(self) -> str:
@@ -111,6 +123,9 @@ class CheckResult:
     bound: str | None = None  # the resource limit that stopped the run, if one did
     notes: tuple[str, ...] = field(default=())
     reduction: str | None = None  # how states were counted: "symmetry of Vcpu" = one per orbit
+    # k-induction that failed: the counterexample to induction (k good states, then a bad one; not necessarily
+    # reachable) and the properties its last state breaks
+    cti: tuple[Trace, tuple[str, ...]] | None = None
 
     @property
     def exit_code(self) -> int:

@@ -53,4 +53,6 @@ def result_json(ts: ir.TransitionSystem, result: CheckResult, file: str) -> dict
             "reduction": result.reduction,
             "stats": {"states": s.states, "transitions": s.transitions, "depth": s.depth,
                       "action_instances": len(ts.actions), "state_variables": len(ts.vars)},
-            "properties": [property_json(ts, r) for r in result.results]}
+            "properties": [property_json(ts, r) for r in result.results],
+            "counterexample_to_induction": None if result.cti is None else {
+                "breaks": list(result.cti[1]), "trace": trace_json(ts, result.cti[0])}}

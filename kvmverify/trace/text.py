@@ -153,9 +153,15 @@ def witness(ts: ir.TransitionSystem, expr: ir.Expr, state: tuple[int, ...]) -> s
     return ", ".join(f"{k} = {v}" for k, v in shown.items())
 
 
-def coverage_text(r: PropertyResult) -> str:
-    """What a result covers, as the result line and the summary table say it."""
+def coverage_text(r: PropertyResult, invariants: list[str] = ()) -> str:
+    """What a result covers, as the result line and the summary table say it. A PDR invariant listed in
+    `invariants` (printed after the table) is referred to by its number."""
     cov = r.coverage.describe()
+    inv = r.coverage.invariant if r.coverage.kind == "pdr" else None
+    if inv is not None and inv in invariants:
+        cov = f"proved (PDR, invariant {invariants.index(inv) + 1} below)"
+    elif inv is not None and "\n" in inv:  # a table cell: the clauses are printed with the model's result
+        cov = f"proved (PDR, invariant of {inv.count(chr(10)) + 1} clauses, printed above)"
     if r.status == "violated":
         what = f"shortest trace: {r.trace.length} step(s)" if r.trace else ""
         if r.trace is not None and r.trace.loop is not None:
@@ -166,12 +172,14 @@ def coverage_text(r: PropertyResult) -> str:
     elif r.status == "vacuous":
         cov = f"never reached; {cov}"
     elif r.status == "unknown":
+        if r.prop.kind == "cover":  # a bounded search that did not reach a cover saw no violation of anything
+            cov = cov.replace("no violation up to", "not reached up to")
         cov = f"undecided; {cov}"
     return cov
 
 
-def result_line(r: PropertyResult, name_width: int, style: Style = PLAIN) -> str:
-    cov = coverage_text(r)
+def result_line(r: PropertyResult, name_width: int, style: Style = PLAIN, invariants: list[str] = ()) -> str:
+    cov = coverage_text(r, invariants)
     kind = "cover " if r.prop.kind == "cover" else ""
     expect = ""
     if r.expected is not None:
@@ -182,17 +190,44 @@ def result_line(r: PropertyResult, name_width: int, style: Style = PLAIN) -> str
     return f"  {style.mark(f'{mark:<4}')} {r.status:<8}  {kind + r.prop.name:<{name_width}}  {cov}{expect}"
 
 
+def _symbolic_stats(engine: str, depth: int) -> str:
+    match engine:
+        case "bmc":
+            return f"symbolic: runs of up to {depth} steps unrolled"
+        case "induction":
+            return f"symbolic: k-induction tried k = 1 .. {depth}"
+    return f"symbolic: no states enumerated; longest trace {depth} step(s)"
+
+
 def render_result(ts: ir.TransitionSystem, result: CheckResult, traces: bool = True, style: Style = PLAIN) -> str:
     out = [f"model {ts.name}: {result.engine} engine, {len(ts.actions)} action instances, "
            f"{len(ts.vars)} state variables"]
     if ts.params:
         out.append("  params: " + " ".join(f"{k}={shown}" for k, _, shown in ts.params))
     width = max([len(("cover " if r.prop.kind == "cover" else "") + r.prop.name) for r in result.results] + [8])
-    out.extend(result_line(r, width, style) for r in result.results)
+    # PDR invariants are printed after the table, one numbered block each; the result lines point at them
+    invariants = list(dict.fromkeys(r.coverage.invariant for r in result.results
+                                    if r.coverage.kind == "pdr" and r.coverage.invariant is not None))
+    out.extend(result_line(r, width, style, invariants) for r in result.results)
     s = result.stats
-    up_to = f" (up to {result.reduction})" if result.reduction else ""
-    out.append(f"  {s.states} states{up_to}, {s.transitions} transitions, depth {s.depth}")
+    if s.states:
+        up_to = f" (up to {result.reduction})" if result.reduction else ""
+        out.append(f"  {s.states} states{up_to}, {s.transitions} transitions, depth {s.depth}")
+    else:  # a symbolic engine: no states were enumerated
+        out.append(f"  {_symbolic_stats(result.engine, s.depth)}")
     out.extend(f"  note: {n}" for n in result.notes)
+    for n, inv in enumerate(invariants, 1):
+        names = ", ".join(x.prop.name for x in result.results if x.coverage.invariant == inv)
+        out.append("")
+        out.append(f"invariant {n}, inductive, found by PDR (it implies {names}):")
+        out.extend(f"  {line}" for line in inv.splitlines())
+    if result.cti is not None:
+        trace, broken = result.cti
+        out.append("")
+        out.append(f"counterexample to induction at k={trace.length}: {trace.length} step(s) from a state where every "
+                   f"property holds to one that breaks {', '.join(broken)}; the first state need not be reachable: "
+                   "an invariant that excludes it strengthens the induction")
+        out.append(render_trace(ts, trace).replace("initial state", "arbitrary state", 1))
     if traces:
         for r in result.results:
             if r.status == "violated" and r.trace is not None:
