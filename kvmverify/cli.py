@@ -327,8 +327,10 @@ def _check(args, stdout: TextIO, stderr: TextIO, interrupt: Interrupt) -> int:
         try:
             result = run.result = run_engine(ts, args.engine, options, interrupt, progress)
         except Disagreement as e:
-            stderr.write(f"kvmverify: internal error: {e}\n  the z3 trace:\n{render_trace(ts, e.z3_trace)}\n"
-                         f"  what the explicit interpreter replayed of it:\n{render_trace(ts, e.replayed)}\n"
+            traces = "" if e.z3_trace is None else (
+                f"  the z3 trace:\n{render_trace(ts, e.z3_trace)}\n"
+                f"  what the explicit interpreter replayed of it:\n{render_trace(ts, e.replayed)}\n")
+            stderr.write(f"kvmverify: internal error: {e}\n{traces}"
                          "  this is a bug in kvmverify; please report it with the model\n")
             run.errors = (Diagnostic("KV900", "error", f"internal error: {e}", NO_SPAN),)
             worst = _combine(worst, EXIT_INTERNAL)

@@ -14,9 +14,10 @@ import pytest
 
 from .check.checker import parse_param_override
 from .diagnostics import DiagnosticError, Sources, render
-from .engines.explicit import Limits, explore
+from .engines import Options, run_engine
+from .engines.explicit import Limits
 from .export.run import verdict_text
-from .trace.text import render_trace
+from .trace.text import render_trace, render_witness
 
 
 def pytest_addoption(parser) -> None:
@@ -63,7 +64,8 @@ class KvFile(pytest.File):
             raise KvModelError(render(e.diagnostics, self.sources))
         self._result = None
         expects = {name: verdict for name, verdict, _ in self.compiled.system.expects}
-        for p in self.compiled.system.properties:
+        ts = self.compiled.system
+        for p in [*ts.properties, *(c.prop for c in ts.checks)]:
             item = KvProperty.from_parent(self, name=p.name, prop_id=p.id)
             if expects.get(p.name) == "violated":
                 item.add_marker(pytest.mark.xfail(reason=f"the model says `expect violated {p.name}`",
@@ -74,7 +76,7 @@ class KvFile(pytest.File):
         if self._result is None:
             opt = self.config.getoption
             limits = Limits(opt("kv_max_states"), opt("kv_max_depth"), opt("kv_timeout"))
-            self._result = explore(self.compiled.system, limits)
+            self._result = run_engine(self.compiled.system, "explicit", Options(limits))
         return self._result
 
     def repr_failure(self, excinfo):
@@ -103,6 +105,8 @@ class KvProperty(pytest.Item):
             head = f"{p.name} violated -- {p.span}\n  " + (p.description if p.kind != "invariant"
                                                             else f"invariant {p.name}")
             raise KvViolation(head + "\n" + render_trace(ts, r.trace, p))
+        if r.status == "violated" and r.witness is not None:
+            raise KvViolation(f"{r.prop.name} violated -- {r.prop.span}\n" + render_witness(r))
         if not r.as_expected:
             raise KvViolation(f"{r.prop.name}: {verdict} -- {r.prop.span}")
 
@@ -112,5 +116,5 @@ class KvProperty(pytest.Item):
         return super().repr_failure(excinfo)
 
     def reportinfo(self):
-        p = self.parent.compiled.system.properties[self.prop_id]  # type: ignore[attr-defined]
+        p = self.parent.result().results[self.prop_id].prop  # type: ignore[attr-defined]
         return self.path, p.span.line - 1, f"{p.kind} {p.name}"

@@ -79,7 +79,7 @@ def test_json_document_shape():
     assert doc["stats"]["states"] == 137
     first = doc["properties"][0]
     assert set(first) == {"name", "kind", "status", "as_expected", "expected", "description", "location",
-                          "coverage", "trace"}
+                          "coverage", "trace", "input"}
     assert first["location"] == {"file": "models/apf_int.kv", "line": 199, "column": 1}
 
 

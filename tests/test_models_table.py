@@ -85,7 +85,10 @@ def test_row_verdict(row):
     assert p["status"] == verdict, f"{model} {prop}: {p['status']}, the table says {verdict}"
     assert doc["bound"] is None
     assert doc["stats"]["states"] == int(unquote(row["states"])), f"{command}: {doc['stats']['states']} states"
-    if verdict in ("violated", "reached"):
+    if p["kind"] == "check":  # decided by z3 over every input of a decision table: no trace, no depth
+        assert depth in ("-", "") and p["coverage"]["kind"] == "all-inputs"
+        assert (p["input"] is not None) == (verdict == "violated")
+    elif verdict in ("violated", "reached"):
         assert p["trace"]["length"] == int(depth), f"{model} {prop}: trace of {p['trace']['length']} steps"
     else:
         assert depth in ("-", ""), f"{model} {prop}: a {verdict} row has no depth"

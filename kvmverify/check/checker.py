@@ -12,6 +12,7 @@ from . import layout as layout_lint
 from .exprs import ExprChecker, Local, Unresolved, const_eval, fits, is_boolish, is_finite
 from .loader import Loaded
 from .liveness import check_liveness
+from .tables import check_property, check_table
 from .model import ActionInfo, DefInfo, HandlerInfo, Model, PropInfo, SlotInfo, VarInfo
 from .types import (BOOL, CTYPES, MAX_DOMAIN, MAX_SET_DOMAIN, BitsT, BoolT, EmptySetT, EnumT, IntT, SetT, Type,
                     domain_size)
@@ -88,8 +89,11 @@ class Checker(ExprChecker):
             self.m.actors.append(d.name)
         for d in k(ast.VarDecl):
             self.var(d)
-        for d in k(ast.DefDecl):
-            self.def_(d)
+        for d in decls:  # in source order: a def or table may call the ones declared before it
+            if isinstance(d, ast.DefDecl):
+                self.def_(d)
+            elif isinstance(d, ast.DecideDecl):
+                check_table(self, d)
         for d in k(ast.ActorDecl):
             for h in d.handlers:
                 self.handler_sig(d.name, h)
@@ -107,6 +111,9 @@ class Checker(ExprChecker):
         liveness_names: dict[str, Span] = {}
         for d in k(ast.LivenessDecl):
             check_liveness(self, d, liveness_names)
+        taken = {p.name for p in self.m.props} | set(liveness_names)
+        for d in k(ast.CheckDecl):
+            check_property(self, d, taken)
         self.m.expects = list(k(ast.ExpectDecl))
         errors = [d for d in self.diags if d.is_error]
         self.m.warnings = [d for d in self.diags if not d.is_error]

@@ -149,7 +149,7 @@ class ExprChecker:
         return t
 
     def visible_names(self, scope: dict[str, Local]) -> list[str]:
-        return [*scope, *self.m.params, *self.m.enum_members, *self.m.vars, *self.m.defs]
+        return [*scope, *self.m.params, *self.m.enum_members, *self.m.vars, *self.m.defs, *self.m.tables]
 
     def expect_bool(self, e: ast.Expr, scope: dict[str, Local]) -> None:
         t = self.expr(e, scope)
@@ -233,9 +233,14 @@ class ExprChecker:
             return v.type
         if n in self.m.defs:
             raise self.error("KV303", f"'{n}' is a def; call it", e, f"write {n}(...)")
+        if n in self.m.tables:
+            raise self.error("KV303", f"'{n}' is a decision table; call it", e, f"write {n}(...)")
         raise self.error("KV201", f"unknown name '{n}'", e, did_you_mean(n, self.visible_names(scope)))
 
     def place_or_field(self, e: ast.Index | ast.Field, scope: dict[str, Local]) -> Type:
+        if isinstance(e, ast.Field) and isinstance(e.base, ast.Call) and e.base.func in self.m.tables:
+            from .tables import table_call
+            return table_call(self, e.base, scope, e.name, e)
         if isinstance(e, ast.Field):
             base_t = self.expr(e.base, scope)
             layout = base_t.layout if isinstance(base_t, BitsT) else None
@@ -291,10 +296,13 @@ class ExprChecker:
             if not isinstance(t, (SetT, EmptySetT)):
                 raise self.error("KV301", f"card of {t}; expected a set", e.args[0])
             return IntT(0, domain_size(t.elem) if isinstance(t, SetT) else 0)
+        if e.func in self.m.tables:
+            from .tables import table_call
+            return table_call(self, e, scope, None, e)
         d = self.m.defs.get(e.func)
         if d is None:
             raise self.error("KV201", f"unknown function '{e.func}'", e,
-                             did_you_mean(e.func, [*self.m.defs, *BUILTINS]))
+                             did_you_mean(e.func, [*self.m.defs, *self.m.tables, *BUILTINS]))
         if len(e.args) != len(d.params):
             raise self.error("KV303", f"{e.func} takes {len(d.params)} argument(s), found {len(e.args)}", e)
         for a, (pname, pt) in zip(e.args, d.params):

@@ -55,6 +55,25 @@ class DefInfo:
 
 
 @dataclass(frozen=True)
+class TableInfo:
+    """A decision table: `outputs` are (name, type); a table with one output has it under the name ""."""
+
+    decl: ast.DecideDecl
+    params: tuple[tuple[str, Type], ...]
+    outputs: tuple[tuple[str, Type], ...]
+
+
+@dataclass(frozen=True)
+class CheckInfo:
+    """`check NAME: forall inputs. body`, decided by z3 for every value of the inputs."""
+
+    name: str
+    inputs: tuple[tuple[str, Type], ...]
+    body: ast.Expr
+    span: Span
+
+
+@dataclass(frozen=True)
 class PropInfo:
     name: str
     kind: str  # invariant | cover
@@ -96,6 +115,8 @@ class Model:
     warnings: list[Diagnostic] = field(default_factory=list)
     symmetric: dict[str, Span] = field(default_factory=dict)  # `symmetric type` names -> where declared
     liveness: list[LivenessInfo] = field(default_factory=list)
+    tables: dict[str, TableInfo] = field(default_factory=dict)
+    checks: list[CheckInfo] = field(default_factory=list)
 
     def type_of(self, e: ast.Expr) -> Type:
         return self.expr_types[id(e)]

@@ -14,6 +14,7 @@ z3 is imported only by the symbolic engines' modules, so the explicit engine sta
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 
@@ -37,6 +38,19 @@ class Options:
 
 def run_engine(ts: ir.TransitionSystem, name: str, options: Options = Options(),
                interrupt: Interrupt | None = None, progress: ProgressFn | None = None) -> CheckResult:
+    """The engine's result for the transition system, then the model's `check`s (z3, for every input)."""
+    started = time.monotonic()
+    result = _run(ts, name, options, interrupt, progress)
+    if not ts.checks or result.bound == "interrupted":
+        return result
+    from .decide import decide_checks
+    timeout = options.limits.timeout
+    remaining = None if timeout is None else max(timeout - (time.monotonic() - started), 0.001)
+    return dataclasses.replace(result, results=result.results + decide_checks(ts, remaining))
+
+
+def _run(ts: ir.TransitionSystem, name: str, options: Options, interrupt: Interrupt | None,
+         progress: ProgressFn | None) -> CheckResult:
     timeout = options.limits.timeout
     match name:
         case "explicit":

@@ -14,9 +14,10 @@ from .result import Step, Trace, Violation
 
 
 class Disagreement(Exception):
-    """A z3 engine and the explicit interpreter disagree about a trace (a bug in kvmverify)."""
+    """A z3 engine and the explicit interpreter disagree about a trace, or z3 and the reference semantics about a
+    decision-table input (no traces then): a bug in kvmverify."""
 
-    def __init__(self, engine: str, prop: ir.Property, reason: str, z3_trace: Trace, replayed: Trace):
+    def __init__(self, engine: str, prop: ir.Property, reason: str, z3_trace: Trace | None, replayed: Trace | None):
         super().__init__(f"{engine}: the trace for {prop.name} does not replay: {reason}")
         self.engine, self.prop, self.reason = engine, prop, reason
         self.z3_trace, self.replayed = z3_trace, replayed

@@ -1,6 +1,7 @@
 """What every engine returns: a verdict per property with the coverage behind it, stats, and traces. No printing."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from ..diagnostics import Span
@@ -41,13 +42,30 @@ class Trace:
         return len(self.steps) - 1
 
 
+def show_count(n: int) -> str:
+    """A number of inputs: exact while small, else as a power of two."""
+    if n < 1 << 20:
+        return str(n)
+    return f"2^{n.bit_length() - 1}" if n & (n - 1) == 0 else f"~2^{math.log2(n):.1f}"
+
+
+@dataclass(frozen=True)
+class Witness:
+    """A `check`'s counterexample: the input values, and for each table call in the check what it returned and
+    by which rule."""
+
+    inputs: tuple[tuple[str, str], ...]  # (name, value as the model writes it)
+    calls: tuple[str, ...]  # "ept_memtype(mmio=false, ...) = (mt=WB, ipat=false) by rule cd_quirk (m.kv:40)"
+
+
 @dataclass(frozen=True)
 class Coverage:
     """What a verdict rests on. `bound` names the limit that stopped a search, if any."""
 
     # exhaustive | bounded | k-induction | pdr | fair-lassos (liveness over the whole state graph) |
     # cti (k-induction failed: counterexample to induction) |
-    # shortest (a z3 counterexample that BMC found shortest: no shorter run fails) | unsupported
+    # shortest (a z3 counterexample that BMC found shortest: no shorter run fails) | unsupported |
+    # all-inputs (a `check`, decided by z3 for every input; `states` counts the inputs)
     kind: str
     states: int | None = None
     depth: int | None = None
@@ -77,6 +95,10 @@ class Coverage:
                 return f"counterexample to induction at k={self.k}{why}"
             case "shortest":
                 return f"shortest counterexample (BMC, none shorter than {self.depth} step(s))"
+            case "all-inputs":
+                if self.bound is not None:
+                    return f"z3 gave no answer ({self.bound})"
+                return f"all {show_count(self.states or 0)} inputs (z3)"
             case "unsupported":
                 return "liveness: only the explicit engine checks it (use --engine explicit)"
         return self.kind
@@ -93,6 +115,7 @@ class PropertyResult:
     coverage: Coverage
     trace: Trace | None = None
     expected: str | None = None  # the model's `expect` annotation, if any
+    witness: Witness | None = None  # a violated `check`: the input that breaks it
 
     @property
     def as_expected(self) -> bool:

@@ -43,7 +43,8 @@ def property_json(ts: ir.TransitionSystem, r: PropertyResult) -> dict:
             "expected": r.expected, "description": p.description,
             "location": {"file": p.span.file, "line": p.span.line, "column": p.span.col},
             "coverage": coverage_json(r.coverage),
-            "trace": trace_json(ts, r.trace) if r.trace is not None else None}
+            "trace": trace_json(ts, r.trace) if r.trace is not None else None,
+            "input": None if r.witness is None else {"values": dict(r.witness.inputs), "calls": list(r.witness.calls)}}
 
 
 def result_json(ts: ir.TransitionSystem, result: CheckResult, file: str) -> dict:

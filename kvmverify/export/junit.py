@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 
 from ..diagnostics import render
 from ..engines.result import PropertyResult
-from ..trace.text import render_trace
+from ..trace.text import render_trace, render_witness
 from .run import ModelRun, verdict_text
 
 
@@ -59,6 +59,8 @@ def junit_document(runs: list[ModelRun]) -> ET.Element:
                     fail = ET.SubElement(case, "failure", message=f"{p.name}: {verdict}", type=r.status)
                     if r.trace is not None and r.status == "violated":
                         fail.text = _trace_text(run, r)
+                    elif r.witness is not None:
+                        fail.text = f"{p.name} violated -- {p.span}\n{render_witness(r)}\n"
                     else:
                         fail.text = f"{p.name}: {verdict}\n  {p.span}\n"
                 elif r.status == "violated" and r.trace is not None:

@@ -29,6 +29,8 @@ def verdict_text(r: PropertyResult) -> str:
     parts = []
     if r.trace is not None:
         parts.append(f"{r.trace.length}-step trace")
+    if r.witness is not None:
+        parts.append("input " + ", ".join(f"{n}={v}" for n, v in r.witness.inputs))
     parts.append(r.coverage.describe())
     if r.status == "unknown":
         what = "undecided"

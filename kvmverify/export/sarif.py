@@ -32,6 +32,8 @@ PROPERTY_RULES = {
     "msr": "a register write the host would reject (#GP): a reserved or unsupported bit set",
     "assert": "an assert in an action does not hold",
     "type_ok": "an assignment leaves the declared type of its variable",
+    "liveness": "a liveness property fails on a fair infinite run (a lasso)",
+    "check": "a `check` over decision-table inputs is false for some input",
 }
 
 

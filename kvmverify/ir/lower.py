@@ -12,7 +12,7 @@ import itertools
 from typing import assert_never
 
 from ..check.exprs import const_eval, fits
-from ..check.model import ActionInfo, LivenessInfo, Model, SlotInfo
+from ..check.model import ActionInfo, CheckInfo, LivenessInfo, Model, SlotInfo
 from ..check.types import (BitsT, BoolT, EmptySetT, EnumT, IntT, Layout, SetT, Type, domain, domain_lo,
                            domain_size, show_value)
 from ..diagnostics import Diagnostic, DiagnosticError, Span
@@ -56,6 +56,8 @@ class Lowering:
         self.type_ok: int | None = None
         self.fresh = itertools.count()
         self.diags: list[Diagnostic] = []
+        self.tables: dict[str, ir.Table] = {}
+        self.recorded_calls: list[ir.TableCall] | None = None  # while lowering a `check`: the table calls in it
 
     # ------------------------------------------------------------------------------------------ layout of state
     def flatten(self) -> None:
@@ -105,6 +107,10 @@ class Lowering:
                 return ir.Var(self.base[n])
             case ast.Index():
                 return self.index_read(e, env)
+            case ast.Field(_, ast.Call(_, func, args), name) if func in self.m.tables:
+                t = self.m.tables[func]
+                return self.table_call(func, [self.expr(a, env) for a in args],
+                                       [n for n, _ in t.outputs].index(name))
             case ast.Field(_, base, name):
                 bt = self.m.type_of(base)
                 f = bt.layout.field(name)
@@ -112,6 +118,8 @@ class Lowering:
             case ast.Call(_, func, args):
                 if func == "card":
                     return mk("popcount", self.expr(args[0], env))
+                if func in self.m.tables:
+                    return self.table_call(func, [self.expr(a, env) for a in args], 0)
                 d = self.m.defs[func]
                 inner = {n: self.expr(a, env) for (n, _), a in zip(d.params, args)}
                 return self.expr(d.decl.body, inner)
@@ -148,6 +156,45 @@ class Lowering:
                 return conj(parts) if kind == "forall" else disj(parts)
             case _:
                 assert_never(e)
+
+    # ------------------------------------------------------------------------------------------ decision tables
+    def table(self, name: str) -> ir.Table:
+        """The table over its own inputs, lowered once."""
+        if name not in self.tables:
+            t = self.m.tables[name]
+            env = {n: ir.Local(n) for n, _ in t.params}
+            rules = tuple(ir.TableRule(r.name, self.expr(r.when, env) if r.when is not None else TRUE,
+                                       tuple(self.expr(v, env) for v in r.values), r.span) for r in t.decl.rules)
+            self.tables[name] = ir.Table(name, t.params, t.outputs, rules, t.decl.span)
+        return self.tables[name]
+
+    def table_call(self, name: str, args: list[ir.Expr], output: int) -> ir.Expr:
+        """First match as an if-then-else chain. The last rule's value stands for 'no rule matched': a table
+        whose rules leave an input unmatched is refused (KV340) before any engine runs."""
+        if self.recorded_calls is not None:
+            self.recorded_calls.append(ir.TableCall(name, tuple(args)))
+        t = self.m.tables[name]
+        env = {n: a for (n, _), a in zip(t.params, args)}
+        rules = t.decl.rules
+        out = self.expr(rules[-1].values[output], env)
+        for r in reversed(rules[:-1]):
+            value = self.expr(r.values[output], env)
+            out = value if r.when is None else mk("ite", self.expr(r.when, env), value, out)
+        return out
+
+    def input_check(self, c: CheckInfo, pid: int) -> ir.InputCheck:
+        self.recorded_calls = []
+        expr = self.expr(c.body, {n: ir.Local(n) for n, _ in c.inputs})
+        calls = tuple(dict.fromkeys(self.recorded_calls))
+        self.recorded_calls = None
+        if _reads_state(expr):
+            self.diags.append(Diagnostic("KV342", "error", f"check {c.name} reads a state variable (through a def)",
+                                         c.span, "a `check` is over its inputs only; bind the value with `forall`, "
+                                         "or state it as an `invariant` over reachable states"))
+        names = ", ".join(n for n, _ in c.inputs)
+        prop = ir.Property(pid, c.name, "check", expr, c.span,
+                           f"for every value of {names}" if names else "a closed formula")
+        return ir.InputCheck(prop, c.inputs, expr, calls)
 
     def bit_of(self, elem: Type | None, x: ir.Expr) -> ir.Expr:
         lo = domain_lo(elem) if elem is not None else 0
@@ -450,8 +497,10 @@ class Lowering:
             value = self.initial_value(v.init)
             init.extend([value] * _prod([domain_size(t) for t in v.indices]))
         liveness = [self.liveness(li) for li in self.m.liveness]
+        checks = [self.input_check(c, len(self.props) + i) for i, c in enumerate(self.m.checks)]
+        tables = [self.table(name) for name in self.m.tables]
         expects = []
-        names = {p.name for p in self.props}
+        names = {p.name for p in self.props} | {c.name for c in self.m.checks}
         for x in self.m.expects:
             if x.prop not in names:
                 self.diags.append(Diagnostic("KV207", "error", f"`expect` names no property: '{x.prop}'", x.span,
@@ -462,7 +511,8 @@ class Lowering:
         params = tuple((n, v, _show_param(self.m.param_types[n], v)) for n, v in self.m.params.items())
         ts = ir.TransitionSystem(name=self.m.name, params=params, vars=tuple(self.vars), init=(tuple(init),),
                                  actions=tuple(actions), properties=tuple(self.props), expects=tuple(expects),
-                                 actors=tuple(self.m.actors), liveness=tuple(liveness))
+                                 actors=tuple(self.m.actors), liveness=tuple(liveness), tables=tuple(tables),
+                                 checks=tuple(checks))
         found, diags = symmetries(ts, self.m)
         if diags:
             raise DiagnosticError(diags)
@@ -478,6 +528,24 @@ class Lowering:
             label = ", ".join(f"{n}={show_value(t, v)}" for (n, t), v in zip(li.binders, values))
             instances.append(ir.LivenessInstance(label, premise, self.expr(li.goal, env)))
         return ir.Liveness(pid, "leads_to" if li.premise is not None else "always_eventually", tuple(instances))
+
+
+def _reads_state(e: ir.Expr) -> bool:
+    match e:
+        case ir.Var():
+            return True
+        case ir.Const() | ir.Local():
+            return False
+        case ir.Op(_, args):
+            return any(_reads_state(a) for a in args)
+        case ir.Extract(arg):
+            return _reads_state(arg)
+        case ir.Insert(base, _, _, value):
+            return _reads_state(base) or _reads_state(value)
+        case ir.Select(options, index):
+            return _reads_state(index) or any(_reads_state(o) for o in options)
+        case _:
+            assert_never(e)
 
 
 def _show_param(t: Type, v: int) -> str:

@@ -174,7 +174,7 @@ LIVENESS_KINDS = ("liveness",)
 class Property:
     id: int
     name: str
-    kind: str  # invariant | cover | slot | msr | assert | type_ok
+    kind: str  # invariant | cover | slot | msr | assert | type_ok | liveness | check (an InputCheck's)
     expr: Expr | None  # state properties: the predicate; step properties: None (they live in Check statements)
     span: Span
     description: str
@@ -202,6 +202,45 @@ class Liveness:
 
 
 @dataclass(frozen=True)
+class TableRule:
+    name: str
+    when: Expr  # over Local(param); TRUE for a rule without `when`
+    values: tuple[Expr, ...]  # one per output, over Local(param)
+    span: Span
+
+
+@dataclass(frozen=True)
+class Table:
+    """A first-match decision table over its inputs (`Local`s named after its parameters). Calls are inlined as
+    if-then-else chains; the table itself is kept for the z3 analysis of unmatched inputs and dead rules."""
+
+    name: str
+    inputs: tuple[tuple[str, Type], ...]
+    outputs: tuple[tuple[str, Type], ...]  # a single output is named ""
+    rules: tuple[TableRule, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class TableCall:
+    """A call of `table` inside a `check`: shown with the rule it picks when the check fails."""
+
+    table: str
+    args: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class InputCheck:
+    """`check`: `expr` (over Local(input)) holds for every value of `inputs`. Not a property of the transition
+    system: it is decided by z3 once, whatever the engine, and its result is listed after the engine's."""
+
+    prop: Property  # kind "check"; its id follows the transition system's properties
+    inputs: tuple[tuple[str, Type], ...]
+    expr: Expr
+    calls: tuple[TableCall, ...]
+
+
+@dataclass(frozen=True)
 class TransitionSystem:
     name: str
     params: tuple[tuple[str, int, str], ...]  # (name, value, value as shown: true/false, 0xffffffff)
@@ -213,6 +252,8 @@ class TransitionSystem:
     actors: tuple[str, ...]
     symmetries: tuple = ()  # tuple[symmetry.Symmetry, ...]: checked permutation symmetries of the state
     liveness: tuple[Liveness, ...] = ()  # weak fairness: per ActionInstance with `fair` set
+    tables: tuple[Table, ...] = ()
+    checks: tuple[InputCheck, ...] = ()
 
     def prop(self, name: str) -> Property | None:
         return next((p for p in self.properties if p.name == name), None)

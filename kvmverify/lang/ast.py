@@ -362,6 +362,37 @@ class DefDecl:
 
 
 @dataclass(frozen=True)
+class Rule:
+    """`rule NAME [when COND] => VALUE`: `values` has one expression per output of the table."""
+
+    span: Span
+    name: str
+    when: Expr | None
+    values: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class DecideDecl:
+    """A first-match decision table. `outputs` are (name, type) params; a single output has the name ""."""
+
+    span: Span
+    name: str
+    params: tuple[Param, ...]
+    tupled: bool  # `-> (a: T, b: U)`: a call names the output it wants, `f(...).b`
+    outputs: tuple[Param, ...]
+    rules: tuple[Rule, ...]
+
+
+@dataclass(frozen=True)
+class CheckDecl:
+    """`check NAME: forall a: T, ... . P`, decided by z3 over every value of the binders."""
+
+    span: Span
+    name: str
+    expr: Expr
+
+
+@dataclass(frozen=True)
 class InvariantDecl:
     span: Span
     name: str
@@ -392,7 +423,7 @@ class ExpectDecl:
 
 
 Decl = Union[ModelDecl, UseDecl, ParamDecl, OverrideDecl, TypeDecl, RegisterDecl, StructDecl, VarDecl, SlotDecl, ActorDecl,
-             DefDecl, InvariantDecl, CoverDecl, ExpectDecl, LivenessDecl]
+             DefDecl, InvariantDecl, CoverDecl, ExpectDecl, LivenessDecl, DecideDecl, CheckDecl]
 
 
 @dataclass(frozen=True)

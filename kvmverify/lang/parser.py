@@ -267,6 +267,28 @@ class _ToAst(Transformer):
     def def_decl(self, meta, c):
         return ast.DefDecl(self.s(meta), str(c[0]), tuple(c[1] or ()), c[2])
 
+    def decide_decl(self, meta, c):
+        name, params, outputs, *rules = c
+        return ast.DecideDecl(self.s(meta), str(name), tuple(params or ()), outputs[0], outputs[1], tuple(rules))
+
+    def single_output(self, meta, c):
+        return (False, (ast.Param(self.s(meta), "", c[0]),))
+
+    def tuple_outputs(self, meta, c):
+        return (True, tuple(c))
+
+    def rule(self, meta, c):
+        return ast.Rule(self.s(meta), str(c[0]), c[1], c[2])
+
+    def single_value(self, meta, c):
+        return (c[0],)
+
+    def tuple_value(self, meta, c):
+        return tuple(c)
+
+    def check_decl(self, meta, c):
+        return ast.CheckDecl(self.s(meta), str(c[0]), c[1])
+
     def invariant_decl(self, meta, c):
         return ast.InvariantDecl(self.s(meta), str(c[0]), c[1])
 
@@ -323,7 +345,7 @@ def _token_text(tok: Token) -> str:
 
 
 TOP_LEVEL = re.compile(r"^(model|use|param|override|type|register|struct|var|slot|actor|def|invariant|cover|"
-                       r"expect|property)\b", re.M)
+                       r"expect|property|decide|check)\b", re.M)
 
 
 def _chunks(text: str) -> list[str]:

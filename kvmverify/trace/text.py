@@ -164,6 +164,8 @@ def coverage_text(r: PropertyResult, invariants: list[str] = ()) -> str:
         cov = f"proved (PDR, invariant of {inv.count(chr(10)) + 1} clauses, printed above)"
     if r.status == "violated":
         what = f"shortest trace: {r.trace.length} step(s)" if r.trace else ""
+        if r.witness is not None:
+            what = "for input " + ", ".join(f"{n}={v}" for n, v in r.witness.inputs) + " (z3)"
         if r.trace is not None and r.trace.loop is not None:
             what = lasso_summary(r.trace)
         cov = f"{what}; {cov}" if r.coverage.kind == "bounded" else what
@@ -200,8 +202,13 @@ def _symbolic_stats(engine: str, depth: int) -> str:
 
 
 def render_result(ts: ir.TransitionSystem, result: CheckResult, traces: bool = True, style: Style = PLAIN) -> str:
-    out = [f"model {ts.name}: {result.engine} engine, {len(ts.actions)} action instances, "
-           f"{len(ts.vars)} state variables"]
+    stateless = not ts.vars and not ts.actions and bool(ts.tables or ts.checks)  # only tables and checks
+    if stateless:
+        out = [f"model {ts.name}: {_count(len(ts.tables), 'decision table')}, {_count(len(ts.checks), 'check')} "
+               "decided by z3 over every input"]
+    else:
+        out = [f"model {ts.name}: {result.engine} engine, {len(ts.actions)} action instances, "
+               f"{len(ts.vars)} state variables"]
     if ts.params:
         out.append("  params: " + " ".join(f"{k}={shown}" for k, _, shown in ts.params))
     width = max([len(("cover " if r.prop.kind == "cover" else "") + r.prop.name) for r in result.results] + [8])
@@ -210,7 +217,9 @@ def render_result(ts: ir.TransitionSystem, result: CheckResult, traces: bool = T
                                     if r.coverage.kind == "pdr" and r.coverage.invariant is not None))
     out.extend(result_line(r, width, style, invariants) for r in result.results)
     s = result.stats
-    if s.states:
+    if stateless:
+        pass
+    elif s.states:
         up_to = f" (up to {result.reduction})" if result.reduction else ""
         out.append(f"  {s.states} states{up_to}, {s.transitions} transitions, depth {s.depth}")
     else:  # a symbolic engine: no states were enumerated
@@ -230,6 +239,11 @@ def render_result(ts: ir.TransitionSystem, result: CheckResult, traces: bool = T
         out.append(render_trace(ts, trace).replace("initial state", "arbitrary state", 1))
     if traces:
         for r in result.results:
+            if r.status == "violated" and r.witness is not None:
+                exp = " (expected)" if r.as_expected else ""
+                out.append("")
+                out.append(style.bold(f"{r.prop.name} violated{exp}") + f" -- {r.prop.span}")
+                out.append(render_witness(r))
             if r.status == "violated" and r.trace is not None:
                 p = r.prop
                 out.append("")
@@ -240,4 +254,20 @@ def render_result(ts: ir.TransitionSystem, result: CheckResult, traces: bool = T
     return "\n".join(out) + "\n"
 
 
-__all__ = ["render_result", "render_trace", "result_line", "coverage_text", "state_dict", "decoded", "witness", "Style", "PLAIN"]
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" + ("" if n == 1 else "s")
+
+
+def render_witness(r: PropertyResult) -> str:
+    """A violated `check`: the input that breaks it, and what each decision table it calls returns there."""
+    assert r.witness is not None
+    width = max(len(n) for n, _ in r.witness.inputs) if r.witness.inputs else 0
+    out = [f"  check {r.prop.name} ({r.prop.description}) is false for"]
+    out.extend(f"    {n:<{width}} = {v}" for n, v in r.witness.inputs)
+    if r.witness.calls:
+        out.append("  where")
+        out.extend(f"    {c}" for c in r.witness.calls)
+    return "\n".join(out)
+
+
+__all__ = ["render_result", "render_witness", "render_trace", "result_line", "coverage_text", "state_dict", "decoded", "witness", "Style", "PLAIN"]
