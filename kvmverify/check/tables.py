@@ -137,26 +137,5 @@ def _no_state(checker, e: ast.Expr, scope: dict[str, Local]) -> None:
         case ast.Quant(_, _, binders, body):
             _no_state(checker, body, {**scope, **{b.name: Local(BOOL) for b in binders}})
             return
-    for child in _children(e):
+    for child in ast.children(e):
         _no_state(checker, child, scope)
-
-
-def _children(e: ast.Expr) -> tuple[ast.Expr, ...]:
-    match e:
-        case ast.Index(_, base, index):
-            return (base, index)
-        case ast.Field(_, base, _):
-            return (base,)
-        case ast.Call(_, _, args):
-            return tuple(args)
-        case ast.Unary(_, _, x):
-            return (x,)
-        case ast.Binary(_, _, left, right):
-            return (left, right)
-        case ast.Ternary(_, c, t, f):
-            return (c, t, f)
-        case ast.SetLit(_, items):
-            return tuple(items)
-        case ast.RecordLit(_, items):
-            return tuple(i.value for i in items)
-    return ()

@@ -9,6 +9,8 @@ before it is shown; a disagreement is an internal error (exit 3), never a silent
 """
 from __future__ import annotations
 
+import itertools
+
 import z3
 
 from ..check.types import Type, show_value
@@ -22,10 +24,13 @@ from .result import Coverage, PropertyResult, Witness
 
 # ---------------------------------------------------------------------------------------------- inputs as z3
 
+_QUERIES = itertools.count()
+
 
 def input_terms(inputs: tuple[tuple[str, Type], ...], tag: str) -> tuple[dict[str, Term], list[z3.BoolRef]]:
     """One bit-vector per input, read as a Term like a state variable is, and the constraints of its type."""
     terms, domain = {}, []
+    tag = f"{tag}#{next(_QUERIES)}"  # unique names: no constant shared with another query in this process
     for name, t in inputs:
         lo, hi = type_range(t)
         if lo < 0:

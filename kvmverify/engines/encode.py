@@ -13,6 +13,7 @@ instance that fires (`act`) and one fresh variable per `choose` it may run.
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import assert_never
 
@@ -92,6 +93,9 @@ class Step:
         return self.chosen[name]
 
 
+_ENCODINGS = itertools.count()
+
+
 class Encoding:
     """Per transition system: the component layout, the act width, and per-instance symbolic bodies (cached per
     step, since the formulas mention the step's constants)."""
@@ -101,8 +105,12 @@ class Encoding:
         self.comps = components(ts)
         self.act_width = max(len(ts.actions).bit_length(), 1) + 1
         self.ranges = [type_range(sv.type) for sv in ts.vars]
+        # z3 constants are identified by name and sort: names unique to this encoding keep queries about other
+        # models in the same process (tests, benchmarks) from sharing constants with them
+        self.prefix = f"e{next(_ENCODINGS)}."
 
     def step(self, index: int, tag: str = "") -> Step:
+        tag = self.prefix + tag
         comps = tuple(tuple(z3.BitVec(f"{tag}{index}!{c.name}", c.width) for c in cs) for cs in self.comps)
         return Step(index, comps, z3.BitVec(f"{tag}{index}!act", self.act_width), tag)
 

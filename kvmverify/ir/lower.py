@@ -18,7 +18,7 @@ from ..check.types import (BitsT, BoolT, EmptySetT, EnumT, IntT, Layout, SetT, T
 from ..diagnostics import Diagnostic, DiagnosticError, Span
 from ..lang import ast
 from . import nodes as ir
-from .simplify import FALSE, TRUE, const_value, conj, disj, mk, negate
+from .simplify import FALSE, TRUE, const_value, conj, disj, mk, negate, vars_read
 from .symmetry import symmetries
 
 MAX_HANDLER_DEPTH = 8
@@ -187,7 +187,7 @@ class Lowering:
         expr = self.expr(c.body, {n: ir.Local(n) for n, _ in c.inputs})
         calls = tuple(dict.fromkeys(self.recorded_calls))
         self.recorded_calls = None
-        if _reads_state(expr):
+        if vars_read(expr):
             self.diags.append(Diagnostic("KV342", "error", f"check {c.name} reads a state variable (through a def)",
                                          c.span, "a `check` is over its inputs only; bind the value with `forall`, "
                                          "or state it as an `invariant` over reachable states"))
@@ -528,24 +528,6 @@ class Lowering:
             label = ", ".join(f"{n}={show_value(t, v)}" for (n, t), v in zip(li.binders, values))
             instances.append(ir.LivenessInstance(label, premise, self.expr(li.goal, env)))
         return ir.Liveness(pid, "leads_to" if li.premise is not None else "always_eventually", tuple(instances))
-
-
-def _reads_state(e: ir.Expr) -> bool:
-    match e:
-        case ir.Var():
-            return True
-        case ir.Const() | ir.Local():
-            return False
-        case ir.Op(_, args):
-            return any(_reads_state(a) for a in args)
-        case ir.Extract(arg):
-            return _reads_state(arg)
-        case ir.Insert(base, _, _, value):
-            return _reads_state(base) or _reads_state(value)
-        case ir.Select(options, index):
-            return _reads_state(index) or any(_reads_state(o) for o in options)
-        case _:
-            assert_never(e)
 
 
 def _show_param(t: Type, v: int) -> str:

@@ -5,7 +5,7 @@ Nothing outside `lang/` sees a lark object; this module is what the parser hands
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
+from typing import Union, assert_never
 
 from ..diagnostics import Span
 
@@ -127,6 +127,33 @@ class AlwaysEventually:
 
 Expr = Union[IntLit, BoolLit, Name, Index, Field, Call, Unary, Binary, Ternary, SetLit, RecordLit, Quant, LeadsTo,
              AlwaysEventually]
+
+
+def children(e: Expr) -> tuple[Expr, ...]:
+    """The direct subexpressions of `e`."""
+    match e:
+        case IntLit() | BoolLit() | Name():
+            return ()
+        case Index(_, base, index):
+            return (base, index)
+        case Field(_, base, _):
+            return (base,)
+        case Call(_, _, args):
+            return tuple(args)
+        case Unary(_, _, x):
+            return (x,)
+        case Binary(_, _, left, right) | LeadsTo(_, left, right):
+            return (left, right)
+        case Ternary(_, c, t, f):
+            return (c, t, f)
+        case SetLit(_, items):
+            return tuple(items)
+        case RecordLit(_, items):
+            return tuple(i.value for i in items)
+        case Quant(_, _, _, body) | AlwaysEventually(_, body):
+            return (body,)
+        case _:
+            assert_never(e)
 
 # ---------------------------------------------------------------------------------------------- types
 
