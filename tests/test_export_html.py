@@ -2,8 +2,8 @@
 headless Chromium with a non-blank screenshot and no console message at all.
 
 Chromium is a test-time dependency outside PyPI (Debian package `chromium`; docs/ci.md installs it). Where it is
-missing, the rendering tests are skipped with a reason that says so, unless KVMVERIFY_INSTALL_CHROMIUM=1 lets
-the set-up install it with apt-get (as root or with password-less sudo); they then skip only if that fails."""
+missing, the set-up installs it with apt-get (as root or with password-less sudo); the rendering tests are skipped,
+with a reason that says why, only where that cannot be done or KVMVERIFY_INSTALL_CHROMIUM=0 forbids it."""
 from __future__ import annotations
 
 import os
@@ -26,24 +26,23 @@ def _find_browser() -> str | None:
 
 
 NO_BROWSER = ("no headless browser: none of " + ", ".join(BROWSERS) + " is on PATH; install Debian's "
-              "`chromium` package (apt-get install chromium) or set KVMVERIFY_INSTALL_CHROMIUM=1 to let the test "
-              "set-up install it")
+              "`chromium` package (apt-get install chromium)")
 
 
 @pytest.fixture(scope="session")
 def chromium() -> str:
-    """The browser; installed with Debian's package only when KVMVERIFY_INSTALL_CHROMIUM=1 asks for it."""
+    """The browser; installed with Debian's package when missing, unless KVMVERIFY_INSTALL_CHROMIUM=0."""
     found = _find_browser()
     if found:
         return found
-    if os.environ.get("KVMVERIFY_INSTALL_CHROMIUM") != "1":
-        pytest.skip(NO_BROWSER)
+    if os.environ.get("KVMVERIFY_INSTALL_CHROMIUM") == "0":
+        pytest.skip(NO_BROWSER + " (KVMVERIFY_INSTALL_CHROMIUM=0: the set-up may not install it)")
     apt = shutil.which("apt-get")
     if apt is None:
-        pytest.skip("Chromium is not installed and there is no apt-get to install it")
+        pytest.skip(NO_BROWSER + " (there is no apt-get here for the set-up to install it)")
     prefix = [] if os.geteuid() == 0 else ["sudo", "-n"]
     if prefix and not shutil.which("sudo"):
-        pytest.skip("Chromium is not installed and installing it needs root (no sudo)")
+        pytest.skip(NO_BROWSER + " (installing it needs root, and there is no sudo)")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     install = [*prefix, apt, "-o", "DPkg::Lock::Timeout=300", "install", "-y", "--no-install-recommends", "chromium"]
     tail = "(no output)"
@@ -133,7 +132,7 @@ def test_the_console_check_would_see_an_error(chromium, tmp_path):
 
 
 def test_without_a_browser_the_rendering_tests_skip_and_say_why(tmp_path):
-    """No browser on PATH (and no opt-in install): skipped with a reason naming the package, never silently."""
+    """No browser on PATH and no apt-get to install one: skipped with a reason naming the package, never silently."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_") and k != "KVMVERIFY_INSTALL_CHROMIUM"}
     env["PATH"] = str(tmp_path)  # an empty directory: no chromium, no apt-get
     env["PYTHONPATH"] = os.pathsep.join(p for p in (REPO, os.environ.get("PYTHONPATH")) if p)
@@ -144,3 +143,4 @@ def test_without_a_browser_the_rendering_tests_skip_and_say_why(tmp_path):
     assert "2 skipped" in r.stdout
     assert "no headless browser: none of chromium, chromium-browser" in r.stdout
     assert "apt-get install chromium" in r.stdout
+    assert "there is no apt-get here" in r.stdout

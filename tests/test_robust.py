@@ -108,3 +108,21 @@ def test_documented_exit_codes_match_the_cli():
     assert table == constants
     docstring = set(re.findall(r"^  (\d+) ", cli.__doc__, re.M))
     assert docstring == set(constants)
+
+
+def test_a_failed_declaration_is_reported_once_not_at_every_use():
+    # NVCPU=0 empties `type Vcpu = 0 .. NVCPU - 1`; the arrays, actions and properties over Vcpu say nothing more
+    code, _, err = run_cli("check", "models/apf_int.kv", "--param", "NVCPU=0", "-q")
+    errors = [line for line in err.splitlines() if ": error[" in line]
+    assert code == 2 and errors == ["models/apf_int.kv:38:23: error[KV306]: empty range 0..-1"]
+    assert "too small?" in err
+
+
+def test_uses_of_a_broken_var_def_and_type_are_not_reported_again(tmp_path):
+    path = tmp_path / "m.kv"
+    path.write_text("model m\ntype T = 0 .. nope\nvar a : T = 0\nvar b : bool = 3\ndef f(x: bool) = x + 1\n"
+                    "actor p { action go() when b && f(true) { a := 1 } }\ninvariant i: a == 0 && !b\n")
+    code, _, err = run_cli("check", str(path), "-q")
+    errors = [line.split(": ", 1)[1] for line in err.splitlines() if ": error[" in line]
+    assert code == 2 and len(errors) == 3, err  # T's bound, b's initial value, f's body: nothing about a, b, f later
+    assert [e.split("]")[0] for e in errors] == ["error[KV306", "error[KV301", "error[KV301"]

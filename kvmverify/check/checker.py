@@ -144,6 +144,7 @@ class Checker(ExprChecker):
             value = const_eval(d.value, self.m.params)
         except (KeyError, ValueError):
             self.error("KV306", f"param {d.name} must be a constant expression of earlier params", d.value)
+            self.m.broken.add(d.name)
             return
         is_bool = isinstance(d.value, ast.BoolLit)
         if d.name in self.file_overrides and d.name not in self.overrides:
@@ -165,7 +166,11 @@ class Checker(ExprChecker):
     def const(self, e: ast.Expr, what: str) -> int:
         try:
             return const_eval(e, self.m.params)
-        except (KeyError, ValueError):
+        except KeyError as k:
+            if k.args and k.args[0] in self.m.broken:  # a param whose own declaration failed
+                raise Unresolved()
+            raise self.error("KV306", f"{what} must be a constant expression of params", e)
+        except ValueError:
             raise self.error("KV306", f"{what} must be a constant expression of params", e)
 
     def type_expr(self, t: ast.TypeExpr, enum_ok: bool = False) -> Type:
@@ -173,7 +178,10 @@ class Checker(ExprChecker):
             case ast.RangeType(_, lo, hi):
                 lo_v, hi_v = self.const(lo, "a range bound"), self.const(hi, "a range bound")
                 if hi_v < lo_v:
-                    raise self.error("KV306", f"empty range {lo_v}..{hi_v}", t)
+                    uses_names = any(isinstance(n, ast.Name) for n in _subexprs(lo) + _subexprs(hi))
+                    hint = ("a range lo .. hi needs lo <= hi: are the params it uses (or a --param value) too small?"
+                            if uses_names else "a range lo .. hi needs lo <= hi")
+                    raise self.error("KV306", f"empty range {lo_v}..{hi_v}", t, hint)
                 return IntT(lo_v, hi_v)
             case ast.SetType(_, elem):
                 et = self.type_expr(elem)
@@ -188,7 +196,7 @@ class Checker(ExprChecker):
                     return BitsT(CTYPES[name])
                 if name in self.m.types:
                     return self.m.types[name]
-                raise self.error("KV201", f"unknown type '{name}'", n,
+                raise self.unknown(name, f"unknown type '{name}'", n,
                                  did_you_mean(name, [*self.m.types, "bool", *CTYPES]))
             case ast.ExprType(_, ast.SetLit(_, items)):
                 names = [i.id for i in items if isinstance(i, ast.Name)]
@@ -208,6 +216,7 @@ class Checker(ExprChecker):
             return
         t = self.guard(self.type_expr, d.type, True)
         if t is None:
+            self.m.broken.add(d.name)
             return
         if isinstance(t, EnumT):
             t = EnumT(d.name, t.members)
@@ -253,7 +262,7 @@ class Checker(ExprChecker):
                 raise self.error("KV301", f"initial value of type {it} does not fit {vt}", d.init)
             self.const_or_record(d.init)
         except Unresolved:
-            pass
+            self.m.broken.add(d.name)
 
     def const_or_record(self, e: ast.Expr) -> None:
         """Initial values and slot markers are fixed: constants, set literals of constants, or record literals."""
@@ -291,7 +300,7 @@ class Checker(ExprChecker):
             result = self.expr(d.body, {n: Local(t, kind="param") for n, t in params})
             self.m.defs[d.name] = DefInfo(d, params, result)
         except Unresolved:
-            pass
+            self.m.broken.add(d.name)
 
     def handler_sig(self, actor: str, h: ast.HandlerDecl) -> None:
         layout = self.m.layouts.get(h.register)
@@ -405,7 +414,7 @@ class Checker(ExprChecker):
     def slot(self, d: ast.SlotDecl) -> None:
         v = self.m.vars.get(d.var)
         if v is None:
-            self.error("KV201", f"unknown variable '{d.var}'", d, did_you_mean(d.var, self.m.vars))
+            self.unknown(d.var, f"unknown variable '{d.var}'", d, did_you_mean(d.var, self.m.vars))
             return
         stars = [p for p in d.path if p == "*"]
         fields = [p for p in d.path if p != "*"]
@@ -461,3 +470,10 @@ class Checker(ExprChecker):
 def check(loaded: Loaded, overrides: dict[str, int] | None = None) -> Model:
     return Checker(loaded, overrides or {}).run()
 
+
+def _subexprs(e: ast.Expr) -> list[ast.Expr]:
+    """`e` and every expression inside it."""
+    out = [e]
+    for c in ast.children(e):
+        out += _subexprs(c)
+    return out

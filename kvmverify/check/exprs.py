@@ -144,6 +144,12 @@ class ExprChecker:
         self.diags.append(Diagnostic(code, "error", msg, node.span, hint))
         return Unresolved()
 
+    def unknown(self, name: str, msg: str, node, hint: str | None = None) -> Unresolved:
+        """KV201 for an undeclared name; nothing more for a name whose declaration already had an error."""
+        if name in self.m.broken:
+            return Unresolved()
+        return self.error("KV201", msg, node, hint)
+
     def record(self, e: ast.Expr, t: Type) -> Type:
         self.m.expr_types[id(e)] = t
         return t
@@ -207,7 +213,7 @@ class ExprChecker:
         if n.id == "bool":
             return BOOL
         if t is None:
-            raise self.error("KV201", f"unknown type '{n.id}'", n, did_you_mean(n.id, [*self.m.types, "bool"]))
+            raise self.unknown(n.id, f"unknown type '{n.id}'", n, did_you_mean(n.id, [*self.m.types, "bool"]))
         if not is_finite(t):
             raise self.error("KV302", f"'{n.id}' ({t}) is not a finite type with at most {MAX_DOMAIN} values", n,
                              "quantifiers and parameters range over bool, enums and small integer ranges")
@@ -235,7 +241,7 @@ class ExprChecker:
             raise self.error("KV303", f"'{n}' is a def; call it", e, f"write {n}(...)")
         if n in self.m.tables:
             raise self.error("KV303", f"'{n}' is a decision table; call it", e, f"write {n}(...)")
-        raise self.error("KV201", f"unknown name '{n}'", e, did_you_mean(n, self.visible_names(scope)))
+        raise self.unknown(n, f"unknown name '{n}'", e, did_you_mean(n, self.visible_names(scope)))
 
     def place_or_field(self, e: ast.Index | ast.Field, scope: dict[str, Local]) -> Type:
         if isinstance(e, ast.Field) and isinstance(e.base, ast.Call) and e.base.func in self.m.tables:
@@ -261,7 +267,7 @@ class ExprChecker:
         chain.reverse()
         if isinstance(base, ast.Name) and base.id not in self.m.vars and base.id not in scope \
                 and base.id not in self.m.params and base.id not in self.m.enum_members:
-            raise self.error("KV201", f"unknown name '{base.id}'", base,
+            raise self.unknown(base.id, f"unknown name '{base.id}'", base,
                              did_you_mean(base.id, self.visible_names(scope)))
         if not isinstance(base, ast.Name) or base.id not in self.m.vars or base.id in scope:
             raise self.error("KV303", "only state arrays can be indexed", e, "index an array declared with `var`")
@@ -301,7 +307,7 @@ class ExprChecker:
             return table_call(self, e, scope, None, e)
         d = self.m.defs.get(e.func)
         if d is None:
-            raise self.error("KV201", f"unknown function '{e.func}'", e,
+            raise self.unknown(e.func, f"unknown function '{e.func}'", e,
                              did_you_mean(e.func, [*self.m.defs, *self.m.tables, *BUILTINS]))
         if len(e.args) != len(d.params):
             raise self.error("KV303", f"{e.func} takes {len(d.params)} argument(s), found {len(e.args)}", e)

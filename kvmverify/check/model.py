@@ -117,6 +117,8 @@ class Model:
     liveness: list[LivenessInfo] = field(default_factory=list)
     tables: dict[str, TableInfo] = field(default_factory=dict)
     checks: list[CheckInfo] = field(default_factory=list)
+    # declared names whose declaration had an error already reported: a use of one is not reported again
+    broken: set[str] = field(default_factory=set)
 
     def type_of(self, e: ast.Expr) -> Type:
         return self.expr_types[id(e)]

@@ -29,6 +29,7 @@ def check_table(checker, d: ast.DecideDecl) -> None:
                                     f"write ({o.name}: T, ...)")
             outputs.append((o.name, checker.type_expr(o.type)))
     except Unresolved:
+        m.broken.add(d.name)
         return
     # known from here on even if a rule is wrong (the phase fails anyway): its calls are still typed
     m.tables[d.name] = TableInfo(d, params, tuple(outputs))
@@ -121,7 +122,7 @@ def _input_type(checker, n: ast.Name) -> Type:
         return BitsT(CTYPES[n.id])
     t = checker.m.types.get(n.id)
     if t is None:
-        raise checker.error("KV201", f"unknown type '{n.id}'", n,
+        raise checker.unknown(n.id, f"unknown type '{n.id}'", n,
                             did_you_mean(n.id, [*checker.m.types, "bool", *CTYPES]))
     return t
 
