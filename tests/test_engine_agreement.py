@@ -6,7 +6,7 @@ any z3 engine shows has the explicit shortest length.
 KVMVERIFY_PROPERTY_EXAMPLES=500 runs a longer campaign (nightly-style); the default stays quick."""
 import os
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 
 from kvmverify.diagnostics import DiagnosticError
 from kvmverify.engines import Options, run_engine
@@ -20,8 +20,49 @@ def verdicts(result) -> dict[str, tuple[str, int | None]]:
     return {r.prop.name: (r.status, r.trace.length if r.trace is not None else None) for r in result.results}
 
 
+# found by longer campaigns. PDR_TRACE: PDR asked BMC for type_ok's shortest trace after the cover's search had
+# unrolled deeper, and the path then had to go on past the violation (4 steps instead of 1; BMC now restarts).
+# SPACER_LOOP: Spacer's incremental clause solver looped to the time limit on named_0 (now turned off).
+PDR_TRACE = ('model random\n'
+             'type Color = {Red, Green, Blue}\n'
+             'var x : 0..3 = 0\n'
+             'var y : 0..2 = 0\n'
+             'var b : bool = false\n'
+             'var s : set of 0..2 = {}\n'
+             'var e : Color = Red\n'
+             'var a[0..1] : 0..3 = 0\n'
+             'actor p {\n'
+             '  action act0() when x == x { x := (b ? 1 : 2) x := x }\n'
+             '  action act1() when !b { x := (x - 1) }\n'
+             '}\n'
+             'invariant inv: x == x\n'
+             'cover c: x == 2\n')
+SPACER_LOOP = ('model random\n'
+               'type Color = {Red, Green, Blue}\n'
+               'var x : 0..3 = 0\n'
+               'var y : 0..2 = 0\n'
+               'var b : bool = false\n'
+               'var s : set of 0..2 = {}\n'
+               'var e : Color = Red\n'
+               'var a[0..1] : 0..3 = 0\n'
+               'actor p {\n'
+               '  action act0() when b { a[1] := card(s) b := (b && b) }\n'
+               '  action act1() when (b || true) { e := Red'
+               ' if ((card(s) - a[0]) <= ((a[0] - 1) % 3) || e == Green) {'
+               ' b := (b && (y != (a[1] % 3) || e == Green)) assert named_0: x != 3'
+               ' choose c: 0..2 where card(s) >= (b ? 1 : 2) { b := ((b || card(s) != (card(s) % 3)) || !b) } }'
+               ' else { choose c: 0..2 where (e == Green -> (b ? 1 : 2) <= ((b ? 1 : 2) % 3)) {'
+               ' y := (3 - 2) x := (((a[0] + 1) + (0 * y)) + (b ? 1 : 2)) } } }\n'
+               '  action act2() when ((b ? 1 : 2) < (1 + x) || 1 in s) { x := y }\n'
+               '}\n'
+               'invariant inv: 1 < x\n'
+               'cover c: x == 2\n')
+
+
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(models())
+@example(PDR_TRACE)
+@example(SPACER_LOOP)
 def test_engines_never_contradict_each_other(text):
     try:
         ts = system_of(text)

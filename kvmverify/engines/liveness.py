@@ -417,6 +417,13 @@ def lasso_trace(ts: ir.TransitionSystem, lv: ir.Liveness, inst: ir.LivenessInsta
     loop_at = len(steps) - 1
     steps += [Step(a, states[w]) for a, w in lasso.loop[:-1]]
     loop_action = lasso.loop[-1][0] if lasso.loop else None
+    return Trace(tuple(steps), loop_at, lasso_violation(lv, inst, premise_at, loop_at, len(steps) - 1, loop_action),
+                 loop_action)
+
+
+def lasso_violation(lv: ir.Liveness, inst: ir.LivenessInstance, premise_at: int, loop_at: int, last: int,
+                    loop_action: int | None) -> Violation:
+    """What a lasso whose steps loop_at..last repeat (a deadlock at last, with no loop action) shows."""
     who = f"for {inst.label}: " if inst.label else ""
     if lv.kind == "leads_to":
         what = f"{who}the premise holds at step {premise_at} and the goal never holds from there on"
@@ -425,8 +432,19 @@ def lasso_trace(ts: ir.TransitionSystem, lv: ir.Liveness, inst: ir.LivenessInsta
     if loop_action is None:
         how = f"no action is enabled in step {loop_at}: the run stays there forever"
     else:
-        how = f"steps {loop_at}..{len(steps) - 1} repeat forever, and that loop is fair"
-    return Trace(tuple(steps), loop_at, Violation(f"{what}; {how}", (("premise_step", premise_at),)), loop_action)
+        how = f"steps {loop_at}..{last} repeat forever, and that loop is fair"
+    return Violation(f"{what}; {how}", (("premise_step", premise_at),))
+
+
+def first_premise(lv: ir.Liveness, states: list, loop: int) -> tuple[ir.LivenessInstance, int] | None:
+    """The first instance (in order) and the first step at which its premise holds and its goal stays false
+    for ever after on the lasso states[0..] looping back to `loop`; None if there is none."""
+    from ..ir.simplify import evaluate
+    for inst in lv.instances:
+        for k in range(len(states)):
+            if evaluate(inst.premise, states[k]) and not any(evaluate(inst.goal, s) for s in states[min(k, loop):]):
+                return inst, k
+    return None
 
 
 def lasso_problem(explorer, lv: ir.Liveness, states: list, actions: list, loop: int | None,
@@ -445,9 +463,7 @@ def lasso_problem(explorer, lv: ir.Liveness, states: list, actions: list, loop: 
         if states[loop] not in ex.step(states[-1], loop_action):
             return f"{ts.actions[loop_action].label} does not take the last state back to step {loop}"
         taken = set(actions[loop + 1:]) | {loop_action}
-    from ..ir.simplify import evaluate
-    if not any(evaluate(i.premise, states[k]) and not any(evaluate(i.goal, s) for s in states[min(k, loop):])
-               for i in lv.instances for k in range(len(states))):
+    if first_premise(lv, states, loop) is None:
         return "no instance has its premise hold and its goal stay false from there on"
     cycle = states[loop:]
     for a in ts.actions:

@@ -65,7 +65,8 @@ class Coverage:
     # exhaustive | bounded | k-induction | pdr | fair-lassos (liveness over the whole state graph) |
     # cti (k-induction failed: counterexample to induction) |
     # shortest (a z3 counterexample that BMC found shortest: no shorter run fails) | unsupported |
-    # all-inputs (a `check`, decided by z3 for every input; `states` counts the inputs)
+    # all-inputs (a `check`, decided by z3 for every input; `states` counts the inputs) |
+    # lasso (a fair lasso BMC found, `depth` transitions, none shorter) | lasso-bounded (BMC found none up to `depth`)
     kind: str
     states: int | None = None
     depth: int | None = None
@@ -99,8 +100,13 @@ class Coverage:
                 if self.bound is not None:
                     return f"z3 gave no answer ({self.bound})"
                 return f"all {show_count(self.states or 0)} inputs (z3)"
+            case "lasso":
+                return f"fair lasso of {self.depth} transition(s) (BMC, no shorter one)"
+            case "lasso-bounded":
+                why = f", stopped by {self.bound}" if self.bound else ""
+                return f"no fair lasso up to depth {self.depth} (BMC{why}); only --engine explicit proves liveness"
             case "unsupported":
-                return "liveness: only the explicit engine checks it (use --engine explicit)"
+                return "liveness: decided by --engine explicit (--engine bmc searches for lassos)"
         return self.kind
 
     def _up_to(self) -> str:
