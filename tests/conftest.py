@@ -3,12 +3,21 @@ import os
 import pathlib
 
 import pytest
+from hypothesis import settings
 
 from kvmverify.cli import main
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "tests" / "golden"
 UPDATE = os.environ.get("KVMVERIFY_UPDATE_GOLDEN") == "1"
+
+# The default run (CI) tries the same generated examples every time, so that it passes or fails on the code and
+# not on the draw; a campaign (KVMVERIFY_PROPERTY_EXAMPLES=N or KVMVERIFY_FUZZ_EXAMPLES=N) draws new ones each
+# run, and what it finds becomes an @example.
+settings.register_profile("repeatable", derandomize=True, database=None)
+settings.register_profile("campaign", derandomize=False)
+CAMPAIGN = any(os.environ.get(v) for v in ("KVMVERIFY_PROPERTY_EXAMPLES", "KVMVERIFY_FUZZ_EXAMPLES"))
+settings.load_profile("campaign" if CAMPAIGN else "repeatable")
 
 # tests/broken holds deliberately wrong .kv files for the diagnostics goldens; where the kvmverify pytest plugin
 # is installed (pytest11 entry point) it collects .kv files, and these are inputs, not models to check.

@@ -83,7 +83,8 @@ property stuck: always eventually x == 1
         assert got == {"top": "unknown", "stuck": "violated"}
 
 
-@settings(max_examples=int(os.environ.get("KVMVERIFY_PROPERTY_EXAMPLES", "40")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=int(os.environ.get("KVMVERIFY_PROPERTY_EXAMPLES", "40")), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(live_models())
 def test_bmc_lassos_agree_with_the_explicit_search(text):
     ts = system_of(text)

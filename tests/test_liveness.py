@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 from conftest import run_cli
 from kvmverify.check.checker import check
 from kvmverify.check.loader import Loaded
-from kvmverify.engines.explicit import Explorer, Limits
+from kvmverify.engines import liveness as L
+from kvmverify.engines.explicit import Explorer, Interrupt, Limits
 from kvmverify.engines.liveness import Graph, LassoSearch, tarjan
 from kvmverify.ir.lower import lower
 from kvmverify.ir.simplify import evaluate
@@ -138,6 +139,59 @@ def test_bounded_search_never_proves_liveness():
         assert r.status == "unknown" and r.coverage.kind == "bounded"
         assert res.exit_code == 4
         assert any("never proves a liveness property" in n for n in res.notes)
+
+
+def test_a_premise_that_never_holds_is_reported_as_vacuous():
+    ts = system_of("model v\nvar x : 0 .. 3 = 0\nactor a { fair action go() when x < 2 { x := x + 1 } }\n"
+                   "property never: x == 3 leads_to x == 0\nproperty sometimes: x == 1 leads_to x == 2\n")
+    r, res = result_of(ts, "never")
+    assert r.status == "holds" and res.exit_code == 0
+    assert res.notes == ("never holds vacuously: its premise holds in none of the 3 reachable states",)
+
+
+def test_an_interrupt_during_the_lasso_search_stops_it(monkeypatch):
+    """SIGINT after the concrete graph is built: the lasso search stops at once, liveness is unknown, the run says
+    it was interrupted (exit 130 in the CLI) and that the safety results are exhaustive."""
+    interrupt = Interrupt()
+    explore = L.explore_graph
+
+    def then_interrupt(*args):
+        out = explore(*args)
+        interrupt.set = True
+        return out
+
+    monkeypatch.setattr(L, "explore_graph", then_interrupt)
+    ts = system_of(starve("") + "invariant small: x <= 1\n")
+    res = Explorer(ts).run(Limits(), interrupt)
+    r = next(x for x in res.results if x.prop.name == "done")
+    assert r.status == "unknown" and r.coverage.bound == "interrupted"
+    assert res.bound == "interrupted"
+    assert "the liveness search was stopped by an interrupt (SIGINT); the safety results are exhaustive" in res.notes
+    assert next(x for x in res.results if x.prop.name == "small").coverage.describe() == "exhaustive, 4 states, depth 2"
+
+
+def test_a_lasso_search_checks_its_limit_while_it_decomposes():
+    """The stop callback is asked while SCCs are enumerated, not only between properties."""
+    n = 5000  # a chain of one-state components: 5000 SCCs
+    g = graph_of(0, [])
+    for s in range(n):
+        g.tgt.append(min(s + 1, n - 1))
+        g.act.append(0)
+        g.off.append(len(g.tgt))
+    calls = []
+
+    def stop():
+        calls.append(1)
+        return "timeout" if len(calls) > 2 else None
+
+    search = LassoSearch(g, [0], 0, stop)
+    try:
+        search.find([0], bytearray([1]) * n)
+    except L.Stopped as e:
+        assert e.args == ("timeout",)
+    else:
+        raise AssertionError("the search ran to the end")
+    assert len(calls) == 3
 
 
 def test_a_bounded_search_still_reports_a_real_lasso():

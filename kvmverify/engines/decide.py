@@ -120,7 +120,8 @@ def table_findings(ts: ir.TransitionSystem, timeout: float | None = 30.0) -> lis
             if solver.check(whens[i]) == z3.unsat:
                 why, hint = "its condition holds for no input", "correct the condition, or delete the rule"
             else:
-                overlap = [r.name for r, w in zip(table.rules[:i], whens) if solver.check(z3.And(w, whens[i])) == z3.sat]
+                overlap = [r.name for r, w in zip(table.rules[:i], whens)
+                           if solver.check(z3.And(w, whens[i])) == z3.sat]
                 why = f"every input it matches is taken by an earlier rule ({', '.join(overlap)})"
                 hint = "delete it, or move it above the rules that shadow it"
             out.append(Diagnostic("KV341", "warning", f"rule {rule.name} of {table.name} never fires: {why}",

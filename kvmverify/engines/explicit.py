@@ -186,14 +186,21 @@ class Explorer:
         reached = depth - 1 if exhausted else depth
         # liveness: fair lassos in the concrete graph, explored again without symmetry reduction and with its edges
         index.clear()  # traces need only states/parent/via: free the visited set before the liveness search
-        live = check_liveness(self, limits, interrupt, deadline) if ts.liveness else {}
+        live, live_bound, live_notes = ({}, None, ()) if not ts.liveness else check_liveness(self, limits, interrupt,
+                                                                                          deadline)
         stats = Stats(len(states), transitions, max(reached, 0), time.monotonic() - started, peak_rss_mb())
         results = self._results(found, states, parent, via, stats, bound, live)
         resource_bound = bound if bound != "max-depth" else None
         notes = () if resource_bound is None else self._partial_notes(results, stats, bound)
+        if resource_bound is None and live_bound not in (None, "max-depth"):
+            # safety was exhaustive; the concrete liveness graph (no symmetry reduction) or its search was not
+            resource_bound = live_bound
+            why = "an interrupt (SIGINT)" if live_bound == "interrupted" else live_bound
+            notes += (f"the liveness search was stopped by {why}; the safety results are exhaustive",)
         if any(r.status == "unknown" for r in live.values()):
             notes += ("liveness needs the whole state graph: a bounded search can show a lasso but never proves "
                       "a liveness property",)
+        notes += live_notes
         return CheckResult("explicit", tuple(results), stats, bound=resource_bound, notes=notes,
                            reduction=self.reduction)
 

@@ -6,8 +6,9 @@ For k = 1, 2, ... up to max-k:
          property holds (and no transition between them violates a step property), s_k and the transition
          leaving it cannot fail one. Unsat: every pending property is proved.
 The pending safety properties are proved together (each is a hypothesis for the others), each cover on its own;
-properties the base case finds violated (covers: reached) are dropped first. A satisfiable step query is a counterexample to induction (CTI): k good
-states leading to a bad one, which is reported so the author can add a strengthening invariant.
+properties the base case finds violated (covers: reached) are dropped first. A satisfiable step query is a
+counterexample to induction (CTI): k good states leading to a bad one, which is reported so the author can add a
+strengthening invariant.
 """
 from __future__ import annotations
 

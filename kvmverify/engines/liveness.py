@@ -6,8 +6,8 @@ weak fairness a component carries a fair cycle iff every fair action instance th
 states is taken on one of its inner edges (the cycle through every inner edge is then fair, and no cycle in the
 component is fairer). Strong fairness (`strong fair`: taken infinitely often if enabled infinitely often) also
 needs every strongly fair instance enabled somewhere in the component to be taken in it; where one is not, the
-states enabling it are removed and the rest decomposed again. A state without successors is a deadlock: the run stays there forever, and since nothing
-is enabled there this is fair. `always eventually G` is `true leads_to G`.
+states enabling it are removed and the rest decomposed again. A state without successors is a deadlock: the run
+stays there forever, and since nothing is enabled there this is fair. `always eventually G` is `true leads_to G`.
 
 The graph is kept as three int arrays (CSR: out-edge offsets, targets, action instances) filled by the BFS in
 state-id order; SCCs come from an iterative Tarjan so that depth is no limit. Only expanded states take part: a
@@ -16,6 +16,7 @@ can find a (real) lasso but never proves liveness.
 """
 from __future__ import annotations
 
+import time
 from array import array
 from collections import deque
 from dataclasses import dataclass
@@ -102,14 +103,19 @@ def tarjan(roots, inside, g: Graph, index, low, on_stack):
                     low[u] = low[v]
 
 
+class Stopped(Exception):
+    """A limit (SIGINT, --timeout) ended the lasso search; `args[0]` names it."""
+
+
 class LassoSearch:
     """Fair-lasso search over one graph. `fair_bit[a]` is the bit of fair action instance a (0: not fair);
     `strong` has the bits of the strongly fair ones."""
 
-    def __init__(self, g: Graph, fair_bit: list[int], strong: int = 0):
+    def __init__(self, g: Graph, fair_bit: list[int], strong: int = 0, stop=None):
         self.g = g
         self.fair_bit = fair_bit
         self.strong = strong
+        self.stop = stop  # stop() -> the bound that ends the search now (interrupted | timeout), or None
         # the fair action instances with a transition from each expanded state, as bits
         off, act = g.off, g.act
         self.enabled = enabled = [0] * g.expanded
@@ -166,7 +172,9 @@ class LassoSearch:
         # scratch for fair_part: a membership mark and Tarjan maps for re-decomposing part of a component
         self._mark = bytearray(n)
         self._sub = (array("i", [-1]) * n, array("i", [0]) * n, bytearray(n))
-        for comp in tarjan([s for s in order if seen[s]], seen.__getitem__, g, *maps):
+        for i, comp in enumerate(tarjan([s for s in order if seen[s]], seen.__getitem__, g, *maps)):
+            if self.stop is not None and i & 1023 == 0 and (why := self.stop()):
+                raise Stopped(why)
             fair = self.fair_part(comp)
             if fair is not None:
                 first = min(fair, key=rank.__getitem__)
@@ -357,9 +365,11 @@ def explore_graph(explorer, limits, interrupt, deadline):
     return states, parent, via, g, (depth - 1 if bound is None else depth), bound
 
 
-def check_liveness(explorer, limits, interrupt, deadline) -> dict[int, PropertyResult]:
+def check_liveness(explorer, limits, interrupt, deadline
+                   ) -> tuple[dict[int, PropertyResult], str | None, tuple[str, ...]]:
     """A result per liveness property (by property id): violated with a lasso, holds (exhaustive search only), or
-    unknown (a bound stopped the search before the graph was complete)."""
+    unknown (a bound stopped the search before the graph was complete, or stopped the lasso search); the bound
+    that stopped it, if any; notes (a premise that never holds makes a property hold vacuously)."""
     ts = explorer.ts
     expects = {name: verdict for name, verdict, _ in ts.expects}
     states, parent, via, g, depth, bound = explore_graph(explorer, limits, interrupt, deadline)
@@ -373,35 +383,53 @@ def check_liveness(explorer, limits, interrupt, deadline) -> dict[int, PropertyR
     for i, a in enumerate(a for a in ts.actions if a.fair or a.strong):
         fair_bit[a.id] = 1 << i
         strong |= (1 << i) if a.strong else 0
-    search = LassoSearch(g, fair_bit, strong)
-    if exhaustive:
-        cov = Coverage("fair-lassos", states=n, depth=depth)
-    else:
-        cov = Coverage("bounded", states=n, depth=depth, bound=bound)
+    def stop() -> str | None:
+        if interrupt is not None and interrupt.set:
+            return "interrupted"
+        return "timeout" if deadline is not None and time.monotonic() > deadline else None
+
+    search = LassoSearch(g, fair_bit, strong, stop)
     out: dict[int, PropertyResult] = {}
+    notes: list[str] = []
     bit = 1
     for lv in ts.liveness:
         prop = ts.properties[lv.prop]
         found: Trace | None = None
+        premise_seen = False
+        stopped = bound is None and stop()
         for inst in lv.instances:
             pbit, gbit = bit, bit << 1
             bit <<= 2
-            if found is not None:
+            if found is not None or stopped:
                 continue
             member = bytearray(n)
             sources = []
             for s in range(expanded):
                 m = masks[s]
+                premise_seen = premise_seen or bool(m & pbit)
                 if not m & gbit:
                     member[s] = 1
                     if m & pbit:
                         sources.append(s)
-            lasso = search.find(sources, member) if sources else None
+            try:
+                lasso = search.find(sources, member) if sources else None
+            except Stopped as e:
+                stopped = e.args[0]
+                continue
             if lasso is not None:
                 found = lasso_trace(ts, lv, inst, lasso, states, parent, via)
+        if stopped and found is None:
+            bound = stopped
+            out[prop.id] = PropertyResult(prop, "unknown", Coverage("bounded", states=n, depth=depth, bound=bound),
+                                          None, expects.get(prop.name))
+            continue
+        if exhaustive and found is None and not premise_seen:
+            notes.append(f"{prop.name} holds vacuously: its premise holds in none of the {n} reachable states")
+        cov = (Coverage("fair-lassos", states=n, depth=depth) if exhaustive else
+               Coverage("bounded", states=n, depth=depth, bound=bound))
         status = "violated" if found is not None else "holds" if exhaustive else "unknown"
         out[prop.id] = PropertyResult(prop, status, cov, found, expects.get(prop.name))
-    return out
+    return out, bound, tuple(notes)
 
 
 def lasso_trace(ts: ir.TransitionSystem, lv: ir.Liveness, inst: ir.LivenessInstance, lasso: Lasso, states,

@@ -59,8 +59,8 @@ def replay(explorer: Explorer, engine: str, prop: ir.Property, states: list[tupl
                 done.append(Step(k, post))
                 return Trace(tuple(done), None, Violation(site.message, tuple(zip(site.labels, detail))))
         done.append(Step(acts[n], None))
-        fail(f"the last transition ({explorer.ts.actions[acts[n]].label if 0 <= acts[n] < len(explorer.ts.actions) else acts[n]}) "
-             f"does not violate {prop.name}")
+        label = explorer.ts.actions[acts[n]].label if 0 <= acts[n] < len(explorer.ts.actions) else acts[n]
+        fail(f"the last transition ({label}) does not violate {prop.name}")
     mask = explorer.c.props(last)
     if not mask >> prop.id & 1:
         fail(f"its last state does not {'reach' if prop.kind == 'cover' else 'violate'} {prop.name}")
