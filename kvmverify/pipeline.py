@@ -10,7 +10,7 @@ from .diagnostics import Diagnostic, DiagnosticError, Sources
 from .ir.limits import model_limits, system_limits
 from .ir.lower import lower
 from .ir.nodes import TransitionSystem
-from .lang.parser import too_deep
+from .lang.parser import deepest_nesting, too_deep
 
 
 @dataclass
@@ -40,7 +40,10 @@ def compile_model(path: str, overrides: dict[str, int], sources: Sources) -> Com
             if any(d.is_error for d in findings):
                 raise DiagnosticError([d for d in findings if d.is_error])
     except RecursionError:
-        raise DiagnosticError([*warnings, too_deep(display_path(path))]) from None
+        # the file with the deepest nesting is the likely culprit (any file the model uses may be)
+        shown, text = max(sources.texts.items(), key=lambda kv: deepest_nesting(kv[1])[0],
+                          default=(display_path(path), ""))
+        raise DiagnosticError([*warnings, too_deep(shown, text)]) from None
     except DiagnosticError as e:
         raise DiagnosticError([*warnings, *e.diagnostics]) from None
     return Compiled(model, system, warnings)

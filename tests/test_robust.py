@@ -126,3 +126,10 @@ def test_uses_of_a_broken_var_def_and_type_are_not_reported_again(tmp_path):
     errors = [line.split(": ", 1)[1] for line in err.splitlines() if ": error[" in line]
     assert code == 2 and len(errors) == 3, err  # T's bound, b's initial value, f's body: nothing about a, b, f later
     assert [e.split("]")[0] for e in errors] == ["error[KV306", "error[KV301", "error[KV301"]
+
+
+def test_the_deepest_nesting_is_located_past_comments_and_strings():
+    from kvmverify.lang.parser import deepest_nesting
+    text = '// ((((((\nuse "((((.kv"\n/* {{{{\n}}}} */ x := (a[(b)])\n  f((((c))))\n'
+    assert deepest_nesting(text) == (4, 5, 7)  # the 4th ( of f((((c))))
+    assert deepest_nesting("no brackets") == (0, 1, 1)

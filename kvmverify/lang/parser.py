@@ -387,16 +387,50 @@ def parse(text: str, file: str) -> ast.File:
                 "KV104", "error", f"integer literal with {len(str(tok))} digits is too large", _span(file, tok),
                 f"integer literals have at most {MAX_INT_DIGITS} digits")]) from None
         if isinstance(e.orig_exc, RecursionError):
-            raise DiagnosticError([too_deep(file)]) from None
+            raise DiagnosticError([too_deep(file, text)]) from None
         raise
     except RecursionError:
-        raise DiagnosticError([too_deep(file)]) from None
+        raise DiagnosticError([too_deep(file, text)]) from None
     return ast.File(file, decls)
 
 
-def too_deep(file: str) -> Diagnostic:
-    return Diagnostic("KV105", "error", "the model nests expressions or statements too deeply", Span(file, 1, 1, 1, 1),
+def too_deep(file: str, text: str | None = None) -> Diagnostic:
+    """KV105 at the deepest nesting of `text` (1:1 when it is not known)."""
+    depth, line, col = deepest_nesting(text or "")
+    where = f" ({depth} brackets deep here)" if depth else ""
+    return Diagnostic("KV105", "error", f"the model nests expressions or statements too deeply{where}",
+                      Span(file, line, col, line, col + 1),
                       "split deep expressions with `let` or `def`, deep `if`s into several actions")
+
+
+_SKIP = re.compile(r'//[^\n]*|/\*.*?\*/|"[^"\n]*"', re.S)
+
+
+def deepest_nesting(text: str) -> tuple[int, int, int]:
+    """The greatest depth of ( [ { in `text` (comments and strings skipped), and the line and column where it is
+    first reached; (0, 1, 1) for a text without brackets."""
+    best, at, depth, line, col, i = 0, (1, 1), 0, 1, 1, 0
+    while i < len(text):
+        m = _SKIP.match(text, i)
+        if m:
+            chunk = m.group()
+            newlines = chunk.count("\n")
+            line, col = (line + newlines, len(chunk) - chunk.rfind("\n")) if newlines else (line, col + len(chunk))
+            i = m.end()
+            continue
+        c = text[i]
+        if c in "([{":
+            depth += 1
+            if depth > best:
+                best, at = depth, (line, col)
+        elif c in ")]}":
+            depth = max(depth - 1, 0)
+        if c == "\n":
+            line, col = line + 1, 1
+        else:
+            col += 1
+        i += 1
+    return best, at[0], at[1]
 
 
 def _syntax_diag(e: lark.exceptions.UnexpectedInput, file: str) -> Diagnostic:
