@@ -58,6 +58,33 @@ def test_corpus_verdicts_agree_across_engines(name, engine):
     assert got == want
 
 
+# liveness: the explicit engine decides it; BMC finds the fair lassos (transitions, the loop's closing one included)
+# and leaves the rest undecided; induction and PDR leave it to the others
+LIVE_CORPUS = {
+    "handshake.kv": {"exclusive": "holds", "served0": "holds", "served1": ("violated", 4)},
+    "halting.kv": {"type_ok": "holds", "returns": ("violated", 2), "reaches_top": "holds"},
+}
+
+
+@pytest.mark.parametrize("name", sorted(LIVE_CORPUS))
+@pytest.mark.parametrize("engine", ["explicit", "bmc", "induction", "pdr"])
+def test_liveness_corpus_verdicts_per_engine(name, engine):
+    ts = system(f"tests/corpus/{name}")
+    got = {r.prop.name: (r.status, r.coverage.depth if r.coverage.kind == "lasso" else None)
+           for r in run(ts, engine, depth=8, max_k=4).results}
+    want = {}
+    for prop, verdict in LIVE_CORPUS[name].items():
+        status, lasso = verdict if isinstance(verdict, tuple) else (verdict, None)
+        live = next(p for p in ts.properties if p.name == prop).kind == "liveness"
+        if not live or engine == "explicit":
+            want[prop] = (status, None)
+        elif engine == "bmc" and status == "violated":
+            want[prop] = ("violated", lasso)
+        else:
+            want[prop] = ("unknown", None)
+    assert got == want
+
+
 def test_exact_depths_and_k():
     cov = lambda ts, engine, prop, **kw: next(  # noqa: E731
         r.coverage.describe() for r in run(ts, engine, **kw).results if r.prop.name == prop)

@@ -207,8 +207,8 @@ def render_result(ts: ir.TransitionSystem, result: CheckResult, traces: bool = T
         out = [f"model {ts.name}: {_count(len(ts.tables), 'decision table')}, {_count(len(ts.checks), 'check')} "
                "decided by z3 over every input"]
     else:
-        out = [f"model {ts.name}: {result.engine} engine, {len(ts.actions)} action instances, "
-               f"{len(ts.vars)} state variables"]
+        out = [f"model {ts.name}: {result.engine} engine, {_count(len(ts.actions), 'action instance')}, "
+               f"{_count(len(ts.vars), 'state variable')}"]
     if ts.params:
         out.append("  params: " + " ".join(f"{k}={shown}" for k, _, shown in ts.params))
     width = max([len(("cover " if r.prop.kind == "cover" else "") + r.prop.name) for r in result.results] + [8])
