@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, example, given, settings
 from kvmverify.diagnostics import DiagnosticError
 from kvmverify.engines import Options, run_engine
 from kvmverify.engines.explicit import Limits
-from test_engine_props import models, system_of
+from test_engine_props import models, random_model, system_of
 
 EXAMPLES = int(os.environ.get("KVMVERIFY_PROPERTY_EXAMPLES", "25"))
 
@@ -23,40 +23,16 @@ def verdicts(result) -> dict[str, tuple[str, int | None]]:
 # found by longer campaigns. PDR_TRACE: PDR asked BMC for type_ok's shortest trace after the cover's search had
 # unrolled deeper, and the path then had to go on past the violation (4 steps instead of 1; BMC now restarts).
 # SPACER_LOOP: Spacer's incremental clause solver looped to the time limit on named_0 (now turned off).
-PDR_TRACE = ('model random\n'
-             'type Color = {Red, Green, Blue}\n'
-             'var x : 0..3 = 0\n'
-             'var y : 0..2 = 0\n'
-             'var b : bool = false\n'
-             'var s : set of 0..2 = {}\n'
-             'var e : Color = Red\n'
-             'var a[0..1] : 0..3 = 0\n'
-             'actor p {\n'
-             '  action act0() when x == x { x := (b ? 1 : 2) x := x }\n'
-             '  action act1() when !b { x := (x - 1) }\n'
-             '}\n'
-             'invariant inv: x == x\n'
-             'cover c: x == 2\n')
-SPACER_LOOP = ('model random\n'
-               'type Color = {Red, Green, Blue}\n'
-               'var x : 0..3 = 0\n'
-               'var y : 0..2 = 0\n'
-               'var b : bool = false\n'
-               'var s : set of 0..2 = {}\n'
-               'var e : Color = Red\n'
-               'var a[0..1] : 0..3 = 0\n'
-               'actor p {\n'
-               '  action act0() when b { a[1] := card(s) b := (b && b) }\n'
-               '  action act1() when (b || true) { e := Red'
-               ' if ((card(s) - a[0]) <= ((a[0] - 1) % 3) || e == Green) {'
-               ' b := (b && (y != (a[1] % 3) || e == Green)) assert named_0: x != 3'
-               ' choose c: 0..2 where card(s) >= (b ? 1 : 2) { b := ((b || card(s) != (card(s) % 3)) || !b) } }'
-               ' else { choose c: 0..2 where (e == Green -> (b ? 1 : 2) <= ((b ? 1 : 2) % 3)) {'
-               ' y := (3 - 2) x := (((a[0] + 1) + (0 * y)) + (b ? 1 : 2)) } } }\n'
-               '  action act2() when ((b ? 1 : 2) < (1 + x) || 1 in s) { x := y }\n'
-               '}\n'
-               'invariant inv: 1 < x\n'
-               'cover c: x == 2\n')
+PDR_TRACE = random_model(["  action act0() when x == x { x := (b ? 1 : 2) x := x }",
+                          "  action act1() when !b { x := (x - 1) }"], "x == x")
+SPACER_LOOP = random_model([
+    "  action act0() when b { a[1] := card(s) b := (b && b) }",
+    "  action act1() when (b || true) { e := Red if ((card(s) - a[0]) <= ((a[0] - 1) % 3) || e == Green) {"
+    " b := (b && (y != (a[1] % 3) || e == Green)) assert named_0: x != 3"
+    " choose c: 0..2 where card(s) >= (b ? 1 : 2) { b := ((b || card(s) != (card(s) % 3)) || !b) } }"
+    " else { choose c: 0..2 where (e == Green -> (b ? 1 : 2) <= ((b ? 1 : 2) % 3)) {"
+    " y := (3 - 2) x := (((a[0] + 1) + (0 * y)) + (b ? 1 : 2)) } } }",
+    "  action act2() when ((b ? 1 : 2) < (1 + x) || 1 in s) { x := y }"], "1 < x")
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])

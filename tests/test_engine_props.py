@@ -111,11 +111,16 @@ def models(draw):
         guard = draw(bool_exprs())
         body = " ".join(draw(st.lists(statements(), min_size=1, max_size=3)))
         actions.append(f"  action act{n}() when {guard} {{ {body} }}")
-    inv = draw(bool_exprs())
+    return random_model(actions, draw(bool_exprs()))
+
+
+def random_model(actions: list[str], inv: str) -> str:
+    """The generated models' frame: the variables of VARS and a[0..1], one actor with `actions`, an invariant
+    and a cover."""
     decls = "\n".join(f"var {k} : {t} = {'false' if t == 'bool' else '{}' if t.startswith('set') else 'Red' if k == 'e' else '0'}"
                       for k, t in VARS.items())
-    return (f"model random\ntype Color = {{Red, Green, Blue}}\n{decls}\nvar a[0..1] : 0..3 = 0\nactor p {{\n" + "\n".join(actions) +
-            f"\n}}\ninvariant inv: {inv}\ncover c: x == 2\n")
+    return (f"model random\ntype Color = {{Red, Green, Blue}}\n{decls}\nvar a[0..1] : 0..3 = 0\nactor p {{\n"
+            + "\n".join(actions) + f"\n}}\ninvariant inv: {inv}\ncover c: x == 2\n")
 
 
 def system_of(text: str):

@@ -178,7 +178,7 @@ class Checker(ExprChecker):
             case ast.RangeType(_, lo, hi):
                 lo_v, hi_v = self.const(lo, "a range bound"), self.const(hi, "a range bound")
                 if hi_v < lo_v:
-                    uses_names = any(isinstance(n, ast.Name) for n in _subexprs(lo) + _subexprs(hi))
+                    uses_names = any(isinstance(n, ast.Name) for n in (*ast.walk(lo), *ast.walk(hi)))
                     hint = ("a range lo .. hi needs lo <= hi: are the params it uses (or a --param value) too small?"
                             if uses_names else "a range lo .. hi needs lo <= hi")
                     raise self.error("KV306", f"empty range {lo_v}..{hi_v}", t, hint)
@@ -469,11 +469,3 @@ class Checker(ExprChecker):
 
 def check(loaded: Loaded, overrides: dict[str, int] | None = None) -> Model:
     return Checker(loaded, overrides or {}).run()
-
-
-def _subexprs(e: ast.Expr) -> list[ast.Expr]:
-    """`e` and every expression inside it."""
-    out = [e]
-    for c in ast.children(e):
-        out += _subexprs(c)
-    return out

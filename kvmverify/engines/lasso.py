@@ -23,7 +23,7 @@ import z3
 from ..ir import nodes as ir
 from . import encode as E
 from .liveness import first_premise, lasso_problem, lasso_violation
-from .replay import Disagreement
+from .replay import Disagreement, path_problem
 from .result import Step, Trace
 
 EXPAND_CHOICES = 1024  # enabledness over at most this many choice values is a disjunction, else an Exists
@@ -163,15 +163,15 @@ class LassoSearch:
         prop = ts.properties[lv.prop]
         steps = (Step(None, states[0]),) + tuple(Step(a, t) for a, t in zip(acts, states[1:]))
         z3_trace = Trace(steps, loop, None, loop_action)
-        why = None
-        if states[0] not in ts.init:
-            why = "its first state is not an initial state"
-        for i, a in enumerate(acts):
-            if why is None and states[i + 1] not in ex.step(states[i], a):
-                why = f"step {i + 1}: {ts.actions[a].label} cannot lead to the z3 state"
-        why = why or lasso_problem(ex, lv, list(states), [None, *acts], loop, loop_action)
+        problem = path_problem(ex, list(states), list(acts))
+        if problem is not None:
+            raise Disagreement(bmc.engine, prop, problem[0], z3_trace, Trace(steps[:problem[1]]))
+        if loop_action is not None and not 0 <= loop_action < len(ts.actions):
+            raise Disagreement(bmc.engine, prop, f"the loop names no action instance ({loop_action})", z3_trace,
+                               Trace(steps))
+        why = lasso_problem(ex, lv, list(states), [None, *acts], loop, loop_action)
         if why is not None:
-            raise Disagreement(bmc.engine, prop, why, z3_trace, None)
+            raise Disagreement(bmc.engine, prop, why, z3_trace, Trace(steps))
         found = first_premise(lv, list(states), loop)
         assert found is not None  # lasso_problem checked it
         inst, premise_at = found

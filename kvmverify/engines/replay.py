@@ -23,6 +23,21 @@ class Disagreement(Exception):
         self.z3_trace, self.replayed = z3_trace, replayed
 
 
+def path_problem(explorer: Explorer, states: list[tuple[int, ...]], acts: list[int]) -> tuple[str, int] | None:
+    """Why s_0 -acts[0]-> s_1 ... is not a run of the system, and how many of its states replayed; None if it is
+    one."""
+    if states[0] not in explorer.ts.init:
+        return "its first state is not an initial state", 0
+    for i, a in enumerate(acts):
+        if not 0 <= a < len(explorer.ts.actions):
+            return f"step {i + 1} names no action instance ({a})", i + 1
+        nexts = explorer.step(states[i], a)
+        if states[i + 1] not in nexts:
+            return (f"step {i + 1}: {explorer.ts.actions[a].label} cannot lead to the z3 state "
+                    f"({len(nexts)} successor(s) by that instance)"), i + 1
+    return None
+
+
 def replay(explorer: Explorer, engine: str, prop: ir.Property, states: list[tuple[int, ...]],
            acts: list[int]) -> Trace:
     """The z3 trace s_0 -a_0-> s_1 ... s_n (for step properties: plus the violating transition acts[n] leaving
@@ -37,17 +52,12 @@ def replay(explorer: Explorer, engine: str, prop: ir.Property, states: list[tupl
     def fail(reason: str):
         raise Disagreement(engine, prop, reason, z3_trace, Trace(tuple(done)))
 
-    if states[0] not in explorer.ts.init:
-        fail("its first state is not an initial state")
-    done.append(Step(None, states[0]))
-    for i in range(n):
-        if not 0 <= acts[i] < len(explorer.ts.actions):
-            fail(f"step {i + 1} names no action instance ({acts[i]})")
-        nexts = explorer.step(states[i], acts[i])
-        if states[i + 1] not in nexts:
-            fail(f"step {i + 1}: {explorer.ts.actions[acts[i]].label} cannot lead to the z3 state "
-                 f"({len(nexts)} successor(s) by that instance)")
-        done.append(Step(acts[i], states[i + 1]))
+    problem = path_problem(explorer, states, acts[:n])
+    if problem is not None:
+        reason, replayed = problem
+        done.extend(steps_z3[:replayed])
+        fail(reason)
+    done.extend(steps_z3[:n + 1])
     last = states[n]
     if prop.is_step:
         out, viol = explorer.successors(last)

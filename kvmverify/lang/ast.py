@@ -129,6 +129,13 @@ Expr = Union[IntLit, BoolLit, Name, Index, Field, Call, Unary, Binary, Ternary, 
              AlwaysEventually]
 
 
+def walk(e: Expr):
+    """`e` and every expression inside it, outermost first."""
+    yield e
+    for c in children(e):
+        yield from walk(c)
+
+
 def children(e: Expr) -> tuple[Expr, ...]:
     """The direct subexpressions of `e`."""
     match e:
