@@ -114,6 +114,9 @@ def build_parser(stdout: TextIO) -> _Parser:
                    help=f"induction: try k = 1 .. K (default {DEFAULT_MAX_K})")
     c.add_argument("--no-symmetry", action="store_true",
                    help="explore every state, not one per orbit of the `symmetric` types")
+    c.add_argument("--parts", action="store_true",
+                   help="explicit: explore the model's independent parts one at a time (safety only; the state "
+                        "count is their product)")
     c.add_argument("--json", action="store_true", help="print the result as JSON")
     c.add_argument("--no-traces", action="store_true", help="only the summary lines, no counterexamples")
     c.add_argument("-q", "--quiet", action="store_true",
@@ -167,7 +170,7 @@ def _overrides(texts: list[str]) -> dict[str, int]:
 # which engines read which flag: a flag the chosen engine would ignore is a usage error, never silently dropped
 _ENGINE_FLAGS = {"depth": ("bmc",), "max_k": ("induction",), "max_states": ("explicit", "auto"),
                  "max_depth": ("explicit", "auto"), "max_memory": ("explicit", "auto"),
-                 "no_symmetry": ("explicit", "auto")}
+                 "no_symmetry": ("explicit", "auto"), "parts": ("explicit",)}
 
 
 def _engine_options(args) -> Options:
@@ -181,7 +184,8 @@ def _engine_options(args) -> Options:
         raise DiagnosticError(bad)
     limits = Limits(args.max_states, args.max_depth, args.timeout, args.max_memory)
     return Options(limits, args.depth if args.depth is not None else DEFAULT_DEPTH,
-                   args.max_k if args.max_k is not None else DEFAULT_MAX_K, symmetry=not args.no_symmetry)
+                   args.max_k if args.max_k is not None else DEFAULT_MAX_K, symmetry=not args.no_symmetry,
+                   parts=args.parts)
 
 
 def _model_files(paths: list[str]) -> list[str]:

@@ -60,13 +60,15 @@ def test_max_depth_bound_is_stated_in_every_result():
 
 
 def test_timeout_stops_cleanly():
-    code, out, _ = run_cli("check", "models/apf_int.kv", "--param", "NTOKEN=3", "--timeout", "0.5")
+    code, out, _ = run_cli("check", "models/apf_int.kv", "--param", "NTOKEN=3", "--engine", "explicit",
+                           "--timeout", "0.5")
     assert code == 4
     assert "search stopped by timeout" in out
 
 
 def test_max_memory_guard_stops_cleanly():
-    code, out, _ = run_cli("check", "models/apf_int.kv", "--param", "NTOKEN=3", "--max-memory", "1")
+    code, out, _ = run_cli("check", "models/apf_int.kv", "--param", "NTOKEN=3", "--engine", "explicit",
+                           "--max-memory", "1")
     assert code == 4
     assert "search stopped by max-memory" in out
 

@@ -63,3 +63,17 @@ def test_readme_example_lines_are_in_the_real_output():
     for line in shown:
         if line.strip() not in ("...", ""):
             assert line in real, line
+
+
+def test_shown_commands_in_the_docs_print_those_lines():
+    """A docs block that starts with `$ kvmverify check ...`: each line it shows (but `...`) is in the output."""
+    examples = [body for doc in sorted(DOCS.glob("*.md")) for _, body in blocks(doc)
+                if body.startswith("$ kvmverify check")]
+    assert examples
+    for body in examples:
+        command, *shown = body.splitlines()
+        _, out, _ = run_cli(*command.split()[2:], "-q")
+        real = out.splitlines()
+        for line in shown:
+            if line.strip() not in ("...", ""):
+                assert line in real, line

@@ -42,7 +42,8 @@ def test_a_violation_found_before_the_bound_is_not_listed_as_unviolated():
 
 
 def test_timeout_gives_a_partial_result_in_json():
-    code, out, _ = run_cli("check", "models/apf_int.kv", "--param", "NTOKEN=3", "--timeout", "0.3", "--json", "-q")
+    code, out, _ = run_cli("check", "models/apf_int.kv", "--param", "NTOKEN=3", "--engine", "explicit", "--timeout",
+                           "0.3", "--json", "-q")
     doc = json.loads(out)
     assert code == cli.EXIT_BOUND and doc["bound"] == "timeout"
     assert doc["stats"]["states"] > 0
@@ -54,7 +55,7 @@ def test_timeout_gives_a_partial_result_in_json():
 def test_sigint_prints_the_partial_result_and_exits_130():
     env = dict(os.environ, PYTHONHASHSEED="0")
     p = subprocess.Popen([sys.executable, "-m", "kvmverify", "check", "models/apf_int.kv", "--param", "NVCPU=2",
-                          "--param", "NTOKEN=3", "--no-traces"], cwd=ROOT, env=env, text=True,
+                          "--param", "NTOKEN=3", "--engine", "explicit", "--no-traces"], cwd=ROOT, env=env, text=True,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     # the layout warning is printed once the model is compiled, just before the search starts
     for line in p.stderr:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import z3
 
 from ..ir import nodes as ir
+from ..ir.deps import action_vars, expr_vars
 from . import encode as E
 from .bmc import BMC, property_results, safety_and_covers
 from .explicit import Explorer
@@ -60,13 +61,13 @@ def _split(e: ir.Expr, op: str) -> list[ir.Expr]:
 
 def obligations(ts: ir.TransitionSystem, p: ir.Property) -> list[Obligation]:
     if p.kind == "invariant":
-        return [Obligation(p, frozenset(E.expr_vars(c)), expr=c) for c in _split(p.expr, "and")]
+        return [Obligation(p, frozenset(expr_vars(c)), expr=c) for c in _split(p.expr, "and")]
     if p.kind == "cover":
-        return [Obligation(p, frozenset(E.expr_vars(c)), expr=c) for c in _split(p.expr, "or")]
+        return [Obligation(p, frozenset(expr_vars(c)), expr=c) for c in _split(p.expr, "or")]
     out = []
     for a in ts.actions:
         if _checks(a.body, p.id):
-            r, _ = E.action_vars(a)
+            r, _ = action_vars(a)
             out.append(Obligation(p, frozenset(r), action=a))
     return out
 
@@ -101,7 +102,7 @@ def chc(enc: E.Encoding, obs: list[Obligation], variables: frozenset[int], timeo
     transition changes and every initial state agrees on (unused register fields, struct padding) are constants,
     not arguments of Inv."""
     ts = enc.ts
-    actions = [a for a in ts.actions if E.action_vars(a)[1] & variables]
+    actions = [a for a in ts.actions if action_vars(a)[1] & variables]
     # fresh names per query: Spacer has answered 'safe' for a reachable bad state after earlier queries in the
     # same process had used the same constant names with other sorts (certify caught it)
     tag = f"h{next(_QUERIES)}_"

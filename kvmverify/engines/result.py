@@ -66,6 +66,7 @@ class Coverage:
     # cti (k-induction failed: counterexample to induction) |
     # shortest (a z3 counterexample that BMC found shortest: no shorter run fails) | unsupported |
     # all-inputs (a `check`, decided by z3 for every input; `states` counts the inputs) |
+    # unsupported-parts (liveness in a run split into independent parts) |
     # lasso (a fair lasso BMC found, `depth` transitions, none shorter) | lasso-bounded (BMC found none up to `depth`)
     kind: str
     states: int | None = None
@@ -74,6 +75,7 @@ class Coverage:
     invariant: str | None = None
     bound: str | None = None  # max-states | max-depth | timeout | max-memory | interrupted
     reduction: str | None = None  # "symmetry of Vcpu": states counts one state per orbit
+    parts: tuple[int, ...] | None = None  # independent parts explored one at a time: their state counts
 
     def describe(self) -> str:
         match self.kind:
@@ -83,6 +85,8 @@ class Coverage:
                 why = f", stopped by {self.bound}" if self.bound else ""
                 states = f", {self.states} states{self._up_to()}" if self.states is not None else ""
                 return f"no violation up to depth {self.depth}{states}{why}"
+            case "unsupported-parts":
+                return "liveness: needs the whole state graph, not its independent parts (--engine explicit)"
             case "k-induction":
                 return f"proved (k-induction, k={self.k})"
             case "pdr":
@@ -110,6 +114,8 @@ class Coverage:
         return self.kind
 
     def _up_to(self) -> str:
+        if self.parts:
+            return f" ({' x '.join(str(n) for n in self.parts)}: independent parts)"
         return f" (up to {self.reduction})" if self.reduction else ""
 
 

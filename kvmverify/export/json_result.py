@@ -8,7 +8,7 @@ from ..trace.text import state_dict
 
 def coverage_json(c: Coverage) -> dict:
     out = {"kind": c.kind, "text": c.describe()}
-    for key in ("states", "depth", "k", "invariant", "bound", "reduction"):
+    for key in ("states", "depth", "k", "invariant", "bound", "reduction", "parts"):
         v = getattr(c, key)
         if v is not None:
             out[key] = v

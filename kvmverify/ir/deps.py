@@ -1,0 +1,58 @@
+"""Which state variables an expression, a body or an action instance reads and writes (no z3 here: the explicit
+engine's independent parts use it too)."""
+from __future__ import annotations
+
+from typing import assert_never
+
+from . import nodes as ir
+
+
+def expr_vars(e: ir.Expr) -> set[int]:
+    match e:
+        case ir.Const() | ir.Local():
+            return set()
+        case ir.Var(i):
+            return {i}
+        case ir.Op(_, args, _):
+            return set().union(*(expr_vars(a) for a in args))
+        case ir.Extract(arg, _, _):
+            return expr_vars(arg)
+        case ir.Insert(base, _, _, value):
+            return expr_vars(base) | expr_vars(value)
+        case ir.Select(options, index, _):
+            return expr_vars(index).union(*(expr_vars(o) for o in options))
+        case _:
+            assert_never(e)
+
+
+def body_vars(stmts) -> tuple[set[int], set[int]]:
+    """(variables read, variables written) anywhere in a body."""
+    reads: set[int] = set()
+    writes: set[int] = set()
+    for st in stmts:
+        match st:
+            case ir.Assign(var, value, _):
+                writes.add(var)
+                reads |= expr_vars(value)
+            case ir.Let(_, value):
+                reads |= expr_vars(value)
+            case ir.Check(_, c, _, _, _, detail):
+                reads |= expr_vars(c)
+            case ir.If(c, then, else_, _):
+                reads |= expr_vars(c)
+                for sub in (then, else_):
+                    r, w = body_vars(sub)
+                    reads |= r
+                    writes |= w
+            case ir.Choose(_, _, _, where, body):
+                r, w = body_vars(body)
+                reads |= expr_vars(where) | r
+                writes |= w
+            case _:
+                assert_never(st)
+    return reads, writes
+
+
+def action_vars(a: ir.ActionInstance) -> tuple[set[int], set[int]]:
+    r, w = body_vars(a.body)
+    return r | expr_vars(a.guard), w
