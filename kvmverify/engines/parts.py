@@ -1,9 +1,10 @@
-"""Independent parts: the safety properties of a model made of parts that share nothing, checked part by part.
+"""Independent parts: the properties of a model made of parts that share nothing, checked part by part.
 
 Two state variables are in the same part when one action instance reads or writes both, or one conjunct of an
-invariant (one disjunct of a cover) mentions both. If that splits the model into several parts and its initial
-states are every combination of the parts' initial values, then a step of one part neither enables, disables nor
-changes any other, and the reachable states are exactly the combinations of each part's reachable states. So:
+invariant (one disjunct of a cover, one `forall` instance of a liveness property) mentions both. If that splits
+the model into several parts and its initial states are every combination of the parts' initial values, then a
+step of one part neither enables, disables nor changes any other, and the reachable states are exactly the
+combinations of each part's reachable states. So:
 
 - an invariant holds iff each part's conjuncts hold on that part's reachable states, and a shortest violation
   needs no step of another part: it is the shortest among the parts';
@@ -14,7 +15,7 @@ changes any other, and the reachable states are exactly the combinations of each
 Each part is explored alone, with the whole state vector and the other parts' actions switched off (their
 variables keep their initial values), so its traces are runs of the whole model. The state count reported is
 the product of the parts' counts, exact; apf_int's vCPUs are such parts: (2,3) has 5,723 x 5,723 states.
-Liveness is not split (a fair run of the whole model interleaves every part): a split run leaves it undecided.
+Liveness is decided per part too, with fair runs of the other parts interleaved (parts_liveness.py).
 """
 from __future__ import annotations
 
@@ -79,6 +80,9 @@ def independent_parts(ts: ir.TransitionSystem) -> list[Part] | None:
     for p in safety:
         for piece in _pieces(p):
             uf.union(sorted(expr_vars(piece)))
+    for lv in ts.liveness:  # each `forall` instance is decided in one part (parts_liveness.py)
+        for inst in lv.instances:
+            uf.union(sorted(expr_vars(inst.premise) | expr_vars(inst.goal)))
     roots = sorted({uf.find(v) for v in range(len(ts.vars))}, key=lambda r: min(
         v for v in range(len(ts.vars)) if uf.find(v) == r))
     if len(roots) < 2:
@@ -121,6 +125,17 @@ def run_parts(ts: ir.TransitionSystem, parts: list[Part], limits: Limits = Limit
         if r.bound is not None:
             break
     bound = next((r.bound for r in results if r.bound is not None), None)
+    live: dict[int, PropertyResult] = {}
+    if ts.liveness and bound is None:
+        from .parts_liveness import part_liveness
+        deadline = None if limits.timeout is None else started + limits.timeout
+
+        def stop() -> str | None:
+            if interrupt is not None and interrupt.set:
+                return "interrupted"
+            return "timeout" if deadline is not None and time.monotonic() > deadline else None
+
+        live, bound = part_liveness(ts, parts, limits, interrupt, deadline, stop)
     counts = tuple(r.stats.states for r in results)
     states = math.prod(counts)
     transitions = sum(r.stats.transitions * states // r.stats.states for r in results if r.stats.states)
@@ -136,7 +151,7 @@ def run_parts(ts: ir.TransitionSystem, parts: list[Part], limits: Limits = Limit
     for p in ts.properties:
         exp = expects.get(p.name)
         if p.kind in ir.LIVENESS_KINDS:
-            out.append(PropertyResult(p, "unknown", Coverage("unsupported-parts"), None, exp))
+            out.append(live.get(p.id) or PropertyResult(p, "unknown", cov, None, exp))  # a bound stopped it
             continue
         mine = [next(x for x in r.results if x.prop.id == p.id) for r in results]
         hits = [x for x in mine if x.status in ("violated", "reached") and x.trace is not None]
@@ -150,8 +165,5 @@ def run_parts(ts: ir.TransitionSystem, parts: list[Part], limits: Limits = Limit
     notes = [f"{len(parts)} independent parts (no action or property connects them), explored one at a time: "
              f"{' x '.join(str(c) for c in counts)} states"]
     if bound is not None:
-        notes.append(f"part {len(results)} of {len(parts)} was stopped by {bound}")
-    if ts.liveness:
-        notes.append("liveness is not split into parts: `--engine explicit` (without --parts) decides it on the "
-                     "whole state graph")
+        notes.append(f"the search of the parts was stopped by {bound}")
     return CheckResult("explicit", tuple(out), stats, bound=bound, notes=tuple(notes))

@@ -66,7 +66,6 @@ class Coverage:
     # cti (k-induction failed: counterexample to induction) |
     # shortest (a z3 counterexample that BMC found shortest: no shorter run fails) | unsupported |
     # all-inputs (a `check`, decided by z3 for every input; `states` counts the inputs) |
-    # unsupported-parts (liveness in a run split into independent parts) |
     # lasso (a fair lasso BMC found, `depth` transitions, none shorter) | lasso-bounded (BMC found none up to `depth`)
     kind: str
     states: int | None = None
@@ -85,8 +84,6 @@ class Coverage:
                 why = f", stopped by {self.bound}" if self.bound else ""
                 states = f", {self.states} states{self._up_to()}" if self.states is not None else ""
                 return f"no violation up to depth {self.depth}{states}{why}"
-            case "unsupported-parts":
-                return "liveness: needs the whole state graph, not its independent parts (--engine explicit)"
             case "k-induction":
                 return f"proved (k-induction, k={self.k})"
             case "pdr":
@@ -94,7 +91,7 @@ class Coverage:
                     return f"PDR gave up ({self.bound or 'see the notes'})"
                 return f"proved (PDR, invariant: {' && '.join(self.invariant.splitlines())})"
             case "fair-lassos":
-                return f"exhaustive, fair lassos searched in {self.states} states"
+                return f"exhaustive, fair lassos searched in {self.states} states{self._up_to()}"
             case "cti":
                 why = f", stopped by {self.bound}" if self.bound else ""
                 return f"counterexample to induction at k={self.k}{why}"
