@@ -98,13 +98,14 @@ def test_workers_orbits_and_verdicts_match_the_full_search():
 
 
 def test_cli_reports_what_the_counts_mean():
-    code, out, _ = run_cli("check", "models/apf_int.kv", "--param", "NVCPU=2", "--param", "NTOKEN=1", "-q")
+    code, out, _ = run_cli("check", "models/apf_int.kv", "--param", "NVCPU=2", "--param", "NTOKEN=1", "-q",
+                           "--engine", "explicit")  # auto would explore the independent vCPUs one at a time
     assert code == 0
     assert "  ok   holds     no_vector_zero               exhaustive, 9453 states (up to symmetry of Vcpu), depth 24" \
         in out.splitlines()
     assert "  9453 states (up to symmetry of Vcpu), 49818 transitions, depth 24" in out.splitlines()
     code, out, _ = run_cli("check", "models/apf_int.kv", "--param", "NVCPU=2", "--param", "NTOKEN=1", "-q",
-                           "--no-symmetry")
+                           "--engine", "explicit", "--no-symmetry")
     assert code == 0 and "  18769 states, 98914 transitions, depth 24" in out.splitlines()
 
 

@@ -5,10 +5,10 @@
     induction  k-induction up to `max_k`
     pdr        Spacer (PDR/IC3) on Horn clauses
     auto       explicit search with a state budget (the cheap pass: shortest traces for every violation it
-               meets); if the budget, and only the budget, stops it before the state space is exhausted, and the
-               model falls into independent parts (engines/parts.py), each part is explored alone with the same
-               budget; otherwise (or if a part is too large) PDR decides the properties it left open (BMC
-               supplies shortest traces for the ones PDR finds failing).
+               meets), or, for a model that falls into independent parts (engines/parts.py), each part alone
+               with that budget; if the budget, and only the budget, stops the search before the state space is
+               exhausted, PDR decides the properties it left open (BMC supplies shortest traces for the ones PDR
+               finds failing).
                A limit the user set (--max-states, --max-depth, --timeout, --max-memory, Ctrl-C) is respected:
                the explicit result stands, with its bound.
 
@@ -17,7 +17,6 @@ z3 is imported only by the symbolic engines' modules, so the explicit engine sta
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from dataclasses import dataclass
 
@@ -58,7 +57,7 @@ def _run(ts: ir.TransitionSystem, name: str, options: Options, interrupt: Interr
     timeout = options.limits.timeout
     match name:
         case "explicit":
-            if options.parts:
+            if options.parts and options.limits.max_depth is None:  # a depth bound is the whole model's runs'
                 from .parts import independent_parts, run_parts
                 parts = independent_parts(ts)
                 if parts:
@@ -84,25 +83,23 @@ def _auto(ts: ir.TransitionSystem, options: Options, interrupt: Interrupt | None
     limits = options.limits
     budget = Limits(limits.max_states if limits.max_states is not None else AUTO_MAX_STATES, limits.max_depth,
                     limits.timeout, limits.max_memory_mb)
-    split = None
-    if limits.max_states is None:
-        # independent parts first (cheap): when the whole model is far beyond the budget, a whole-model search
-        # that would only run into it is skipped; each part gets the budget the whole model had
+    if limits.max_states is None and limits.max_depth is None:  # a depth bound is the whole model's runs'
+        # independent parts first: the same verdicts, shortest traces and exact counts as a search of the whole
+        # model, for the sum of the parts' states instead of their product; each part gets the whole budget
         from .parts import independent_parts, run_parts
         parts = independent_parts(ts)
         if parts:
             split = run_parts(ts, parts, budget, interrupt, progress)
-            if split.bound == "interrupted" or (split.bound is None and
-                                                split.stats.states > budget.max_states * _orbit_size(ts, options)):
-                return _auto_parts(split, None, started)
+            if split.bound in (None, "interrupted", "timeout", "max-memory"):
+                return dataclasses.replace(split, engine="auto (explicit, independent parts)",
+                                           stats=dataclasses.replace(split.stats,
+                                                                     seconds=time.monotonic() - started))
     explorer = Explorer(ts, symmetry=options.symmetry)
     left = None if limits.timeout is None else max(limits.timeout - (time.monotonic() - started), 0.001)
     first = explorer.run(dataclasses.replace(budget, timeout=left), interrupt, progress)
     if first.bound != "max-states" or limits.max_states is not None:
         # exhausted, or stopped by a limit the user set: that result stands, as the explicit engine's
         return first
-    if split is not None and split.bound is None:
-        return _auto_parts(split, first, started)
     from .bmc import property_results  # z3 only now: exhaustive runs never load it
     from .pdr import run_pdr
     decided = {r.prop.id for r in first.results if r.status in ("violated", "reached")}
@@ -125,20 +122,3 @@ def _auto(ts: ir.TransitionSystem, options: Options, interrupt: Interrupt | None
             "rest",)
     return CheckResult("auto (explicit + PDR)", tuple(results), stats, first.bound if undecided else None,
                        head + tuple(notes), reduction=first.reduction)
-
-
-def _orbit_size(ts: ir.TransitionSystem, options: Options) -> int:
-    """How many states symmetry reduction may fold into one (the order of the permutation group)."""
-    return math.prod(math.factorial(len(sym.slices)) for sym in ts.symmetries) if options.symmetry else 1
-
-
-def _auto_parts(split: CheckResult, first: CheckResult | None, started: float) -> CheckResult:
-    """The independent parts' result, as auto's, saying why the whole model was not searched (further)."""
-    if first is None:
-        head = (f"the whole model has {split.stats.states} states, beyond the explicit budget of "
-                f"{AUTO_MAX_STATES}: its independent parts were explored one at a time",)
-    else:
-        head = (f"explicit search of the whole model stopped at {first.stats.states} states (depth "
-                f"{first.stats.depth}); its independent parts were explored one at a time",)
-    return dataclasses.replace(split, engine="auto (explicit, independent parts)", notes=head + split.notes,
-                               stats=dataclasses.replace(split.stats, seconds=time.monotonic() - started))
