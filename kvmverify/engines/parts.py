@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from ..ir import nodes as ir
 from ..ir.deps import action_vars, expr_vars
-from ..ir.simplify import FALSE, conj, disj
+from ..ir.simplify import FALSE, conj, disj, operands
 from .explicit import Explorer, Interrupt, Limits, ProgressFn
 from .result import CheckResult, Coverage, PropertyResult, Stats
 
@@ -38,19 +38,20 @@ class Part:
     system: ir.TransitionSystem  # the whole model with only this part's actions and property pieces
 
 
-def _split(e: ir.Expr, op: str) -> list[ir.Expr]:
-    if isinstance(e, ir.Op) and e.op == op:
-        return [x for a in e.args for x in _split(a, op)]
-    return [e]
-
-
 def _pieces(p: ir.Property) -> list[ir.Expr]:
     """An invariant's conjuncts, a cover's disjuncts; nothing for step properties (they live in actions)."""
     if p.kind == "invariant":
-        return _split(p.expr, "and")
+        return operands(p.expr, "and")
     if p.kind == "cover":
-        return _split(p.expr, "or")
+        return operands(p.expr, "or")
     return []
+
+
+def part_of(e: ir.Expr, part_of_var: dict[int, int]) -> int:
+    """The part a property piece (a conjunct, a disjunct, a liveness instance) lies in: independent_parts keeps
+    each in one; the first part for a piece without variables."""
+    vs = expr_vars(e)
+    return part_of_var[min(vs)] if vs else 0
 
 
 class _UnionFind:
@@ -101,7 +102,7 @@ def independent_parts(ts: ir.TransitionSystem) -> list[Part] | None:
         actions = [a if part_of_action[a.id] == k else dataclasses.replace(a, guard=FALSE) for a in ts.actions]
         props = []
         for p in safety:
-            mine = [x for x in _pieces(p) if (part_of_var[min(expr_vars(x))] if expr_vars(x) else 0) == k]
+            mine = [x for x in _pieces(p) if part_of(x, part_of_var) == k]
             if p.kind == "invariant":
                 p = dataclasses.replace(p, expr=conj(mine))
             elif p.kind == "cover":

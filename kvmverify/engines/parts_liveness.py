@@ -17,10 +17,10 @@ import math
 from array import array
 
 from ..ir import nodes as ir
-from ..ir.deps import expr_vars
 from .codegen import compile_predicates
 from .explicit import Explorer, Interrupt, Limits
 from .liveness import Graph, LassoSearch, Stopped, explore_graph, first_premise, lasso_problem, lasso_violation
+from .parts import part_of
 from .replay import Disagreement, path_problem
 from .result import Coverage, PropertyResult, Step, Trace
 
@@ -78,13 +78,6 @@ class PartGraph:
         return self.path_to(lasso.source) + lasso.stem, lasso.loop
 
 
-def _instance_part(inst: ir.LivenessInstance, part_of_var: dict[int, int]) -> int:
-    """The part an instance's premise and goal lie in (parts.py keeps them in one); the first without variables."""
-    found = {part_of_var[v] for v in expr_vars(inst.premise) | expr_vars(inst.goal)}
-    assert len(found) <= 1, "independent_parts merges the parts an instance mentions"
-    return found.pop() if found else 0
-
-
 def part_liveness(ts: ir.TransitionSystem, parts, limits: Limits, interrupt: Interrupt | None,
                   deadline: float | None, stop) -> tuple[dict[int, PropertyResult], str | None]:
     """A result for each liveness property; the bound that stopped the search, if one did (the properties then
@@ -109,7 +102,7 @@ def _decide(ts, lv: ir.Liveness, parts, graphs, infinite, runs, part_of_var, sto
     counts = tuple(len(pg.states) for pg in graphs)
     cov = Coverage("fair-lassos", states=math.prod(counts), depth=sum(pg.depth for pg in graphs), parts=counts)
     for inst in lv.instances:
-        k = _instance_part(inst, part_of_var)
+        k = part_of(ir.Op("and", (inst.premise, inst.goal)), part_of_var)
         pg = graphs[k]
         stutter = any(infinite[j] is not None for j in range(len(parts)) if j != k)
         g = pg.with_stutter() if stutter else pg.g

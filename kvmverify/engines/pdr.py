@@ -18,6 +18,7 @@ import z3
 
 from ..ir import nodes as ir
 from ..ir.deps import action_vars, expr_vars
+from ..ir.simplify import operands
 from . import encode as E
 from .bmc import BMC, property_results, safety_and_covers
 from .explicit import Explorer
@@ -53,17 +54,11 @@ class Obligation:
     action: ir.ActionInstance | None = None  # step properties
 
 
-def _split(e: ir.Expr, op: str) -> list[ir.Expr]:
-    if isinstance(e, ir.Op) and e.op == op:
-        return [x for a in e.args for x in _split(a, op)]
-    return [e]
-
-
 def obligations(ts: ir.TransitionSystem, p: ir.Property) -> list[Obligation]:
     if p.kind == "invariant":
-        return [Obligation(p, frozenset(expr_vars(c)), expr=c) for c in _split(p.expr, "and")]
+        return [Obligation(p, frozenset(expr_vars(c)), expr=c) for c in operands(p.expr, "and")]
     if p.kind == "cover":
-        return [Obligation(p, frozenset(expr_vars(c)), expr=c) for c in _split(p.expr, "or")]
+        return [Obligation(p, frozenset(expr_vars(c)), expr=c) for c in operands(p.expr, "or")]
     out = []
     for a in ts.actions:
         if _checks(a.body, p.id):

@@ -98,6 +98,13 @@ def mk(op: str, *args: ir.Expr, width: int | None = None) -> ir.Expr:
     return ir.Op(op, tuple(args), width)
 
 
+def operands(e: ir.Expr, op: str) -> list[ir.Expr]:
+    """The operands of a nest of `op` ("and": conjuncts, "or": disjuncts); [e] if e is not one."""
+    if isinstance(e, ir.Op) and e.op == op:
+        return [x for a in e.args for x in operands(a, op)]
+    return [e]
+
+
 def conj(parts) -> ir.Expr:
     out = []
     for p in parts:
