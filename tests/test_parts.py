@@ -159,3 +159,13 @@ def test_the_apf_int_completion_property_on_parts():
     assert_valid_lasso(ts, r.trace, "ready_follows_not_present")
     full = next(x for x in whole(ts).results if x.prop.name == "ready_follows_not_present")
     assert full.status == "violated"
+
+
+def test_auto_splits_unless_a_bound_is_about_the_whole_model():
+    code, out, _ = run_cli("check", "models/apf_int.kv", "-q", "--no-color")
+    assert code == 0 and out.startswith("model apf_int: auto (explicit, independent parts) engine")
+    code, out, _ = run_cli("check", "models/apf_int.kv", "-q", "--no-color", "--max-states", "5000")
+    assert code == 4 and out.startswith("model apf_int: explicit engine")
+    assert "note: search stopped by max-states after" in out
+    code, out, _ = run_cli("check", "models/apf_int.kv", "-q", "--no-color", "--max-depth", "3")
+    assert out.startswith("model apf_int: explicit engine") and "no violation up to depth 3" in out
