@@ -273,3 +273,24 @@ def test_pdr_output_is_deterministic_across_hash_seeds():
         outs.append(p.stdout)
     assert outs[0] == outs[1]
     assert "invariant 1, inductive, found by PDR (it implies no_vector_zero):" in outs[0]
+
+
+def test_an_uncertified_pdr_answer_is_asked_again_with_other_seeds(monkeypatch):
+    """Spacer's invariant failing certification is never reported; the query is asked again with other seeds
+    (a proof then counts only if it certifies), and after the retries the property stays undecided."""
+    from kvmverify.engines import pdr as P
+    seeds = []
+
+    def once(enc, obs, timeout, seed):
+        seeds.append(seed)
+        return ("proved", "x <= 5") if seed == 1 else ("uncertified", "fails its consecution check")
+
+    monkeypatch.setattr(P, "_prove_once", once)
+    assert P.pdr_prove(None, [], 10) == ("proved", "x <= 5") and seeds == [0, 1]
+    seeds.clear()
+    def never(enc, obs, timeout, seed):
+        seeds.append(seed)
+        return "uncertified", "no"
+
+    monkeypatch.setattr(P, "_prove_once", never)
+    assert P.pdr_prove(None, [], 10) == ("uncertified", "no") and seeds == [0, 1, 2]
