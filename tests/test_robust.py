@@ -134,3 +134,12 @@ def test_the_deepest_nesting_is_located_past_comments_and_strings():
     text = '// ((((((\nuse "((((.kv"\n/* {{{{\n}}}} */ x := (a[(b)])\n  f((((c))))\n'
     assert deepest_nesting(text) == (4, 5, 7)  # the 4th ( of f((((c))))
     assert deepest_nesting("no brackets") == (0, 1, 1)
+
+
+def test_independent_parts_output_is_byte_identical_under_two_hash_seeds():
+    """Parts, their order and the interleaved lasso do not depend on set or dict order."""
+    args = ["check", "models/apf_int_bugs/guest_never_acks.kv", "--param", "NVCPU=2", "--param", "NTOKEN=1", "-q",
+            "--json"]
+    a, b = _cli(args, seed=0), _cli(args, seed=12345)
+    assert a.returncode == b.returncode == 0
+    assert a.stdout == b.stdout and '"parts": [' in a.stdout
