@@ -169,3 +169,13 @@ def test_auto_splits_unless_a_bound_is_about_the_whole_model():
     assert "note: search stopped by max-states after" in out
     code, out, _ = run_cli("check", "models/apf_int.kv", "-q", "--no-color", "--max-depth", "3")
     assert out.startswith("model apf_int: explicit engine") and "no violation up to depth 3" in out
+
+
+def test_a_bounded_part_search_claims_only_what_it_checked():
+    ts = compile_model("models/apf_int.kv", {"NVCPU": 2, "NTOKEN": 2}, Sources()).system
+    from kvmverify.engines.explicit import Limits
+    r = run_parts(ts, independent_parts(ts), Limits(max_states=300))
+    assert r.bound == "max-states"
+    inv = next(x for x in r.results if x.prop.name == "no_vector_zero")
+    assert inv.status == "unknown" and inv.coverage.describe() == "no violation up to depth 0, stopped by max-states"
+    assert r.notes[-1].startswith("the search of part 1 of 2 was stopped by max-states: ")

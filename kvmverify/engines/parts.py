@@ -127,6 +127,7 @@ def run_parts(ts: ir.TransitionSystem, parts: list[Part], limits: Limits = Limit
             break
     bound = next((r.bound for r in results if r.bound is not None), None)
     live: dict[int, PropertyResult] = {}
+    live_bound = None
     if ts.liveness and bound is None:
         from .parts_liveness import part_liveness
         deadline = None if limits.timeout is None else started + limits.timeout
@@ -136,23 +137,27 @@ def run_parts(ts: ir.TransitionSystem, parts: list[Part], limits: Limits = Limit
                 return "interrupted"
             return "timeout" if deadline is not None and time.monotonic() > deadline else None
 
-        live, bound = part_liveness(ts, parts, limits, interrupt, deadline, stop)
+        live, live_bound = part_liveness(ts, parts, limits, interrupt, deadline, stop)
     counts = tuple(r.stats.states for r in results)
-    states = math.prod(counts)
-    transitions = sum(r.stats.transitions * states // r.stats.states for r in results if r.stats.states)
-    depth = sum(r.stats.depth for r in results)
-    stats = Stats(states, transitions, depth, time.monotonic() - started,
-                  max((r.stats.peak_rss_mb or 0.0) for r in results) or None)
     if bound is None:
+        states = math.prod(counts)
+        transitions = sum(r.stats.transitions * states // r.stats.states for r in results if r.stats.states)
+        depth = sum(r.stats.depth for r in results)
         cov = Coverage("exhaustive", states=states, depth=depth, parts=counts)
     else:
-        cov = Coverage("bounded", states=states, depth=depth, bound=bound, parts=counts)
+        # a whole state within depth d has every part within depth d: checked if every part got that far
+        states, transitions = sum(counts), sum(r.stats.transitions for r in results)
+        depth = min(r.stats.depth for r in results) if len(results) == len(parts) else 0
+        cov = Coverage("bounded", depth=depth, bound=bound)
+    stats = Stats(states, transitions, depth, time.monotonic() - started,
+                  max((r.stats.peak_rss_mb or 0.0) for r in results) or None)
     expects = {name: verdict for name, verdict, _ in ts.expects}
     out = []
     for p in ts.properties:
         exp = expects.get(p.name)
-        if p.kind in ir.LIVENESS_KINDS:
-            out.append(live.get(p.id) or PropertyResult(p, "unknown", cov, None, exp))  # a bound stopped it
+        if p.kind in ir.LIVENESS_KINDS:  # none in `live`: a bound stopped the search
+            stopped = cov if bound is not None else Coverage("bounded", states=states, depth=depth, bound=live_bound)
+            out.append(live.get(p.id) or PropertyResult(p, "unknown", stopped, None, exp))
             continue
         mine = [next(x for x in r.results if x.prop.id == p.id) for r in results]
         hits = [x for x in mine if x.status in ("violated", "reached") and x.trace is not None]
@@ -166,5 +171,8 @@ def run_parts(ts: ir.TransitionSystem, parts: list[Part], limits: Limits = Limit
     notes = [f"{len(parts)} independent parts (no action or property connects them), explored one at a time: "
              f"{' x '.join(str(c) for c in counts)} states"]
     if bound is not None:
-        notes.append(f"the search of the parts was stopped by {bound}")
-    return CheckResult("explicit", tuple(out), stats, bound=bound, notes=tuple(notes))
+        notes.append(f"the search of part {len(results)} of {len(parts)} was stopped by {bound}: "
+                     f"{states} states explored, every run of up to {depth} steps checked")
+    elif live_bound is not None:
+        notes.append(f"the liveness search was stopped by {live_bound}; the safety results are exhaustive")
+    return CheckResult("explicit", tuple(out), stats, bound=bound or live_bound, notes=tuple(notes))
