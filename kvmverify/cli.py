@@ -352,8 +352,12 @@ def _check(args, stdout: TextIO, stderr: TextIO, interrupt: Interrupt) -> int:
             if written and not args.quiet:
                 stderr.write("".join(f"kvmverify: wrote {w}\n" for w in written))
         if not args.quiet:
-            rate = result.stats.states / elapsed if elapsed > 0 else 0.0
+            parts = next((r.coverage.parts for r in result.results if r.coverage.parts), None)
+            visited = sum(parts) if parts else result.stats.states  # independent parts: the states really visited
+            rate = visited / elapsed if elapsed > 0 else 0.0
             what = f"{result.stats.states} states" if result.stats.states else result.engine
+            if parts:
+                what += f" ({visited} visited in {len(parts)} independent parts)"
             speed = f" ({rate:,.0f} states/s)" if result.stats.states else ""
             stderr.write(f"kvmverify: {path}: {what} in {elapsed:.2f} s{speed}\n")
         code = EXIT_INTERRUPTED if result.bound == "interrupted" else result.exit_code
