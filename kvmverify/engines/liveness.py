@@ -365,6 +365,38 @@ def explore_graph(explorer, limits, interrupt, deadline):
     return states, parent, via, g, (depth - 1 if bound is None else depth), bound
 
 
+def fair_bits(actions, extra: int = 0) -> tuple[list[int], int]:
+    """A bit per fair action instance (0 for the others, and for `extra` pseudo-actions after them), and the
+    bits of the strongly fair ones: LassoSearch's fair_bit and strong."""
+    fair_bit, strong = [0] * (len(actions) + extra), 0
+    for i, a in enumerate(a for a in actions if a.fair or a.strong):
+        fair_bit[a.id] = 1 << i
+        strong |= (1 << i) if a.strong else 0
+    return fair_bit, strong
+
+
+def limit_check(interrupt, deadline: float | None):
+    """stop() for LassoSearch: 'interrupted' after SIGINT, 'timeout' past the deadline, else None."""
+    def stop() -> str | None:
+        if interrupt is not None and interrupt.set:
+            return "interrupted"
+        return "timeout" if deadline is not None and time.monotonic() > deadline else None
+    return stop
+
+
+def not_goal(masks, n: int, pbit: int, gbit: int) -> tuple[bytearray, list[int]]:
+    """From the predicate masks of the expanded states: the states where the goal is false (member), and those
+    of them where the premise holds (the sources of a violating lasso)."""
+    member = bytearray(n)
+    sources = []
+    for s, m in enumerate(masks):
+        if not m & gbit:
+            member[s] = 1
+            if m & pbit:
+                sources.append(s)
+    return member, sources
+
+
 def check_liveness(explorer, limits, interrupt, deadline
                    ) -> tuple[dict[int, PropertyResult], str | None, tuple[str, ...]]:
     """A result per liveness property (by property id): violated with a lasso, holds (exhaustive search only), or
@@ -378,16 +410,8 @@ def check_liveness(explorer, limits, interrupt, deadline
     evaluate = compile_predicates(ts, preds)
     n, expanded = len(states), g.expanded
     masks = [evaluate(states[s]) for s in range(expanded)]
-    fair_bit = [0] * len(ts.actions)
-    strong = 0
-    for i, a in enumerate(a for a in ts.actions if a.fair or a.strong):
-        fair_bit[a.id] = 1 << i
-        strong |= (1 << i) if a.strong else 0
-    def stop() -> str | None:
-        if interrupt is not None and interrupt.set:
-            return "interrupted"
-        return "timeout" if deadline is not None and time.monotonic() > deadline else None
-
+    fair_bit, strong = fair_bits(ts.actions)
+    stop = limit_check(interrupt, deadline)
     search = LassoSearch(g, fair_bit, strong, stop)
     out: dict[int, PropertyResult] = {}
     notes: list[str] = []
@@ -402,15 +426,8 @@ def check_liveness(explorer, limits, interrupt, deadline
             bit <<= 2
             if found is not None or stopped:
                 continue
-            member = bytearray(n)
-            sources = []
-            for s in range(expanded):
-                m = masks[s]
-                premise_seen = premise_seen or bool(m & pbit)
-                if not m & gbit:
-                    member[s] = 1
-                    if m & pbit:
-                        sources.append(s)
+            member, sources = not_goal(masks, n, pbit, gbit)
+            premise_seen = premise_seen or any(m & pbit for m in masks)
             try:
                 lasso = search.find(sources, member) if sources else None
             except Stopped as e:

@@ -130,14 +130,9 @@ def run_parts(ts: ir.TransitionSystem, parts: list[Part], limits: Limits = Limit
     live_bound = None
     if ts.liveness and bound is None:
         from .parts_liveness import part_liveness
+        from .liveness import limit_check
         deadline = None if limits.timeout is None else started + limits.timeout
-
-        def stop() -> str | None:
-            if interrupt is not None and interrupt.set:
-                return "interrupted"
-            return "timeout" if deadline is not None and time.monotonic() > deadline else None
-
-        live, live_bound = part_liveness(ts, parts, limits, interrupt, deadline, stop)
+        live, live_bound = part_liveness(ts, parts, limits, interrupt, deadline, limit_check(interrupt, deadline))
     counts = tuple(r.stats.states for r in results)
     if bound is None:
         states = math.prod(counts)

@@ -19,7 +19,8 @@ from array import array
 from ..ir import nodes as ir
 from .codegen import compile_predicates
 from .explicit import Explorer, Interrupt, Limits
-from .liveness import Graph, LassoSearch, Stopped, explore_graph, first_premise, lasso_problem, lasso_violation
+from .liveness import (Graph, LassoSearch, Stopped, explore_graph, fair_bits, first_premise, lasso_problem,
+                       lasso_violation, not_goal)
 from .parts import part_of
 from .replay import Disagreement, path_problem
 from .result import Coverage, PropertyResult, Step, Trace
@@ -33,13 +34,9 @@ class PartGraph:
         self.explorer = Explorer(part.system, symmetry=False)
         self.states, self.parent, self.via, self.g, self.depth, self.bound = explore_graph(
             self.explorer, limits, interrupt, deadline)
-        n = len(part.system.actions)
-        self.fair_bit = [0] * (n + 1)  # the last: the stutter pseudo-action (another part moves)
-        self.strong = 0
-        for i, a in enumerate(a for a in part.system.actions if a.fair or a.strong):
-            self.fair_bit[a.id] = 1 << i
-            self.strong |= (1 << i) if a.strong else 0
-        self.stutter = n
+        # one pseudo-action after the real ones: the stutter (another part moves), of no fairness
+        self.fair_bit, self.strong = fair_bits(part.system.actions, extra=1)
+        self.stutter = len(part.system.actions)
 
     def with_stutter(self) -> Graph:
         """The graph with a stutter self-loop at every expanded state."""
@@ -106,15 +103,8 @@ def _decide(ts, lv: ir.Liveness, parts, graphs, infinite, runs, part_of_var, sto
         pg = graphs[k]
         stutter = any(infinite[j] is not None for j in range(len(parts)) if j != k)
         g = pg.with_stutter() if stutter else pg.g
-        masks = compile_predicates(pg.part.system, [inst.premise, inst.goal])
-        member = bytearray(len(pg.states))
-        sources = []
-        for s in range(pg.g.expanded):
-            m = masks(pg.states[s])
-            if not m & 2:
-                member[s] = 1
-                if m & 1:
-                    sources.append(s)
+        evaluate = compile_predicates(pg.part.system, [inst.premise, inst.goal])
+        member, sources = not_goal([evaluate(pg.states[s]) for s in range(pg.g.expanded)], len(pg.states), 1, 2)
         lasso = LassoSearch(g, pg.fair_bit, pg.strong, stop).find(sources, member) if sources else None
         if lasso is None:
             continue
