@@ -15,7 +15,7 @@ import time
 
 from kvmverify.diagnostics import DiagnosticError, Sources
 from kvmverify.engines import Options, run_engine
-from kvmverify.engines.explicit import Limits
+from kvmverify.engines.shared.limits import Limits
 from kvmverify.pipeline import compile_model
 
 

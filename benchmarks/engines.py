@@ -16,7 +16,7 @@ from collections import Counter
 
 from kvmverify.diagnostics import Sources
 from kvmverify.engines import Options, run_engine
-from kvmverify.engines.explicit import Limits
+from kvmverify.engines.shared.limits import Limits
 from kvmverify.pipeline import compile_model
 
 APF = "models/apf_int.kv"

@@ -32,7 +32,7 @@ def one(nvcpu: int, ntoken: int, liveness: bool, symmetry: bool) -> dict:
     import resource
 
     from kvmverify.diagnostics import Sources
-    from kvmverify.engines import liveness as live
+    from kvmverify.engines.explicit import liveness as live
     from kvmverify.engines.explicit import Explorer
     from kvmverify.pipeline import compile_model
 
@@ -62,7 +62,7 @@ def one_bmc(model: str, depth: int, liveness: bool) -> dict:
     import resource
 
     from kvmverify.diagnostics import Sources
-    from kvmverify.engines.bmc import run_bmc
+    from kvmverify.engines.symbolic.bmc import run_bmc
     from kvmverify.pipeline import compile_model
 
     ts = compile_model(os.path.join(ROOT, model), {}, Sources()).system

@@ -33,8 +33,9 @@ def one(nvcpu: int, ntoken: int, mode: str, timeout: float, max_memory: int) -> 
     import resource
 
     from kvmverify.diagnostics import Sources
-    from kvmverify.engines.explicit import Explorer, Limits
-    from kvmverify.engines.parts import independent_parts, run_parts
+    from kvmverify.engines.explicit import Explorer
+from kvmverify.engines.shared.limits import Limits
+    from kvmverify.engines.explicit.parts import independent_parts, run_parts
     from kvmverify.pipeline import compile_model
 
     ts = compile_model(MODEL, {"NVCPU": nvcpu, "NTOKEN": ntoken}, Sources()).system

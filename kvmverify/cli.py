@@ -32,8 +32,8 @@ from . import __version__
 from .check.checker import parse_param_override
 from .diagnostics import NO_SPAN, Diagnostic, DiagnosticError, Sources, render
 from .engines import DEFAULT_DEPTH, DEFAULT_MAX_K, ENGINES, Options, run_engine
-from .engines.explicit import Interrupt, Limits, Progress
-from .engines.replay import Disagreement
+from .engines.shared.limits import Interrupt, Limits, Progress
+from .engines.shared.replay import Disagreement
 from .export.files import NameAllocator, trace_stem, write_atomic
 from .export.json_result import result_json, trace_json
 from .export.run import ModelRun

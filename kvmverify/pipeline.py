@@ -34,7 +34,7 @@ def compile_model(path: str, overrides: dict[str, int], sources: Sources) -> Com
         if too_deep_ir := system_limits(system):
             raise DiagnosticError(too_deep_ir)
         if system.tables:  # z3 only for models with decision tables
-            from .engines.decide import table_findings
+            from .engines.symbolic.decide import table_findings
             findings = table_findings(system)
             warnings.extend(d for d in findings if not d.is_error)
             if any(d.is_error for d in findings):

@@ -15,7 +15,7 @@ import pytest
 from .check.checker import parse_param_override
 from .diagnostics import DiagnosticError, Sources, render
 from .engines import Options, run_engine
-from .engines.explicit import Limits
+from .engines.shared.limits import Limits
 from .export.run import verdict_text
 from .trace.text import render_trace, render_witness
 

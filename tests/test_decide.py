@@ -11,9 +11,9 @@ from conftest import run_cli
 from kvmverify.check.checker import check
 from kvmverify.check.loader import Loaded
 from kvmverify.engines import Options, run_engine
-from kvmverify.engines import decide as decide_mod
-from kvmverify.engines.decide import decide_checks, table_findings
-from kvmverify.engines.encode import type_range
+from kvmverify.engines.symbolic import decide as decide_mod
+from kvmverify.engines.symbolic.decide import decide_checks, table_findings
+from kvmverify.engines.symbolic.encode import type_range
 from kvmverify.ir.lower import lower
 from kvmverify.ir.simplify import evaluate
 from kvmverify.lang.parser import parse

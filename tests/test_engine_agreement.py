@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, example, given, settings
 
 from kvmverify.diagnostics import DiagnosticError
 from kvmverify.engines import Options, run_engine
-from kvmverify.engines.explicit import Limits
+from kvmverify.engines.shared.limits import Limits
 from test_engine_props import models, random_model, system_of
 
 EXAMPLES = int(os.environ.get("KVMVERIFY_PROPERTY_EXAMPLES", "25"))

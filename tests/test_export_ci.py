@@ -12,7 +12,8 @@ import pytest
 from export_support import BUGGY, BUGGY_UNANNOTATED, MAILBOX, REPO, WRONG_EXPECT, run, write_models
 from kvmverify.cli import _ProgressLine
 from kvmverify.diagnostics import Sources
-from kvmverify.engines.explicit import Explorer, Progress
+from kvmverify.engines.explicit import Explorer
+from kvmverify.engines.shared.limits import Progress
 from kvmverify.pipeline import compile_model
 
 SARIF_SCHEMA = os.path.join(REPO, "kvmverify", "export", "schemas", "sarif-schema-2.1.0.json")
@@ -158,7 +159,7 @@ def test_the_engine_reports_progress_through_a_callback(tmp_path):
     path = write_models(tmp_path, m=MAILBOX)["m"]
     ts = compile_model(path, {}, Sources()).system
     seen: list[Progress] = []
-    import kvmverify.engines.explicit as explicit
+    import kvmverify.engines.explicit.search as explicit
     old = explicit.PROGRESS_EVERY
     explicit.PROGRESS_EVERY = 1  # every state
     try:

@@ -11,7 +11,7 @@ from export_support import BUGGY, BUGGY_UNANNOTATED, MAILBOX, REPO, run, write_m
 from kvmverify.check.types import BitsT, IntT, SetT
 from kvmverify.diagnostics import Sources
 from kvmverify.engines.explicit import explore
-from kvmverify.engines.result import PropertyResult, Step, Trace
+from kvmverify.engines.shared.result import PropertyResult, Step, Trace
 from kvmverify.export import itf
 from kvmverify.pipeline import compile_model
 from kvmverify.trace.replay import replay

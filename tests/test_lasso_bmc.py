@@ -7,8 +7,8 @@ from hypothesis import HealthCheck, given, settings
 
 from conftest import run_cli
 from kvmverify.engines import Options, run_engine
-from kvmverify.engines import lasso as L
-from kvmverify.engines.replay import Disagreement
+from kvmverify.engines.symbolic import lasso as L
+from kvmverify.engines.shared.replay import Disagreement
 from test_liveness import assert_valid_lasso, live_models, starve, system_of
 from test_z3_engines import system
 

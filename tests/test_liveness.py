@@ -8,9 +8,10 @@ from hypothesis import strategies as st
 from conftest import run_cli
 from kvmverify.check.checker import check
 from kvmverify.check.loader import Loaded
-from kvmverify.engines import liveness as L
-from kvmverify.engines.explicit import Explorer, Interrupt, Limits
-from kvmverify.engines.liveness import Graph, LassoSearch, tarjan
+from kvmverify.engines.explicit import liveness as L
+from kvmverify.engines.explicit import Explorer
+from kvmverify.engines.shared.limits import Interrupt, Limits
+from kvmverify.engines.explicit.liveness import Graph, LassoSearch, tarjan
 from kvmverify.ir.lower import lower
 from kvmverify.ir.simplify import evaluate
 from kvmverify.lang.parser import parse

@@ -10,8 +10,8 @@ from conftest import run_cli
 from kvmverify.diagnostics import Sources
 from kvmverify.engines import Options, run_engine
 from kvmverify.engines.explicit import Explorer
-from kvmverify.engines.parts import independent_parts, run_parts
-from kvmverify.engines.replay import replay
+from kvmverify.engines.explicit.parts import independent_parts, run_parts
+from kvmverify.engines.shared.replay import replay
 from kvmverify.pipeline import compile_model
 from test_engine_props import models, system_of
 from test_liveness import assert_valid_lasso
@@ -173,7 +173,7 @@ def test_auto_splits_unless_a_bound_is_about_the_whole_model():
 
 def test_a_bounded_part_search_claims_only_what_it_checked():
     ts = compile_model("models/apf_int.kv", {"NVCPU": 2, "NTOKEN": 2}, Sources()).system
-    from kvmverify.engines.explicit import Limits
+    from kvmverify.engines.shared.limits import Limits
     r = run_parts(ts, independent_parts(ts), Limits(max_states=300))
     assert r.bound == "max-states"
     inv = next(x for x in r.results if x.prop.name == "no_vector_zero")

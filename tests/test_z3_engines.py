@@ -11,10 +11,10 @@ import z3
 from conftest import ROOT, check_golden, run_cli
 from kvmverify.diagnostics import Sources
 from kvmverify.engines import Options, run_engine
-from kvmverify.engines import encode as E
+from kvmverify.engines.symbolic import encode as E
 from kvmverify.engines.explicit import Explorer
-from kvmverify.engines.pdr import UncheckedInvariant, certify, chc, obligations
-from kvmverify.engines.replay import Disagreement, replay
+from kvmverify.engines.symbolic.pdr import UncheckedInvariant, certify, chc, obligations
+from kvmverify.engines.shared.replay import Disagreement, replay
 from kvmverify.pipeline import compile_model
 
 BUGS = "models/apf_int_bugs"
@@ -278,7 +278,7 @@ def test_pdr_output_is_deterministic_across_hash_seeds():
 def test_an_uncertified_pdr_answer_is_asked_again_with_other_seeds(monkeypatch):
     """Spacer's invariant failing certification is never reported; the query is asked again with other seeds
     (a proof then counts only if it certifies), and after the retries the property stays undecided."""
-    from kvmverify.engines import pdr as P
+    from kvmverify.engines.symbolic import pdr as P
     seeds = []
 
     def once(enc, obs, timeout, seed):

@@ -1,7 +1,7 @@
 """Checking of decision tables (`decide`) and of `check` properties over their inputs.
 
 A table is first-match: a call takes the values of the first rule whose `when` holds for its arguments. Whether
-some input matches no rule, or some rule can never fire, is decided later by z3 (engines/decide.py) on the
+some input matches no rule, or some rule can never fire, is decided later by z3 (engines/symbolic/decide.py) on the
 lowered table; here the rules are only typed. A `check` is `forall a: T, ... . P` over any types (registers and
 u64 too, since z3 decides it without enumerating), and may not read state variables: it is about the tables and
 defs it calls, for every input, not about the states a run reaches.

@@ -5,7 +5,7 @@
     induction  k-induction up to `max_k`
     pdr        Spacer (PDR/IC3) on Horn clauses
     auto       explicit search with a state budget (the cheap pass: shortest traces for every violation it
-               meets), or, for a model that falls into independent parts (engines/parts.py), each part alone
+               meets), or, for a model that falls into independent parts (engines/explicit/parts.py), each part alone
                with that budget; if the budget, and only the budget, stops the search before the state space is
                exhausted, PDR decides the properties it left open (BMC supplies shortest traces for the ones PDR
                finds failing).
@@ -21,8 +21,9 @@ import time
 from dataclasses import dataclass
 
 from ..ir import nodes as ir
-from .explicit import Explorer, Interrupt, Limits, ProgressFn
-from .result import CheckResult, Stats
+from .explicit.search import Explorer
+from .shared.limits import Interrupt, Limits, ProgressFn
+from .shared.result import CheckResult, Stats
 
 ENGINES = ("auto", "explicit", "bmc", "induction", "pdr")
 AUTO_MAX_STATES = 1_000_000  # some seconds of explicit search: apf_int (2,2) (393,828 states up to symmetry) fits
@@ -36,7 +37,7 @@ class Options:
     depth: int = DEFAULT_DEPTH
     max_k: int = DEFAULT_MAX_K
     symmetry: bool = True  # explicit search: one state per orbit of the `symmetric` types
-    parts: bool = False  # explicit search: explore independent parts one at a time (engines/parts.py)
+    parts: bool = False  # explicit search: explore independent parts one at a time (engines/explicit/parts.py)
 
 
 def run_engine(ts: ir.TransitionSystem, name: str, options: Options = Options(),
@@ -46,7 +47,7 @@ def run_engine(ts: ir.TransitionSystem, name: str, options: Options = Options(),
     result = _run(ts, name, options, interrupt, progress)
     if not ts.checks or result.bound == "interrupted":
         return result
-    from .decide import decide_checks
+    from .symbolic.decide import decide_checks
     timeout = options.limits.timeout
     remaining = None if timeout is None else max(timeout - (time.monotonic() - started), 0.001)
     return dataclasses.replace(result, results=result.results + decide_checks(ts, remaining))
@@ -58,19 +59,19 @@ def _run(ts: ir.TransitionSystem, name: str, options: Options, interrupt: Interr
     match name:
         case "explicit":
             if options.parts and options.limits.max_depth is None:  # a depth bound is the whole model's runs'
-                from .parts import independent_parts, run_parts
+                from .explicit.parts import independent_parts, run_parts
                 parts = independent_parts(ts)
                 if parts:
                     return run_parts(ts, parts, options.limits, interrupt, progress)
             return Explorer(ts, symmetry=options.symmetry).run(options.limits, interrupt, progress)
         case "bmc":
-            from .bmc import run_bmc
+            from .symbolic.bmc import run_bmc
             return run_bmc(ts, options.depth, timeout, interrupt)
         case "induction":
-            from .induction import check_induction
+            from .symbolic.induction import check_induction
             return check_induction(ts, options.max_k, timeout, interrupt)
         case "pdr":
-            from .pdr import check_pdr
+            from .symbolic.pdr import check_pdr
             return check_pdr(ts, timeout)
         case "auto":
             return _auto(ts, options, interrupt, progress)
@@ -86,7 +87,7 @@ def _auto(ts: ir.TransitionSystem, options: Options, interrupt: Interrupt | None
     if limits.max_states is None and limits.max_depth is None:  # a depth bound is the whole model's runs'
         # independent parts first: the same verdicts, shortest traces and exact counts as a search of the whole
         # model, for the sum of the parts' states instead of their product; each part gets the whole budget
-        from .parts import independent_parts, run_parts
+        from .explicit.parts import independent_parts, run_parts
         parts = independent_parts(ts)
         if parts:
             split = run_parts(ts, parts, budget, interrupt, progress)
@@ -100,8 +101,8 @@ def _auto(ts: ir.TransitionSystem, options: Options, interrupt: Interrupt | None
     if first.bound != "max-states" or limits.max_states is not None:
         # exhausted, or stopped by a limit the user set: that result stands, as the explicit engine's
         return first
-    from .bmc import property_results  # z3 only now: exhaustive runs never load it
-    from .pdr import run_pdr
+    from .symbolic.bmc import property_results  # z3 only now: exhaustive runs never load it
+    from .symbolic.pdr import run_pdr
     decided = {r.prop.id for r in first.results if r.status in ("violated", "reached")}
     remaining = None if limits.timeout is None else max(limits.timeout - (time.monotonic() - started), 0.001)
     found, proved, notes = run_pdr(ts, remaining, explorer, frozenset(decided), engine="auto")

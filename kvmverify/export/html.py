@@ -13,7 +13,7 @@ from html import escape
 
 from .. import __version__
 from ..diagnostics import Sources, Span
-from ..engines.result import PropertyResult
+from ..engines.shared.result import PropertyResult
 from ..ir import nodes as ir
 from ..trace.text import action_label, show_field, state_dict
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from .. import __version__
 from ..check.types import BitsT, BoolT, EnumT, IntT, SetT, Type, domain_lo, domain_size
-from ..engines.result import PropertyResult
+from ..engines.shared.result import PropertyResult
 from ..ir import nodes as ir
 
 FORMAT_DESCRIPTION = "https://apalache-mc.org/docs/adr/015adr-trace.html"

@@ -1,7 +1,7 @@
 """A check result as JSON (`kvmverify check --json`): the same facts as the text, for programs."""
 from __future__ import annotations
 
-from ..engines.result import CheckResult, Coverage, PropertyResult, Trace
+from ..engines.shared.result import CheckResult, Coverage, PropertyResult, Trace
 from ..ir import nodes as ir
 from ..trace.text import state_dict
 

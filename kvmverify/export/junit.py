@@ -10,7 +10,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from ..diagnostics import render
-from ..engines.result import PropertyResult
+from ..engines.shared.result import PropertyResult
 from ..trace.text import render_trace, render_witness
 from .run import ModelRun, verdict_text
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..diagnostics import Diagnostic, Sources
-from ..engines.result import CheckResult, PropertyResult
+from ..engines.shared.result import CheckResult, PropertyResult
 from ..ir.nodes import TransitionSystem
 
 

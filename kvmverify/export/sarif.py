@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from .. import __version__
 from ..diagnostics import Diagnostic, Span
-from ..engines.result import PropertyResult
+from ..engines.shared.result import PropertyResult
 from ..ir import nodes as ir
 from ..trace.text import action_label, state_dict
 from .run import ModelRun, verdict_text

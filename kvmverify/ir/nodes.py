@@ -153,7 +153,7 @@ class ActionInstance:
     guard: Expr
     body: tuple[Stmt, ...]
     span: Span
-    fair: bool  # weak fairness (or strong, with `strong`): see engines/liveness.py
+    fair: bool  # weak fairness (or strong, with `strong`): see engines/explicit/liveness.py
     strong: bool = False
 
     @property

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..diagnostics import Diagnostic, DiagnosticError, Span
 from ..engines.explicit import Explorer
-from ..engines.liveness import lasso_problem
+from ..engines.explicit.liveness import lasso_problem
 from ..export.itf import ACTION_TAKEN, NONDET_PICKS, ItfError, action_args, decode_state, dec_int
 from ..ir import nodes as ir
 from .text import PLAIN, Style, action_label, state_dict
@@ -240,7 +240,7 @@ def replay(ts: ir.TransitionSystem, doc: dict[str, Any], path: str, prop_name: s
 
 
 def _lasso_problem(ts, ex: Explorer, prop, doc, kv, run, path: str) -> str | None:
-    """A liveness trace violates its property when it is a fair lasso whose goal stays false (engines/liveness)."""
+    """A liveness trace violates its property when it is a fair lasso whose goal stays false (engines/explicit/liveness.py)."""
     lv = next(lv for lv in ts.liveness if lv.prop == prop.id)
     meta = kv.get("loop_action")
     loop_action = _find_action(ts, meta, None, "#meta.kvmverify.loop_action", path) if isinstance(meta, dict) \

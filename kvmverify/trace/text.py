@@ -3,7 +3,7 @@ showing only what changed and decoding registers and structs into their named fi
 from __future__ import annotations
 
 from ..check.types import show_value
-from ..engines.result import CheckResult, PropertyResult, Trace
+from ..engines.shared.result import CheckResult, PropertyResult, Trace
 from ..ir import nodes as ir
 from ..ir.simplify import false_conjuncts, vars_read
 

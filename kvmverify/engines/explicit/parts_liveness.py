@@ -16,14 +16,15 @@ from __future__ import annotations
 import math
 from array import array
 
-from ..ir import nodes as ir
+from ...ir import nodes as ir
 from .codegen import compile_predicates
-from .explicit import Explorer, Interrupt, Limits
+from .search import Explorer
+from ..shared.limits import Interrupt, Limits
 from .liveness import (Graph, LassoSearch, Stopped, explore_graph, fair_bits, first_premise, lasso_problem,
                        lasso_violation, not_goal)
 from .parts import part_of
-from .replay import Disagreement, path_problem
-from .result import Coverage, PropertyResult, Step, Trace
+from ..shared.replay import Disagreement, path_problem
+from ..shared.result import Coverage, PropertyResult, Step, Trace
 
 
 class PartGraph:

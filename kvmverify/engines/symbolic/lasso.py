@@ -20,11 +20,11 @@ import itertools
 
 import z3
 
-from ..ir import nodes as ir
+from ...ir import nodes as ir
 from . import encode as E
-from .liveness import first_premise, lasso_problem, lasso_violation
-from .replay import Disagreement, path_problem
-from .result import Step, Trace
+from ..explicit.liveness import first_premise, lasso_problem, lasso_violation
+from ..shared.replay import Disagreement, path_problem
+from ..shared.result import Step, Trace
 
 EXPAND_CHOICES = 1024  # enabledness over at most this many choice values is a disjunction, else an Exists
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from ..diagnostics import Span
-from ..ir.nodes import Property
+from ...diagnostics import Span
+from ...ir.nodes import Property
 
 
 @dataclass(frozen=True)

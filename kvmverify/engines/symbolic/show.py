@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import z3
 
-from ..check.types import BoolT, EnumT, SetT, domain_lo, show_value
-from ..ir import nodes as ir
+from ...check.types import BoolT, EnumT, SetT, domain_lo, show_value
+from ...ir import nodes as ir
 from .encode import type_range
 
 _CMP = {z3.Z3_OP_ULEQ: "<=", z3.Z3_OP_SLEQ: "<=", z3.Z3_OP_UGEQ: ">=", z3.Z3_OP_SGEQ: ">=",

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 
 import z3
 
-from ..ir import nodes as ir
-from ..ir.deps import action_vars, expr_vars
-from ..ir.simplify import operands
+from ...ir import nodes as ir
+from ...ir.deps import action_vars, expr_vars
+from ...ir.simplify import operands
 from . import encode as E
 from .bmc import BMC, property_results, safety_and_covers
-from .explicit import Explorer
-from .result import CheckResult, Coverage, Stats, Trace
+from ..explicit.search import Explorer
+from ..shared.result import CheckResult, Coverage, Stats, Trace
 from .show import show_formula
 
 

@@ -13,14 +13,14 @@ import itertools
 
 import z3
 
-from ..check.types import Type, show_value
-from ..diagnostics import Diagnostic
-from ..ir import nodes as ir
-from ..ir.simplify import evaluate
+from ...check.types import Type, show_value
+from ...diagnostics import Diagnostic
+from ...ir import nodes as ir
+from ...ir.simplify import evaluate
 from .bvterms import Term, signed_bits
 from .encode import Encoding, type_range
-from .replay import Disagreement
-from .result import Coverage, PropertyResult, Witness
+from ..shared.replay import Disagreement
+from ..shared.result import Coverage, PropertyResult, Witness
 
 # ---------------------------------------------------------------------------------------------- inputs as z3
 

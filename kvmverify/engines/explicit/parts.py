@@ -24,11 +24,12 @@ import math
 import time
 from dataclasses import dataclass
 
-from ..ir import nodes as ir
-from ..ir.deps import action_vars, expr_vars
-from ..ir.simplify import FALSE, conj, disj, operands
-from .explicit import Explorer, Interrupt, Limits, ProgressFn
-from .result import CheckResult, Coverage, PropertyResult, Stats
+from ...ir import nodes as ir
+from ...ir.deps import action_vars, expr_vars
+from ...ir.simplify import FALSE, conj, disj, operands
+from .search import Explorer
+from ..shared.limits import Interrupt, Limits, ProgressFn
+from ..shared.result import CheckResult, Coverage, PropertyResult, Stats
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,12 @@ import time
 
 import z3
 
-from ..ir import nodes as ir
+from ...ir import nodes as ir
 from . import encode as E
 from .bmc import BMC, OutOfTime, property_results, safety_and_covers
-from .explicit import Explorer, Interrupt
-from .result import CheckResult, Coverage, Stats, Step, Trace
+from ..explicit.search import Explorer
+from ..shared.limits import Interrupt
+from ..shared.result import CheckResult, Coverage, Stats, Step, Trace
 
 
 def k_induction_step(enc: E.Encoding, props: list[ir.Property], k: int) -> tuple[list[z3.BoolRef], E.Unrolling]:

@@ -19,9 +19,9 @@ from typing import assert_never
 
 import z3
 
-from ..check.types import BitsT, BoolT, EnumT, IntT, SetT, domain_size
-from ..ir import nodes as ir
-from ..ir.deps import action_vars
+from ...check.types import BitsT, BoolT, EnumT, IntT, SetT, domain_size
+from ...ir import nodes as ir
+from ...ir.deps import action_vars
 from .bvterms import Term, compare, const, extend, extract, insert, ite, of_bool, op_term, signed_bits, truth
 
 

@@ -21,9 +21,9 @@ from array import array
 from collections import deque
 from dataclasses import dataclass
 
-from ..ir import nodes as ir
+from ...ir import nodes as ir
 from .codegen import compile_predicates
-from .result import Coverage, PropertyResult, Step, Trace, Violation
+from ..shared.result import Coverage, PropertyResult, Step, Trace, Violation
 
 
 class Graph:
@@ -484,7 +484,7 @@ def lasso_violation(lv: ir.Liveness, inst: ir.LivenessInstance, premise_at: int,
 def first_premise(lv: ir.Liveness, states: list, loop: int) -> tuple[ir.LivenessInstance, int] | None:
     """The first instance (in order) and the first step at which its premise holds and its goal stays false
     for ever after on the lasso states[0..] looping back to `loop`; None if there is none."""
-    from ..ir.simplify import evaluate
+    from ...ir.simplify import evaluate
     for inst in lv.instances:
         for k in range(len(states)):
             if evaluate(inst.premise, states[k]) and not any(evaluate(inst.goal, s) for s in states[min(k, loop):]):

@@ -8,8 +8,8 @@ from the interpreter's own states. Any mismatch raises `Disagreement` carrying b
 """
 from __future__ import annotations
 
-from ..ir import nodes as ir
-from .explicit import Explorer
+from ...ir import nodes as ir
+from ..explicit.search import Explorer
 from .result import Step, Trace, Violation
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import z3
 
-from ..ir.simplify import MAX_SHIFT
+from ...ir.simplify import MAX_SHIFT
 
 
 def signed_bits(lo: int, hi: int) -> int:

@@ -7,11 +7,12 @@ import time
 
 import z3
 
-from ..ir import nodes as ir
+from ...ir import nodes as ir
 from . import encode as E
-from .explicit import Explorer, Interrupt
-from .replay import replay
-from .result import CheckResult, Coverage, PropertyResult, Stats, Trace
+from ..explicit.search import Explorer
+from ..shared.limits import Interrupt
+from ..shared.replay import replay
+from ..shared.result import CheckResult, Coverage, PropertyResult, Stats, Trace
 
 
 def bmc_query(enc: E.Encoding, u: E.Unrolling, p: ir.Property, d: int) -> z3.BoolRef:

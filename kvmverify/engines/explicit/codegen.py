@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Callable, assert_never
 
-from ..ir import nodes as ir
+from ...ir import nodes as ir
 
 
 class Abort(Exception):
