@@ -21,7 +21,7 @@ settings.load_profile("campaign" if CAMPAIGN else "repeatable")
 
 # tests/broken holds deliberately wrong .kv files for the diagnostics goldens; where the kvmverify pytest plugin
 # is installed (pytest11 entry point) it collects .kv files, and these are inputs, not models to check.
-collect_ignore = ["broken", "corpus"]  # corpus: run through every engine by test_z3_engines.py
+collect_ignore = ["broken", "corpus", "regress"]  # corpus: run through every engine by test_z3_engines.py
 
 
 def run_cli(*args: str) -> tuple[int, str, str]:

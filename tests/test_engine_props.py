@@ -47,10 +47,14 @@ def run_path(stmts, i, state, env, viols):
                     else:
                         yield from run_path(stmts, i + 1, list(st2), env, v2)
         case ir.Choose(name, lo, hi, where, body):
+            chosen = False
             for value in range(lo, hi + 1):
                 env2 = {**env, name: value}
                 if evaluate(where, tuple(state), env2):
+                    chosen = True
                     yield from run_path(body, 0, state, env2, viols)
+            if not chosen:  # no successor, but the checks before the choose were made
+                yield None, viols
 
 
 def reference_step(ts, state):

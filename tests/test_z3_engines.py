@@ -294,3 +294,22 @@ def test_an_uncertified_pdr_answer_is_asked_again_with_other_seeds(monkeypatch):
 
     monkeypatch.setattr(P, "_prove_once", never)
     assert P.pdr_prove(None, [], 10) == ("uncertified", "no") and seeds == [0, 1, 2]
+
+
+def test_an_interrupted_z3_context_is_replaced_before_the_next_run():
+    """The watchdog interrupts z3 at the deadline; z3 5.4 then answered a later, unrelated query wrongly in the
+    same context (sat, with a model that broke its own assertions). The next run gets a fresh context, and an
+    answer that comes after the watchdog fired is no answer."""
+    import time as _time
+    from kvmverify.engines.symbolic.bmc import BMC, bmc_query, run_bmc
+    from kvmverify.engines.symbolic.watchdog import Watchdog
+    from kvmverify.pipeline import compile_model
+    from kvmverify.diagnostics import Sources
+    ts = compile_model("tests/regress/interrupted_bmc.kv", {}, Sources()).system
+    with Watchdog(_time.monotonic() + 2.0, None) as dog:
+        result = run_bmc(ts, 769, None)
+    assert dog.fired and result.bound == "timeout"
+    bmc = BMC(ts)
+    assert bmc.check(bmc_query(bmc.enc, bmc.u, ts.prop("type_ok"), 0), 0) == z3.unsat
+    from kvmverify.engines.shared.limits import Limits
+    assert run_engine(ts, "pdr", Options(limits=Limits(timeout=60.0))).exit_code in (0, 1)  # replays, decides

@@ -45,6 +45,7 @@ class Checker(ExprChecker):
                       slots=[], actors=[], actions=[], handlers={}, defs={}, props=[], expects=[], enum_members={})
         super().__init__(model, diags)
         self.declared: dict[str, Span] = {}
+        self.prop_names: set[str] = set()  # a set, not a scan: a file may declare 100,000 invariants
 
     # ------------------------------------------------------------------------------------------ driver
     def run(self) -> Model:
@@ -71,7 +72,9 @@ class Checker(ExprChecker):
                                              f"parameters: {', '.join(self.m.params) or 'none'}"))
         for d in k(ast.RegisterDecl):
             self.declare(d.name, d.span, "register")
+            before = len(self.diags)
             self.m.layouts[d.name] = lint = layout_lint.register_layout(d, self.diags)
+            self.layout_findings(d.name, before)
             self.m.types[d.name] = BitsT(lint.width, lint)
             for f in d.fields:
                 if f.requires is not None and not isinstance(self.m.param_types.get(f.requires), BoolT):
@@ -80,7 +83,9 @@ class Checker(ExprChecker):
                                f"declare the CPUID feature: `param {f.requires} = true`")
         for d in k(ast.StructDecl):
             self.declare(d.name, d.span, "struct")
+            before = len(self.diags)
             self.m.layouts[d.name] = lint = layout_lint.struct_layout(d, self.diags)
+            self.layout_findings(d.name, before)
             self.m.types[d.name] = BitsT(lint.width, lint)
         for d in k(ast.TypeDecl):
             self.type_decl(d)
@@ -121,6 +126,12 @@ class Checker(ExprChecker):
             raise DiagnosticError(self.diags)
         return self.m
 
+    def layout_findings(self, name: str, since: int) -> None:
+        """The lint's warnings about one layout are also the verdict of its property `layout:NAME`."""
+        found = [d for d in self.diags[since:] if not d.is_error]
+        if found:
+            self.m.layout_findings[name] = tuple(found)
+
     def declare(self, name: str, span: Span, kind: str) -> bool:
         if name in self.declared or name in ("bool", *CTYPES):
             prev = self.declared.get(name)
@@ -142,8 +153,9 @@ class Checker(ExprChecker):
             return
         try:
             value = const_eval(d.value, self.m.params)
-        except (KeyError, ValueError):
-            self.error("KV306", f"param {d.name} must be a constant expression of earlier params", d.value)
+        except (KeyError, ValueError) as why:
+            self.error("KV306", f"param {d.name} must be a constant expression of earlier params"
+                       + (f": {why}" if isinstance(why, ValueError) else ""), d.value)
             self.m.broken.add(d.name)
             return
         is_bool = isinstance(d.value, ast.BoolLit)
@@ -170,8 +182,8 @@ class Checker(ExprChecker):
             if k.args and k.args[0] in self.m.broken:  # a param whose own declaration failed
                 raise Unresolved()
             raise self.error("KV306", f"{what} must be a constant expression of params", e)
-        except ValueError:
-            raise self.error("KV306", f"{what} must be a constant expression of params", e)
+        except ValueError as why:
+            raise self.error("KV306", f"{what} is not a value: {why}", e)
 
     def type_expr(self, t: ast.TypeExpr, enum_ok: bool = False) -> Type:
         match t:
@@ -347,6 +359,13 @@ class Checker(ExprChecker):
                 pass
 
     def stmt(self, s: ast.Stmt, scope: dict[str, Local], actor: str) -> None:
+        outer, self.in_statement = self.in_statement, not isinstance(s, ast.Choose)
+        try:
+            self.statement(s, scope, actor)
+        finally:
+            self.in_statement = outer
+
+    def statement(self, s: ast.Stmt, scope: dict[str, Local], actor: str) -> None:
         match s:
             case ast.Assign(_, target, value):
                 tt = self.lvalue(target, scope)
@@ -456,9 +475,10 @@ class Checker(ExprChecker):
         self.m.slots.append(SlotInfo(name, v, lo, width, empty, d.filler, d.emptier, d.span, path))
 
     def prop(self, d: ast.InvariantDecl | ast.CoverDecl) -> None:
-        if any(p.name == d.name for p in self.m.props):
+        if d.name in self.prop_names:
             self.error("KV202", f"property '{d.name}' is declared twice", d)
             return
+        self.prop_names.add(d.name)
         try:
             self.expect_bool(d.expr, {})
         except Unresolved:

@@ -7,7 +7,7 @@ from typing import assert_never
 from ..diagnostics import Diagnostic, did_you_mean
 from ..lang import ast
 from .types import (BOOL, MAX_DOMAIN, BitsT, BoolT, EmptySetT, EnumT, FiniteT, IntT, RecordT, SetT, Type,
-                    domain_size, value_range)
+                    c_div, c_mod, domain_size, value_range)
 
 BUILTINS = {"card": 1}
 
@@ -112,20 +112,20 @@ def const_eval(e: ast.Expr, consts: dict[str, int]) -> int:
         case ast.Binary(_, op, l, r):
             a, b = const_eval(l, consts), const_eval(r, consts)
             if op in ("/", "%") and b == 0:
-                raise ValueError("division by zero")
+                raise ValueError(f"{a} {op} 0 divides by zero")
             if op in ("<<", ">>") and not 0 <= b <= 256:
-                raise ValueError("shift out of range")
+                raise ValueError(f"{a} {op} {b} shifts by {b}: a constant is shifted by 0 to 256 bits")
             ops = {"+": a + b, "-": a - b, "*": a * b, "<<": a << b if op == "<<" else 0,
                    ">>": a >> b if op == ">>" else 0, "&": a & b, "|": a | b, "^": a ^ b,
                    "==": int(a == b), "!=": int(a != b), "<": int(a < b), "<=": int(a <= b), ">": int(a > b),
                    ">=": int(a >= b), "&&": int(bool(a) and bool(b)), "||": int(bool(a) or bool(b)),
                    "->": int(not a or bool(b))}
             if op == "/":
-                return a // b
+                return c_div(a, b)
             if op == "%":
-                return a % b
+                return c_mod(a, b)
             if op == "*" and abs(a).bit_length() + abs(b).bit_length() > 1024:
-                raise ValueError("constant too large")
+                raise ValueError(f"{a} * {b} is larger than 2**1024")
             return ops[op]
         case ast.Ternary(_, c, t, f):
             return const_eval(t, consts) if const_eval(c, consts) else const_eval(f, consts)
@@ -138,6 +138,10 @@ class ExprChecker:
     def __init__(self, model, diags: list[Diagnostic]):
         self.m = model
         self.diags = diags
+        # True while typing a statement of an action body: there a shift by a possibly negative amount is checked
+        # when the step runs (the derived property `shift_ok`); guards, properties, defs and `where` conditions
+        # are evaluated in every state, so their shift amounts must be non-negative by their types
+        self.in_statement = False
 
     # -- helpers
     def error(self, code: str, msg: str, node, hint: str | None = None) -> Unresolved:
@@ -375,10 +379,22 @@ class ExprChecker:
             c = rt.lo
             if isinstance(lt, BitsT):
                 return lt
-            return IntT(lt.lo // c, lt.hi // c) if op == "/" else IntT(0, c - 1)
+            if op == "/":  # truncating toward zero, as in C: monotone in the dividend
+                return IntT(c_div(lt.lo, c), c_div(lt.hi, c))
+            # the remainder takes the dividend's sign, as in C
+            return IntT(0 if lt.lo >= 0 else max(lt.lo, -(c - 1)), 0 if lt.hi <= 0 else min(lt.hi, c - 1))
         bits = [t.width for t in (lt, rt) if isinstance(t, BitsT)]
         if op in ("<<", ">>"):
             if isinstance(lt, BitsT):
+                lo, hi = value_range(rt)
+                if hi < 0:
+                    raise self.error("KV318", f"the shift amount is always negative ({rt})", e.right,
+                                     "shift by 0 or more bits; `x >> n` with n >= the width gives 0")
+                if lo < 0 and not self.in_statement:
+                    raise self.error("KV318", f"the shift amount may be negative ({rt}) in an expression that must "
+                                     "have a value in every state", e.right,
+                                     "give the amount a non-negative type, or shift in an action's statements, "
+                                     "where a negative amount is the derived property `shift_ok`")
                 return lt
             if isinstance(rt, IntT) and lt.lo >= 0 and rt.lo >= 0 and rt.hi <= 64:
                 return IntT(lt.lo << rt.lo, lt.hi << rt.hi) if op == "<<" else IntT(lt.lo >> rt.hi, lt.hi >> rt.lo)

@@ -117,6 +117,7 @@ class Model:
     liveness: list[LivenessInfo] = field(default_factory=list)
     tables: dict[str, TableInfo] = field(default_factory=dict)
     checks: list[CheckInfo] = field(default_factory=list)
+    layout_findings: dict[str, tuple[Diagnostic, ...]] = field(default_factory=dict)  # the lint's warnings
     # declared names whose declaration had an error already reported: a use of one is not reported again
     broken: set[str] = field(default_factory=set)
 

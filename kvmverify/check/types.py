@@ -112,6 +112,17 @@ MAX_DOMAIN = 1 << 16  # the most values a type may have to be enumerated (action
 MAX_SET_DOMAIN = 4096
 
 
+def c_div(a: int, b: int) -> int:
+    """Integer division as in C (and SPIN): the quotient truncated toward zero (-3 / 2 == -1)."""
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b >= 0) else -q
+
+
+def c_mod(a: int, b: int) -> int:
+    """The remainder as in C: a - b * (a / b), with the sign of the dividend (-3 % 2 == -1)."""
+    return a - b * c_div(a, b)
+
+
 def domain(t: FiniteT) -> range:
     match t:
         case BoolT():

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from ..ir import nodes as ir
 from .explicit.search import Explorer
 from .shared.limits import Interrupt, Limits, ProgressFn
-from .shared.result import CheckResult, Stats
+from .shared.result import CheckResult, Coverage, PropertyResult, Stats
 
 ENGINES = ("auto", "explicit", "bmc", "induction", "pdr")
 AUTO_MAX_STATES = 1_000_000  # some seconds of explicit search: apf_int (2,2) (393,828 states up to symmetry) fits
@@ -45,6 +45,13 @@ def run_engine(ts: ir.TransitionSystem, name: str, options: Options = Options(),
     """The engine's result for the transition system, then the model's `check`s (z3, for every input)."""
     started = time.monotonic()
     result = _run(ts, name, options, interrupt, progress)
+    if ts.notes:
+        result = dataclasses.replace(result, notes=tuple(dict.fromkeys((*result.notes, *ts.notes))))
+    if ts.layouts:
+        expects = {name: verdict for name, verdict, _ in ts.expects}
+        lint = tuple(PropertyResult(f.prop, "violated", Coverage("lint", states=len(f.findings)), None,
+                                    expects.get(f.prop.name), findings=f.findings) for f in ts.layouts)
+        result = dataclasses.replace(result, results=result.results + lint)
     if not ts.checks or result.bound == "interrupted":
         return result
     from .symbolic.decide import decide_checks
@@ -64,18 +71,35 @@ def _run(ts: ir.TransitionSystem, name: str, options: Options, interrupt: Interr
                 if parts:
                     return run_parts(ts, parts, options.limits, interrupt, progress)
             return Explorer(ts, symmetry=options.symmetry).run(options.limits, interrupt, progress)
-        case "bmc":
-            from .symbolic.bmc import run_bmc
-            return run_bmc(ts, options.depth, timeout, interrupt)
-        case "induction":
-            from .symbolic.induction import check_induction
-            return check_induction(ts, options.max_k, timeout, interrupt)
-        case "pdr":
-            from .symbolic.pdr import check_pdr
-            return check_pdr(ts, timeout)
+        case "bmc" | "induction" | "pdr":
+            return _symbolic(ts, name, options, interrupt)
         case "auto":
             return _auto(ts, options, interrupt, progress)
     raise ValueError(f"unknown engine {name}")
+
+
+def _symbolic(ts: ir.TransitionSystem, name: str, options: Options, interrupt: Interrupt | None) -> CheckResult:
+    """A z3 engine under a watchdog that stops z3 itself at the deadline or on Ctrl-C (engines/symbolic/watchdog)."""
+    from .symbolic.watchdog import Watchdog
+    timeout = options.limits.timeout
+    with Watchdog(None if timeout is None else time.monotonic() + timeout, interrupt):
+        if name == "bmc":
+            from .symbolic.bmc import run_bmc
+            result = run_bmc(ts, options.depth, timeout, interrupt)
+        elif name == "induction":
+            from .symbolic.induction import check_induction
+            result = check_induction(ts, options.max_k, timeout, interrupt)
+        else:
+            from .symbolic.pdr import check_pdr
+            result = check_pdr(ts, timeout, interrupt)
+    return _interrupted(result, interrupt)
+
+
+def _interrupted(result: CheckResult, interrupt: Interrupt | None) -> CheckResult:
+    """After Ctrl-C a z3 engine's unknowns are the interrupt's, whatever z3 called them (exit 130)."""
+    if interrupt is None or not interrupt.set or result.bound == "interrupted":
+        return result
+    return dataclasses.replace(result, bound="interrupted")
 
 
 def _auto(ts: ir.TransitionSystem, options: Options, interrupt: Interrupt | None,
@@ -105,7 +129,10 @@ def _auto(ts: ir.TransitionSystem, options: Options, interrupt: Interrupt | None
     from .symbolic.pdr import run_pdr
     decided = {r.prop.id for r in first.results if r.status in ("violated", "reached")}
     remaining = None if limits.timeout is None else max(limits.timeout - (time.monotonic() - started), 0.001)
-    found, proved, notes = run_pdr(ts, remaining, explorer, frozenset(decided), engine="auto")
+    from .symbolic.watchdog import Watchdog
+    with Watchdog(None if remaining is None else time.monotonic() + remaining, interrupt):
+        found, proved, notes = run_pdr(ts, remaining, explorer, frozenset(decided), engine="auto",
+                                       interrupt=interrupt)
     by_id = {r.prop.id: r for r in first.results}
     results = []
     fresh = property_results(ts, found, proved, first.results[0].coverage) if first.results else ()
@@ -119,7 +146,12 @@ def _auto(ts: ir.TransitionSystem, options: Options, interrupt: Interrupt | None
     undecided = any(r.status == "unknown" for r in results)
     stats = Stats(first.stats.states, first.stats.transitions, first.stats.depth, time.monotonic() - started,
                   first.stats.peak_rss_mb)
-    head = (f"explicit search stopped at {first.stats.states} states (depth {first.stats.depth}); PDR decided the "
-            "rest",)
-    return CheckResult("auto (explicit + PDR)", tuple(results), stats, first.bound if undecided else None,
-                       head + tuple(notes), reduction=first.reduction)
+    handed = [r for r in results if r.prop.id not in decided]
+    by_pdr = [r.prop.name for r in handed if r.status != "unknown"]
+    left = [r.prop.name for r in handed if r.status == "unknown"]
+    head = (f"explicit search stopped at {first.stats.states} states (depth {first.stats.depth}), its budget; "
+            + (f"PDR decided {', '.join(by_pdr)}" if by_pdr else "PDR decided none of the properties left open")
+            + (f"; undecided: {', '.join(left)}" if left else ""),)
+    return _interrupted(CheckResult("auto (explicit + PDR)", tuple(results), stats,
+                                    first.bound if undecided else None, head + tuple(notes),
+                                    reduction=first.reduction), interrupt)

@@ -44,7 +44,9 @@ def property_json(ts: ir.TransitionSystem, r: PropertyResult) -> dict:
             "location": {"file": p.span.file, "line": p.span.line, "column": p.span.col},
             "coverage": coverage_json(r.coverage),
             "trace": trace_json(ts, r.trace) if r.trace is not None else None,
-            "input": None if r.witness is None else {"values": dict(r.witness.inputs), "calls": list(r.witness.calls)}}
+            "input": None if r.witness is None else {"values": dict(r.witness.inputs), "calls": list(r.witness.calls)},
+            "findings": [{"code": code, "message": message, "file": span.file, "line": span.line, "column": span.col}
+                         for code, message, span in r.findings]}
 
 
 def result_json(ts: ir.TransitionSystem, result: CheckResult, file: str) -> dict:

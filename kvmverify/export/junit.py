@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 
 from ..diagnostics import render
 from ..engines.shared.result import PropertyResult
-from ..trace.text import render_trace, render_witness
+from ..trace.text import render_findings, render_trace, render_witness
 from .run import ModelRun, verdict_text
 
 
@@ -61,6 +61,8 @@ def junit_document(runs: list[ModelRun]) -> ET.Element:
                         fail.text = _trace_text(run, r)
                     elif r.witness is not None:
                         fail.text = f"{p.name} violated -- {p.span}\n{render_witness(r)}\n"
+                    elif r.findings:
+                        fail.text = f"{p.name} violated -- {p.span}\n{render_findings(r)}\n"
                     else:
                         fail.text = f"{p.name}: {verdict}\n  {p.span}\n"
                 elif r.status == "violated" and r.trace is not None:

@@ -31,6 +31,7 @@ def verdict_text(r: PropertyResult) -> str:
         parts.append(f"{r.trace.length}-step trace")
     if r.witness is not None:
         parts.append("input " + ", ".join(f"{n}={v}" for n, v in r.witness.inputs))
+    parts.extend(f"{code}: {message} ({span})" for code, message, span in r.findings)
     parts.append(r.coverage.describe())
     if r.status == "unknown":
         what = "undecided"

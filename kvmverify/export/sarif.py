@@ -32,6 +32,8 @@ PROPERTY_RULES = {
     "msr": "a register write the host would reject (#GP): a reserved or unsupported bit set",
     "assert": "an assert in an action does not hold",
     "type_ok": "an assignment leaves the declared type of its variable",
+    "shift_ok": "a statement shifts by a negative amount (undefined, as in C)",
+    "layout": "a register or struct layout has overlapping, missing, misplaced or out-of-bounds fields",
     "liveness": "a liveness property fails on a fair infinite run (a lasso)",
     "check": "a `check` over decision-table inputs is false for some input",
 }
@@ -129,7 +131,10 @@ def sarif_document(runs: list[ModelRun]) -> dict[str, Any]:
 
     seen: set[tuple] = set()
     for run in runs:
+        layout_found = {(code, span) for r in (run.result.results if run.result else ()) for code, _, span in r.findings}
         for d in (*run.errors, *run.warnings):
+            if (d.code, d.span) in layout_found:
+                continue  # reported below, as the result of its `layout:` property
             key = (d.code, d.span.file, d.span.line, d.span.col, d.message)
             if key in seen:
                 continue  # the same finding in a file several models use (a spec/ file): report it once
@@ -155,7 +160,7 @@ def sarif_document(runs: list[ModelRun]) -> dict[str, Any]:
                 "ruleId": rule_id,
                 "level": "error",
                 "message": {"text": text},
-                "locations": [_location(p.span)],
+                "locations": [_location(r.findings[0][2] if r.findings else p.span)],
                 "partialFingerprints": {"kvmverify/v1": _fingerprint(run.path, ts.name, p.name)},
                 "properties": {"model": ts.name, "property": p.name, "status": r.status,
                                "expected": r.expected, "params": {k: v for k, v, _ in ts.params}},

@@ -13,7 +13,9 @@ from ..check.model import Model
 from ..check.types import domain_size
 from ..diagnostics import Diagnostic, Span
 from . import nodes as ir
+from .expansion import CAP, largest_parts
 
+MAX_EXPANDED_NODES = 400_000  # terms after inlining: memtype is 61,500, apf_int 2,850; 65,536 statements lower and compile in ~6 s
 MAX_GROUND_SIZE = 1_000_000  # action instances x state variables: apf_int at NVCPU=50 is 520,000 (~2 s to compile)
 MAX_EXPR_DEPTH = 60  # an IR expression level becomes up to 3 nested parentheses in generated code
 MAX_BLOCK_DEPTH = 40  # `if` counts 1, `choose` 2 (a loop and a guard) levels of generated indentation
@@ -42,6 +44,16 @@ def model_limits(model: Model) -> list[Diagnostic]:
                            f"state variables, {instances * variables:,} pairs (limit {MAX_GROUND_SIZE:,})", where,
                            "lower the params (e.g. --param NVCPU=2): explicit search grounds every array element "
                            "and every parameter value")]
+    parts = largest_parts(model)
+    total = sum(n for n, _, _ in parts)
+    if total > MAX_EXPANDED_NODES:
+        size, what, span = max(parts, key=lambda x: x[0])
+        shown = "more than 10**15" if size >= CAP else f"about {size:,}"
+        return [Diagnostic("KV319", "error", f"the model expands to {'more than 10**15' if total >= CAP else f'about {total:,}'} "
+                           f"terms once defs are inlined, quantifiers expanded and `for` unrolled (limit "
+                           f"{MAX_EXPANDED_NODES:,}); {what} alone is {shown}", span,
+                           "a def that calls another several times, nested `for`s, a quantifier over large types or "
+                           "a `choose` before many `if`s multiply; use `let` to name a value once, or smaller types")]
     return []
 
 

@@ -14,11 +14,11 @@ from typing import assert_never
 from ..check.exprs import const_eval, fits
 from ..check.model import ActionInfo, CheckInfo, LivenessInfo, Model, SlotInfo
 from ..check.types import (BitsT, BoolT, EmptySetT, EnumT, IntT, Layout, SetT, Type, domain, domain_lo,
-                           domain_size, show_value)
+                           domain_size, show_value, value_range)
 from ..diagnostics import Diagnostic, DiagnosticError, Span
 from ..lang import ast
 from . import nodes as ir
-from .simplify import FALSE, TRUE, const_value, conj, disj, mk, negate, vars_read
+from .simplify import FALSE, TRUE, const_value, conj, disj, mk, negate, shift_definedness, vars_read
 from .symmetry import symmetries
 
 MAX_HANDLER_DEPTH = 8
@@ -50,10 +50,15 @@ class Lowering:
         self.base: dict[str, int] = {}
         self.strides: dict[str, tuple[int, ...]] = {}
         self.props: list[ir.Property] = []
-        self.assert_props: dict[int, int] = {}
+        self.prop_by_name: dict[str, ir.Property] = {}
+        self.assert_keys: dict[int, str] = {}  # id(assert statement) -> its property's name
+        self.assert_first: dict[str, tuple[Span, str]] = {}  # name -> first site and its message
+        self.assert_props: dict[str, int] = {}  # name -> property id
         self.msr_props: dict[str, int] = {}
         self.slot_props: dict[str, int] = {}
         self.type_ok: int | None = None
+        self.shift_ok: int | None = None
+        self.risky_amounts: set[ir.Expr] = set()  # shift amounts whose types admit negative values
         self.fresh = itertools.count()
         self.diags: list[Diagnostic] = []
         self.tables: dict[str, ir.Table] = {}
@@ -75,12 +80,13 @@ class Lowering:
         return self.base[var] + off
 
     def new_prop(self, name: str, kind: str, expr, span: Span, description: str) -> int:
-        clash = next((p for p in self.props if p.name == name), None)
+        clash = self.prop_by_name.get(name)
         if clash is not None:
             self.diags.append(Diagnostic("KV202", "error", f"property '{name}' is declared again (first at "
                                          f"{clash.span})", span, "give each property its own name"))
         pid = len(self.props)
         self.props.append(ir.Property(pid, name, kind, expr, span, description))
+        self.prop_by_name.setdefault(name, self.props[-1])
         return pid
 
     def type_ok_prop(self) -> int:
@@ -88,6 +94,22 @@ class Lowering:
             self.type_ok = self.new_prop("type_ok", "type_ok", None, Span(self.m.root_file, 1, 1, 1, 1),
                                          "every assigned value lies in its variable's declared type")
         return self.type_ok
+
+    def shift_checks(self, exprs: list[ir.Expr], span: Span) -> list[ir.Stmt]:
+        """The derived step property `shift_ok` before a statement that may shift by a negative amount (the
+        checker admits such amounts in statements only): the step stops there, as `type_ok` stops it."""
+        if not self.risky_amounts:
+            return []
+        cond = conj([shift_definedness(e, self.risky_amounts) for e in exprs])
+        if const_value(cond) == 1:
+            return []
+        if self.shift_ok is None:
+            self.shift_ok = self.new_prop("shift_ok", "shift_ok", None, Span(self.m.root_file, 1, 1, 1, 1),
+                                          "no statement shifts by a negative amount")
+        amounts = list(dict.fromkeys(n for e in exprs for n in _shift_amounts(e) if n in self.risky_amounts))
+        detail = tuple((f"amount {k + 1}" if len(amounts) > 1 else "amount", n) for k, n in enumerate(amounts[:4]))
+        return [ir.Check(self.shift_ok, cond, True, span, "a shift by a negative amount (undefined, as in C)",
+                         detail)]
 
     # ------------------------------------------------------------------------------------------ expressions
     def expr(self, e: ast.Expr, env: dict[str, ir.Expr]) -> ir.Expr:
@@ -228,6 +250,8 @@ class Lowering:
                 case "-":
                     return mk("band", a, mk("bxor", b, full))
         width = t.width if isinstance(t, BitsT) else None
+        if op in ("<<", ">>") and value_range(rt)[0] < 0 and const_value(b) is None:
+            self.risky_amounts.add(b)
         arith = {"+": "add", "-": "sub", "*": "mul", "/": "div", "%": "mod", "<<": "shl", ">>": "shr",
                  "&": "band", "|": "bor", "^": "bxor"}
         return mk(arith[op], a, b, width=width)
@@ -240,16 +264,22 @@ class Lowering:
         return e.id, chain[::-1]
 
     def element(self, var: str, idx_exprs: list[ir.Expr]) -> ir.Expr:
-        """The element of array `var` at the given (possibly dynamic) indices."""
+        """The element of array `var` at the given (possibly dynamic) indices. A select ranges over the elements
+        the dynamic indices can pick, with the constant ones fixed: `a[v][k[v]]` for a grounded `v` reads row v
+        only, so the step stays within v's part and maps onto itself under a permutation of v's type."""
         info = self.m.vars[var]
         consts = [const_value(i) for i in idx_exprs]
         if all(c is not None for c in consts):
             return ir.Var(self.slot_of(var, tuple(consts)))
+        choices = [domain(t) if c is None else (c,) for t, c in zip(info.indices, consts)]
         linear: ir.Expr = ir.Const(0)
-        for i, t, s in zip(idx_exprs, info.indices, self.strides[var]):
-            linear = mk("add", linear, mk("mul", mk("sub", i, ir.Const(domain_lo(t))), ir.Const(s)))
-        n = _prod([domain_size(t) for t in info.indices])
-        return ir.Select(tuple(ir.Var(self.base[var] + k) for k in range(n)), linear, 0)
+        stride = 1
+        for i, t, c in reversed(list(zip(idx_exprs, info.indices, consts))):
+            if c is None:
+                linear = mk("add", linear, mk("mul", mk("sub", i, ir.Const(domain_lo(t))), ir.Const(stride)))
+                stride *= domain_size(t)
+        options = tuple(ir.Var(self.slot_of(var, combo)) for combo in itertools.product(*choices))
+        return ir.Select(options, linear, 0)
 
     def index_read(self, e: ast.Index, env) -> ir.Expr:
         var, chain = self.index_chain(e)
@@ -277,15 +307,17 @@ class Lowering:
     def tail(self, s: ast.Stmt, env, actor: str, k: tuple) -> list[ir.Stmt]:
         match s:
             case ast.Choose(_, name, _, where, body):
-                t = self.choose_type(s)
+                t = self.choose_type(s)  # `where` shifts by non-negative amounts only (checked)
                 local = f"{name}_{next(self.fresh)}"
                 inner = {**env, name: ir.Local(local)}
                 cond = self.expr(where, inner) if where is not None else TRUE
                 dom = domain(t)
                 return [ir.Choose(local, dom.start, dom.stop - 1, cond, tuple(self.block(body, inner, actor, k)))]
-            case ast.If(_, c, then, else_):
-                return [ir.If(self.expr(c, env), tuple(self.block(then, env, actor, k)),
-                              tuple(self.block(else_, env, actor, k)), tail=True)]
+            case ast.If(span, c, then, else_):
+                cond = self.expr(c, env)
+                return [*self.shift_checks([cond], span),
+                        ir.If(cond, tuple(self.block(then, env, actor, k)), tuple(self.block(else_, env, actor, k)),
+                              tail=True)]
             case ast.For(_, name, typ, body):
                 frames = tuple((body, {**env, name: ir.Const(v)}, actor) for v in domain(self.finite_type(typ)))
                 return self.run_k((*frames, *k))
@@ -318,26 +350,24 @@ class Lowering:
         match s:
             case ast.Assign():
                 return self.assign(s, env, actor), env
-            case ast.If(_, c, then, else_):
+            case ast.If(span, c, then, else_):
                 cond = self.expr(c, env)
                 cv = const_value(cond)
                 if cv is not None:
                     return self.block(then if cv else else_, env, actor, ()), env
-                return [ir.If(cond, tuple(self.block(then, env, actor, ())),
+                return [*self.shift_checks([cond], span),
+                        ir.If(cond, tuple(self.block(then, env, actor, ())),
                               tuple(self.block(else_, env, actor, ())))], env
             case ast.Assert(span, name, cond, msg):
-                pid = self.assert_props.get(id(s))
-                if pid is None:
-                    text = msg or f"assertion at {span}"
-                    pid = self.new_prop(name or f"assert:{actor}@{span.line}", "assert", None, span, text)
-                    self.assert_props[id(s)] = pid
-                return [ir.Check(pid, self.expr(cond, env), False, span, self.props[pid].description)], env
-            case ast.Let(_, name, value):
+                pid = self.assert_prop(self.assert_keys[id(s)])
+                c = self.expr(cond, env)
+                return [*self.shift_checks([c], span), ir.Check(pid, c, False, span, self.props[pid].description)], env
+            case ast.Let(span, name, value):
                 v = self.expr(value, env)
                 if isinstance(v, (ir.Const, ir.Local)):
                     return [], {**env, name: v}
                 local = f"{name}_{next(self.fresh)}"
-                return [ir.Let(local, v)], {**env, name: ir.Local(local)}
+                return [*self.shift_checks([v], span), ir.Let(local, v)], {**env, name: ir.Local(local)}
             case ast.Write():
                 check, valid, hbody, henv, hactor = self.write_parts(s, env, actor)
                 inner = self.block(hbody, henv, hactor, ())
@@ -366,10 +396,17 @@ class Lowering:
                                               "handler writes it back?)", s.span)])
         h = self.m.handlers[s.register]
         args = [self.expr(a, env) for a in s.args]
+        checks: list[ir.Stmt] = self.shift_checks(args, s.span)
+        # the arguments are evaluated once, before the handler runs: a handler that writes what they read must
+        # not see them change (as for the index and value of an assignment)
+        for k, a in enumerate(args):
+            if not isinstance(a, (ir.Const, ir.Local)):
+                local = f"arg_{next(self.fresh)}"
+                checks.append(ir.Let(local, a))
+                args[k] = ir.Local(local)
         value = args[-1]
         valid = conj([mk("eq", mk_extract(value, f.lo, f.width), ir.Const(_required(f, self.m.params)))
                       for f in h.layout.fields if _required(f, self.m.params) is not None])
-        checks: list[ir.Stmt] = []
         gated = any(_required(f, self.m.params) is not None for f in h.layout.fields)
         # the property is listed even when every write is valid by construction: "holds" is the answer then
         pid = self.msr_prop(h.layout, s.span) if gated else None
@@ -380,6 +417,45 @@ class Lowering:
         henv: dict = {n: a for (n, _), a in zip(h.params, args)}
         henv["\0depth"] = depth + 1
         return checks, valid, h.decl.body, henv, h.actor
+
+    def register_asserts(self) -> None:
+        """Every `assert` gets its property's name before any body is lowered: the sites of one name share one
+        property, and one in a branch these params make dead still has a verdict (`finish_asserts`)."""
+        written: set[str] = set()
+
+        def walk(stmts, actor: str) -> None:
+            for st in stmts:
+                match st:
+                    case ast.Assert(span, name, _, msg):
+                        key = name or f"assert:{actor}@{span.line}"
+                        self.assert_keys[id(st)] = key
+                        self.assert_first.setdefault(key, (span, msg or f"assertion at {span}"))
+                    case ast.If(_, _, then, else_):
+                        walk(then, actor)
+                        walk(else_, actor)
+                    case ast.Choose(_, _, _, _, body) | ast.For(_, _, _, body):
+                        walk(body, actor)
+                    case ast.Write(_, reg, _) if reg in self.m.handlers and reg not in written:
+                        written.add(reg)
+                        walk(self.m.handlers[reg].decl.body, self.m.handlers[reg].actor)
+        for a in self.m.actions:
+            walk(a.decl.body, a.actor)
+        for reg, h in self.m.handlers.items():  # a handler no action writes: its asserts hold too
+            if reg not in written:
+                written.add(reg)
+                walk(h.decl.body, h.actor)
+
+    def assert_prop(self, key: str) -> int:
+        """The property of an assert name, made where lowering first meets one of its sites."""
+        if key not in self.assert_props:
+            span, text = self.assert_first[key]
+            self.assert_props[key] = self.new_prop(key, "assert", None, span, text)
+        return self.assert_props[key]
+
+    def finish_asserts(self) -> None:
+        """The asserts lowering never met (dead branches, handlers no action writes): properties that hold."""
+        for key in self.assert_first:
+            self.assert_prop(key)
 
     def msr_prop(self, layout: Layout, span: Span) -> int:
         if layout.name not in self.msr_props:
@@ -400,20 +476,32 @@ class Lowering:
         var, chain = (target.id, []) if isinstance(target, ast.Name) else self.index_chain(target)
         info = self.m.vars[var]
         value = self.expr(s.value, env)
+        idx = [self.expr(i, env) for i in chain]
         tt, vt = self.m.type_of(s.target), self.m.type_of(s.value)
         lo, width, t = 0, None, info.type
         for f in fields:
             fl = t.layout.field(f)
             lo, width, t = lo + fl.lo, fl.width, BitsT(fl.width)
-        out: list[ir.Stmt] = []
+        out: list[ir.Stmt] = self.shift_checks([value, *idx], s.span)
+        consts = [const_value(i) for i in idx]
+        if not all(c is not None for c in consts):
+            # index and value are evaluated in the state before the assignment: `a[a[0]] := 2` writes one
+            # element, whichever the guarded writes below would otherwise see a[0] become
+            bound = []
+            for e in (value, *idx):
+                if isinstance(e, (ir.Const, ir.Local)):
+                    bound.append(e)
+                    continue
+                local = f"at_{next(self.fresh)}"
+                out.append(ir.Let(local, e))
+                bound.append(ir.Local(local))
+            value, idx = bound[0], bound[1:]
         if fits(vt, tt) == "check":
             vlo, vhi = _bounds(tt)
             cond = conj([mk("ge", value, ir.Const(vlo)), mk("le", value, ir.Const(vhi))])
             out.append(ir.Check(self.type_ok_prop(), cond, True, s.span,
                                 f"value assigned to {_show_target(var, chain, fields)} lies outside {tt}",
                                 (("value", value),)))
-        idx = [self.expr(i, env) for i in chain]
-        consts = [const_value(i) for i in idx]
         if all(c is not None for c in consts):
             return out + self.assign_element(self.slot_of(var, tuple(consts)), lo, width, value, actor, s.span)
         # a dynamic index: one guarded assignment per element
@@ -490,17 +578,21 @@ class Lowering:
             raise DiagnosticError([Diagnostic("KV313", "error", f"the actions have {total} instances over their "
                                               f"parameters (limit {MAX_INSTANCES})", Span(self.m.root_file, 1, 1, 1, 1),
                                               "lower the params; explicit search grounds every parameter value")])
+        self.register_asserts()
         next_id = itertools.count()
         actions = [inst for a in self.m.actions for inst in self.instances(a, next_id)]
+        self.finish_asserts()
+        notes = _dead_asserts(self.props, actions)
         init = []
         for v in self.m.vars.values():
             value = self.initial_value(v.init)
             init.extend([value] * _prod([domain_size(t) for t in v.indices]))
         liveness = [self.liveness(li) for li in self.m.liveness]
         checks = [self.input_check(c, len(self.props) + i) for i, c in enumerate(self.m.checks)]
+        layouts = self.layout_findings(len(self.props) + len(checks))
         tables = [self.table(name) for name in self.m.tables]
         expects = []
-        names = {p.name for p in self.props} | {c.name for c in self.m.checks}
+        names = {p.name for p in self.props} | {c.name for c in self.m.checks} | {f.prop.name for f in layouts}
         for x in self.m.expects:
             if x.prop not in names:
                 self.diags.append(Diagnostic("KV207", "error", f"`expect` names no property: '{x.prop}'", x.span,
@@ -512,11 +604,22 @@ class Lowering:
         ts = ir.TransitionSystem(name=self.m.name, params=params, vars=tuple(self.vars), init=(tuple(init),),
                                  actions=tuple(actions), properties=tuple(self.props), expects=tuple(expects),
                                  actors=tuple(self.m.actors), liveness=tuple(liveness), tables=tuple(tables),
-                                 checks=tuple(checks))
+                                 checks=tuple(checks), layouts=layouts, notes=notes)
         found, diags = symmetries(ts, self.m)
         if diags:
             raise DiagnosticError(diags)
         return dataclasses.replace(ts, symmetries=found)
+
+    def layout_findings(self, first_id: int) -> tuple[ir.LayoutFinding, ...]:
+        out = []
+        for k, (name, found) in enumerate(sorted(self.m.layout_findings.items())):
+            layout = self.m.layouts[name]
+            what = ", ".join(dict.fromkeys(d.code for d in found))
+            prop = ir.Property(first_id + k, f"layout:{name}", "layout", None, layout.span or found[0].span,
+                               f"the {layout.kind} {name} as declared has no overlapping, missing, misplaced or "
+                               f"out-of-bounds fields ({what})")
+            out.append(ir.LayoutFinding(prop, tuple((d.code, d.message, d.span) for d in found)))
+        return tuple(out)
 
     def liveness(self, li: LivenessInfo) -> ir.Liveness:
         """One instance per value of the `forall` binders; liveness properties come after every other one."""
@@ -528,6 +631,43 @@ class Lowering:
             label = ", ".join(f"{n}={show_value(t, v)}" for (n, t), v in zip(li.binders, values))
             instances.append(ir.LivenessInstance(label, premise, self.expr(li.goal, env)))
         return ir.Liveness(pid, "leads_to" if li.premise is not None else "always_eventually", tuple(instances))
+
+
+def _dead_asserts(props: list[ir.Property], actions: list[ir.ActionInstance]) -> tuple[str, ...]:
+    """A note for each assert that no lowered step contains (its branches are dead for these params)."""
+    sites: set[int] = set()
+    todo = [s for a in actions for s in a.body]
+    while todo:
+        s = todo.pop()
+        match s:
+            case ir.Check(prop, _, _, _, _, _):
+                sites.add(prop)
+            case ir.If(_, then, else_, _):
+                todo.extend((*then, *else_))
+            case ir.Choose(_, _, _, _, body):
+                todo.extend(body)
+    return tuple(f"assert {p.name} ({p.span}) is in no step these params allow (its branches are dead, or no "
+                 "action reaches its handler): it holds vacuously" for p in props
+                 if p.kind == "assert" and p.id not in sites)
+
+
+def _shift_amounts(e: ir.Expr) -> list[ir.Expr]:
+    """The shift amounts in `e` that are not constants, outermost first."""
+    out = []
+    todo = [e]
+    while todo:
+        x = todo.pop()
+        if isinstance(x, ir.Op) and x.op in ("shl", "shr") and const_value(x.args[1]) is None:
+            out.append(x.args[1])
+        if isinstance(x, ir.Op):
+            todo.extend(reversed(x.args))
+        elif isinstance(x, ir.Extract):
+            todo.append(x.arg)
+        elif isinstance(x, ir.Insert):
+            todo.extend([x.value, x.base])
+        elif isinstance(x, ir.Select):
+            todo.extend([*reversed(x.options), x.index])
+    return out
 
 
 def _show_param(t: Type, v: int) -> str:

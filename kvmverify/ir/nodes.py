@@ -166,7 +166,7 @@ class ActionInstance:
 # liveness properties on the infinite fair runs of the reachable graph (their formulas live in
 # TransitionSystem.liveness; the Property's `expr` is None).
 STATE_KINDS = ("invariant", "cover")
-STEP_KINDS = ("slot", "msr", "assert", "type_ok")
+STEP_KINDS = ("slot", "msr", "assert", "type_ok", "shift_ok")
 LIVENESS_KINDS = ("liveness",)
 
 
@@ -174,7 +174,7 @@ LIVENESS_KINDS = ("liveness",)
 class Property:
     id: int
     name: str
-    kind: str  # invariant | cover | slot | msr | assert | type_ok | liveness | check (an InputCheck's)
+    kind: str  # invariant | cover | slot | msr | assert | type_ok | shift_ok | liveness | check | layout
     expr: Expr | None  # state properties: the predicate; step properties: None (they live in Check statements)
     span: Span
     description: str
@@ -241,6 +241,15 @@ class InputCheck:
 
 
 @dataclass(frozen=True)
+class LayoutFinding:
+    """`layout:NAME`: what the layout lint found in a register or struct (overlaps, gaps, fields past the declared
+    size, misalignment). A property decided before any engine runs: violated, with these findings."""
+
+    prop: Property  # kind "layout"; its id follows the `check`s'
+    findings: tuple[tuple[str, str, Span], ...]  # (code, message, where)
+
+
+@dataclass(frozen=True)
 class TransitionSystem:
     name: str
     params: tuple[tuple[str, int, str], ...]  # (name, value, value as shown: true/false, 0xffffffff)
@@ -254,6 +263,8 @@ class TransitionSystem:
     liveness: tuple[Liveness, ...] = ()  # weak fairness: per ActionInstance with `fair` set
     tables: tuple[Table, ...] = ()
     checks: tuple[InputCheck, ...] = ()
+    layouts: tuple[LayoutFinding, ...] = ()
+    notes: tuple[str, ...] = ()  # what lowering found that every result should say (an assert no step reaches)
 
     def prop(self, name: str) -> Property | None:
         return next((p for p in self.properties if p.name == name), None)

@@ -4,6 +4,7 @@
 """
 from __future__ import annotations
 
+from ..check.types import c_div, c_mod
 from . import nodes as ir
 
 TRUE = ir.Const(1)
@@ -20,6 +21,10 @@ def _wrap(v: int, width: int | None) -> int:
 
 
 def apply_op(op: str, args: tuple[int, ...], width: int | None) -> int:
+    """The meaning of every operator. Values are mathematical integers; an operator with `width` (its result is a
+    `uN` bit vector) takes its result modulo 2**width. Division is by a positive constant (the checker ensures it)
+    and truncates as in C. A shift amount is never negative here (the checker, or the derived property
+    `shift_ok`, stops the step first); shifting by `width` or more gives 0, as z3's bit-vector shifts do."""
     a = args[0]
     b = args[1] if len(args) > 1 else 0
     match op:
@@ -30,19 +35,27 @@ def apply_op(op: str, args: tuple[int, ...], width: int | None) -> int:
         case "mul":
             return _wrap(a * b, width)
         case "div":
-            return _wrap(a // b, width)
+            return _wrap(c_div(a, b), width)
         case "mod":
-            return _wrap(a % b, width)
+            return _wrap(c_mod(a, b), width)
         case "shl":
-            return _wrap(a << b, width) if 0 <= b <= MAX_SHIFT else 0
+            if b < 0:
+                raise ValueError("negative shift amount")
+            if width is not None and b >= width:
+                return 0
+            if b > MAX_SHIFT:  # an unbounded integer shifted this far: the checker allows amounts up to 64
+                raise ValueError("shift amount too large")
+            return _wrap(a << b, width)
         case "shr":
-            return a >> b if b >= 0 else 0
+            if b < 0:
+                raise ValueError("negative shift amount")
+            return a >> b
         case "band":
-            return a & b
+            return _wrap(a & b, width)
         case "bor":
-            return a | b
+            return _wrap(a | b, width)
         case "bxor":
-            return a ^ b
+            return _wrap(a ^ b, width)
         case "neg":
             return _wrap(-a, width)
         case "bnot":
@@ -77,7 +90,10 @@ def apply_op(op: str, args: tuple[int, ...], width: int | None) -> int:
 def mk(op: str, *args: ir.Expr, width: int | None = None) -> ir.Expr:
     values = [const_value(a) for a in args]
     if all(v is not None for v in values):
-        return ir.Const(apply_op(op, tuple(values), width))  # type: ignore[arg-type]
+        try:
+            return ir.Const(apply_op(op, tuple(values), width))  # type: ignore[arg-type]
+        except ValueError:  # a negative shift: left for `shift_ok` to stop, never evaluated
+            return ir.Op(op, tuple(args), width)
     match op:
         case "and":
             return conj(args)
@@ -193,3 +209,39 @@ def false_conjuncts(e: ir.Expr, state: tuple[int, ...]) -> list[ir.Expr]:
     """The parts of a (possibly quantifier-expanded) conjunction that are false in `state`."""
     parts = e.args if isinstance(e, ir.Op) and e.op == "and" else (e,)
     return [p for p in parts if not evaluate(p, state)]
+
+
+def shift_definedness(e: ir.Expr, risky: set) -> ir.Expr:
+    """When evaluating `e` shifts by no negative amount: the condition, over the state, that the derived
+    property `shift_ok` checks before a statement runs. `risky` holds the amounts whose types admit negative
+    values (the shifts a set operation builds never do). Evaluation order is the engines': `&&`, `||`, `->`
+    and `?:` evaluate an operand only when the ones before it let them, so an amount they skip does not count."""
+    match e:
+        case ir.Const() | ir.Var() | ir.Local():
+            return TRUE
+        case ir.Op("and" | "or" | "implies" as op, args, _):
+            out, before = [], []
+            for a in args:
+                d = shift_definedness(a, risky)
+                if before:
+                    guard = conj(before) if op != "or" else conj([negate(b) for b in before])
+                    d = mk("implies", guard, d) if op != "implies" else mk("implies", before[0], d)
+                out.append(d)
+                before.append(a)
+            return conj(out)
+        case ir.Op("ite", (c, a, b), _):
+            return conj([shift_definedness(c, risky), mk("ite", c, shift_definedness(a, risky), shift_definedness(b, risky))])
+        case ir.Op("shl" | "shr", (a, n), _):
+            here = mk("ge", n, ir.Const(0)) if n in risky else TRUE
+            return conj([shift_definedness(a, risky), shift_definedness(n, risky), here])
+        case ir.Op(_, args, _):
+            return conj([shift_definedness(a, risky) for a in args])
+        case ir.Extract(arg, _, _):
+            return shift_definedness(arg, risky)
+        case ir.Insert(base, _, _, value):
+            return conj([shift_definedness(base, risky), shift_definedness(value, risky)])
+        case ir.Select(options, index, base):
+            inner = [shift_definedness(o, risky) for o in options]
+            chosen = TRUE if all(d == TRUE for d in inner) else ir.Select(tuple(inner), index, base)
+            return conj([shift_definedness(index, risky), chosen])
+    raise TypeError(f"not an IR expression: {e!r}")

@@ -21,6 +21,7 @@ from ..check.model import Model
 from ..check.types import EnumT, IntT, SetT, Type, domain
 from ..diagnostics import Diagnostic, Span
 from . import nodes as ir
+from .deps import body_vars, expr_vars
 
 COMMUTATIVE = {"add", "mul", "band", "bor", "bxor", "and", "or", "eq", "ne"}
 
@@ -112,16 +113,39 @@ class _Shape:
                 assert_never(e)
 
     def stmts(self, stmts: tuple[ir.Stmt, ...]) -> tuple:
-        out: list = []
+        """Runs of assignments become the parallel update they amount to; then statements that commute (neither
+        writes what the other reads or writes, and no step can stop between them) are sorted, because a `for`
+        over the symmetric type emits one statement per value in index order, which a permutation changes
+        without changing the step: `for x: Vcpu { if g[x] == D { g[x] := N } }` is as symmetric as its `?:`
+        spelling."""
+        units: list[tuple] = []  # (shape, reads, writes) or (shape, None, None) for a barrier
         run: list[ir.Assign] = []
         for s in (*stmts, None):
             if isinstance(s, ir.Assign):
                 run.append(s)
                 continue
-            out.extend(self.assignments(run))
+            if run:
+                reads = set().union(*(expr_vars(a.value) for a in run))
+                units.append((tuple(self.assignments(run)), reads, {a.var for a in run}))
             run = []
-            if s is not None:
-                out.append(self.stmt(s))
+            if s is None:
+                break
+            shape = self.stmt(s)
+            if isinstance(s, (ir.Let, ir.Choose)) or (isinstance(s, ir.If) and s.tail) or _may_stop(s):
+                units.append((shape, None, None))
+            else:
+                reads, writes = body_vars((s,))
+                units.append((shape, reads, writes))
+        out: list = []
+        group: list[tuple] = []
+        for u in (*units, (None, None, None)):
+            if u[1] is not None and all(_commute(u, g) for g in group):
+                group.append(u)
+                continue
+            out.extend(sorted((g[0] for g in group), key=repr))
+            group = [u] if u[1] is not None else []
+            if u[1] is None and u[0] is not None:
+                out.append(u[0])
         return tuple(out)
 
     def assignments(self, run: list[ir.Assign]) -> list:
@@ -152,6 +176,24 @@ class _Shape:
                 return ("check", prop, self.expr(cond), fatal)
             case _:
                 assert_never(s)
+
+
+def _commute(a: tuple, b: tuple) -> bool:
+    _, ra, wa = a
+    _, rb, wb = b
+    return not (wa & (rb | wb)) and not (wb & ra)
+
+
+def _may_stop(s: ir.Stmt) -> bool:
+    """A statement that can stop the step (a fatal check): what runs after it depends on its being last."""
+    match s:
+        case ir.Check(_, _, fatal, _, _, _):
+            return fatal
+        case ir.If(_, then, else_, _):
+            return any(_may_stop(x) for x in (*then, *else_))
+        case ir.Choose(_, _, _, _, body):
+            return any(_may_stop(x) for x in body)
+    return False
 
 
 def instance_shape(a: ir.ActionInstance, perm: list[int]):

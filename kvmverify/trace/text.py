@@ -166,6 +166,8 @@ def coverage_text(r: PropertyResult, invariants: list[str] = ()) -> str:
         what = f"shortest trace: {r.trace.length} step(s)" if r.trace else ""
         if r.witness is not None:
             what = "for input " + ", ".join(f"{n}={v}" for n, v in r.witness.inputs) + " (z3)"
+        if r.findings:
+            what = "; ".join(f"{code} at {span.file}:{span.line}" for code, _, span in r.findings)
         if r.trace is not None and r.trace.loop is not None:
             what = lasso_summary(r.trace)
         cov = f"{what}; {cov}" if r.coverage.kind == "bounded" else what
@@ -239,11 +241,11 @@ def render_result(ts: ir.TransitionSystem, result: CheckResult, traces: bool = T
         out.append(render_trace(ts, trace).replace("initial state", "arbitrary state", 1))
     if traces:
         for r in result.results:
-            if r.status == "violated" and r.witness is not None:
+            if r.status == "violated" and (r.witness is not None or r.findings):
                 exp = " (expected)" if r.as_expected else ""
                 out.append("")
                 out.append(style.bold(f"{r.prop.name} violated{exp}") + f" -- {r.prop.span}")
-                out.append(render_witness(r))
+                out.append(render_witness(r) if r.witness is not None else render_findings(r))
             if r.status == "violated" and r.trace is not None:
                 p = r.prop
                 out.append("")
@@ -258,6 +260,13 @@ def _count(n: int, what: str) -> str:
     return f"{n} {what}" + ("" if n == 1 else "s")
 
 
+def render_findings(r: PropertyResult) -> str:
+    """A violated `layout:` property: what the lint found, where."""
+    out = [f"  {r.prop.description}; found:"]
+    out.extend(f"    {span}: {code}: {message}" for code, message, span in r.findings)
+    return "\n".join(out)
+
+
 def render_witness(r: PropertyResult) -> str:
     """A violated `check`: the input that breaks it, and what each decision table it calls returns there."""
     assert r.witness is not None
@@ -270,4 +279,4 @@ def render_witness(r: PropertyResult) -> str:
     return "\n".join(out)
 
 
-__all__ = ["render_result", "render_witness", "render_trace", "result_line", "coverage_text", "state_dict", "decoded", "witness", "Style", "PLAIN"]
+__all__ = ["render_result", "render_witness", "render_findings", "render_trace", "result_line", "coverage_text", "state_dict", "decoded", "witness", "Style", "PLAIN"]

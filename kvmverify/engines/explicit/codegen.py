@@ -16,10 +16,30 @@ from operator import itemgetter
 from typing import Callable, assert_never
 
 from ...ir import nodes as ir
+from ...ir.simplify import MAX_SHIFT
 
 
 class Abort(Exception):
     """A fatal check failed: the current path yields no successor."""
+
+
+MAX_LOOPS = 8  # choose loops (and their `try`s) nested in one generated function before the next is outlined
+MAX_INDENT = 60  # indentation levels likewise (CPython's tokenizer stops at 100)
+TICK_EVERY = 1 << 14  # choose iterations between two calls of the limit check
+
+
+class Ticker:
+    """What the generated choose loops call every TICK_EVERY iterations: `check(out)` (set by the search) may
+    raise to stop a state's expansion that would otherwise run past every limit."""
+
+    def __init__(self) -> None:
+        self.budget = [TICK_EVERY]
+        self.check: Callable[[list], None] | None = None
+
+    def __call__(self, out: list) -> None:
+        self.budget[0] = TICK_EVERY
+        if self.check is not None:
+            self.check(out)
 
 
 @dataclass(frozen=True)
@@ -38,6 +58,7 @@ class Compiled:
     source: str
     state_mask: int  # bits of `props` that are invariants
     canon: Callable
+    ticker: Ticker
 
 
 def _written(stmts) -> set[int]:
@@ -71,6 +92,12 @@ def _has_fatal(stmts) -> bool:
     return False
 
 
+def _lit(v: int) -> str:
+    """An integer literal; wide ones in hex, which Python reads at any length (a decimal literal of more than
+    4300 digits is refused: a 4096-byte struct is a 32768-bit value)."""
+    return str(v) if -(1 << 64) < v < (1 << 64) else (hex(v) if v >= 0 else f"-{hex(-v)}")
+
+
 def _local(name: str) -> str:
     return "L_" + name
 
@@ -79,10 +106,13 @@ class _Gen:
     def __init__(self, ts: ir.TransitionSystem):
         self.ts = ts
         self.lines: list[str] = []
+        self.helpers: list[str] = []  # choose loops nested too deeply for one Python function (below)
         self.checks: list[CheckSite] = []
         self.written: set[int] = set()
         self.counter = 0
         self.inst = 0
+        self.loops = 0  # `for` and `try` blocks around the current line: CPython allows 20 in one function
+        self.scope: list[str] = []  # the locals (`let`, `choose`) bound where the current line runs
 
     def emit(self, depth: int, text: str) -> None:
         self.lines.append("    " * depth + text)
@@ -93,20 +123,20 @@ class _Gen:
     def expr(self, e: ir.Expr) -> str:
         match e:
             case ir.Const(v):
-                return str(v)
+                return _lit(v)
             case ir.Var(i):
                 return self.var(i)
             case ir.Local(name):
                 return _local(name)
             case ir.Op(op, args, width):
-                return self.op(op, [self.expr(a) for a in args], width)
+                return self.op(op, [self.expr(a) for a in args], width, args)
             case ir.Extract(arg, lo, width):
-                mask = (1 << width) - 1
+                mask = _lit((1 << width) - 1)
                 inner = self.expr(arg)
                 return f"({inner} & {mask})" if lo == 0 else f"(({inner} >> {lo}) & {mask})"
             case ir.Insert(base, lo, width, value):
-                mask = (1 << width) - 1
-                keep = ~(mask << lo)
+                keep = _lit(~(((1 << width) - 1) << lo))
+                mask = _lit((1 << width) - 1)
                 return f"(({self.expr(base)} & {keep}) | (({self.expr(value)} & {mask}) << {lo}))"
             case ir.Select(options, index, base):
                 opts = ", ".join(self.expr(o) for o in options)
@@ -116,9 +146,13 @@ class _Gen:
                 assert_never(e)
 
     @staticmethod
-    def op(op: str, a: list[str], width: int | None) -> str:
+    def op(op: str, a: list[str], width: int | None, args: tuple[ir.Expr, ...] = ()) -> str:
         def wrap(x: str) -> str:
-            return f"({x} & {(1 << width) - 1})" if width is not None else f"({x})"
+            return f"({x} & {_lit((1 << width) - 1)})" if width is not None else f"({x})"
+
+        def in_width(e: ir.Expr) -> bool:
+            # operands of a uN operator are uN values, but for constants (`c | 300` wraps to `c | 44`)
+            return not isinstance(e, ir.Const) or 0 <= e.value < (1 << width)
         match op:
             case "add":
                 return wrap(f"{a[0]} + {a[1]}")
@@ -126,20 +160,18 @@ class _Gen:
                 return wrap(f"{a[0]} - {a[1]}")
             case "mul":
                 return wrap(f"{a[0]} * {a[1]}")
-            case "div":
-                return wrap(f"{a[0]} // {a[1]}")
-            case "mod":
-                return wrap(f"{a[0]} % {a[1]}")
-            case "shl":
-                return wrap(f"{a[0]} << {a[1]}")
-            case "shr":
-                return f"({a[0]} >> {a[1]})"
-            case "band":
-                return f"({a[0]} & {a[1]})"
-            case "bor":
-                return f"({a[0]} | {a[1]})"
-            case "bxor":
-                return f"({a[0]} ^ {a[1]})"
+            case "div" | "mod":  # C's: truncating toward zero; the divisor is a positive constant
+                sym = "//" if op == "div" else "%"
+                if width is not None:  # a uN dividend is never negative
+                    return f"({a[0]} {sym} {a[1]})"
+                return f"(-(-{a[0]} {sym} {a[1]}) if {a[0]} < 0 else {a[0]} {sym} {a[1]})"
+            case "shl" | "shr":
+                return _Gen.shift(op, a, width, args)
+            case "band" | "bor" | "bxor":
+                sym = {"band": "&", "bor": "|", "bxor": "^"}[op]
+                if width is None or all(in_width(e) for e in args):
+                    return f"({a[0]} {sym} {a[1]})"
+                return wrap(f"{a[0]} {sym} {a[1]}")
             case "neg":
                 return wrap(f"-{a[0]}")
             case "bnot":
@@ -161,12 +193,28 @@ class _Gen:
                 return f"({a[0]}).bit_count()"
         raise ValueError(f"unknown operator {op}")
 
+    @staticmethod
+    def shift(op: str, a: list[str], width: int | None, args: tuple[ir.Expr, ...]) -> str:
+        """`a << n` / `a >> n`; an amount that is not a constant is tested, so that a negative one (whose step
+        `shift_ok` stops) or a huge one never reaches Python's shift."""
+        n = args[1] if len(args) > 1 else None
+        limit = width if width is not None else MAX_SHIFT + 1
+        sym = "<<" if op == "shl" else ">>"
+        mask = f" & {_lit((1 << width) - 1)}" if width is not None and op == "shl" else ""
+        if isinstance(n, ir.Const) and 0 <= n.value < limit:
+            return f"(({a[0]} {sym} {a[1]}){mask})"
+        if isinstance(n, ir.Const) and n.value >= limit and width is not None:
+            return "0" if op == "shl" else f"({a[0]} >> {a[1]})"
+        return f"((({a[0]} {sym} {a[1]}){mask}) if 0 <= {a[1]} < {limit} else {'0' if op == 'shl' else f'({a[0]} >> {limit})'})"
+
     def next_state(self) -> str:
         return "(" + "".join(self.var(i) + ", " for i in range(len(self.ts.vars))) + ")"
 
     def stmts(self, stmts: tuple[ir.Stmt, ...], depth: int, complete: bool) -> None:
+        bound = len(self.scope)
         for s in stmts:
             self.stmt(s, depth)
+        del self.scope[bound:]
         terminal = bool(stmts) and (isinstance(stmts[-1], ir.Choose) or
                                     (isinstance(stmts[-1], ir.If) and stmts[-1].tail))
         if complete and not terminal:
@@ -177,24 +225,45 @@ class _Gen:
     def guarded(self, body: tuple[ir.Stmt, ...], depth: int) -> None:
         if _has_fatal(body):
             self.emit(depth, "try:")
+            self.loops += 1
             self.stmts(body, depth + 1, True)
+            self.loops -= 1
             self.emit(depth, "except Abort:")
             self.emit(depth + 1, f"out.append(({self.inst}, None))")
         else:
             self.stmts(body, depth, True)
 
-    def stmt(self, s: ir.Stmt, depth: int) -> None:
+    def outlined(self, s: ir.Choose, depth: int) -> None:
+        """The choose loop as a function of its own, called here: nested loops past CPython's limit of 20
+        blocks per function (or 100 indentation levels) start afresh in it."""
+        self.counter += 1
+        name = f"_choose{self.counter}"
+        names = [f"n{i}" for i in sorted(self.written)] + [_local(x) for x in self.scope]
+        args = ", ".join(["s", "out", "viol", *names])
+        self.emit(depth, f"{name}({args})")
+        outer = (self.lines, self.loops)
+        self.lines, self.loops = [], 0
+        self.emit(0, f"def {name}({args}):")
+        self.unpack(1)
+        self.stmt(s, 1, outline=False)
+        self.helpers.extend(self.lines)
+        self.lines, self.loops = outer
+
+    def stmt(self, s: ir.Stmt, depth: int, outline: bool = True) -> None:
         match s:
             case ir.Assign(var, value, _):
                 self.emit(depth, f"n{var} = {self.expr(value)}")
             case ir.Let(name, value):
                 self.emit(depth, f"{_local(name)} = {self.expr(value)}")
+                self.scope.append(name)
             case ir.If(cond, then, else_, tail):
                 self.emit(depth, f"if {self.expr(cond)}:")
                 self.stmts(then, depth + 1, tail)
                 if else_ or tail:
                     self.emit(depth, "else:")
                     self.stmts(else_, depth + 1, tail)
+            case ir.Choose() if outline and (self.loops >= MAX_LOOPS or depth >= MAX_INDENT):
+                self.outlined(s, depth)
             case ir.Choose(name, lo, hi, where, body):
                 saved = sorted(_written(body))
                 self.counter += 1
@@ -203,11 +272,19 @@ class _Gen:
                 if saved:
                     self.emit(depth, f"{keep} = ({names},)")
                 self.emit(depth, f"for {_local(name)} in range({lo}, {hi + 1}):")
+                # a state with millions of successors must still see --timeout, --max-states and Ctrl-C
+                self.emit(depth + 1, "_budget[0] -= 1")
+                self.emit(depth + 1, "if _budget[0] < 0:")
+                self.emit(depth + 2, "_tick(out)")
                 if saved:
                     self.emit(depth + 1, f"{names}, = {keep}")
+                self.scope.append(name)
                 self.emit(depth + 1, f"if not {self.expr(where)}:")
                 self.emit(depth + 2, "continue")
+                self.loops += 1
                 self.guarded(body, depth + 1)
+                self.loops -= 1
+                self.scope.pop()
             case ir.Check(prop, cond, fatal, span, message, detail):
                 cid = len(self.checks)
                 self.checks.append(CheckSite(prop, message, tuple(lbl for lbl, _ in detail), span))
@@ -252,7 +329,7 @@ class _Gen:
                 self.emit(1, f"if {self.expr(p.expr)}:")
             else:
                 continue
-            self.emit(2, f"r |= {1 << p.id}")
+            self.emit(2, f"r |= {_lit(1 << p.id)}")
         self.emit(1, "return r")
         return mask
 
@@ -292,10 +369,13 @@ def compile_system(ts: ir.TransitionSystem) -> Compiled:
     g.succ()
     mask = g.props()
     getters = g.canon()
-    source = "\n".join(g.lines) + "\n"
-    namespace: dict = {"Abort": Abort, "__builtins__": {"range": range, "len": len, "sorted": sorted}, **getters}
+    source = "\n".join(g.helpers + g.lines) + "\n"
+    ticker = Ticker()
+    namespace: dict = {"Abort": Abort, "__builtins__": {"range": range, "len": len, "sorted": sorted},
+                       "_budget": ticker.budget, "_tick": ticker, **getters}
     exec(compile(source, f"<kvmverify:{ts.name}>", "exec"), namespace)  # noqa: S102 - generated from the IR only
-    return Compiled(namespace["succ"], namespace["props"], tuple(g.checks), source, mask, namespace["canon"])
+    return Compiled(namespace["succ"], namespace["props"], tuple(g.checks), source, mask, namespace["canon"],
+                    ticker)
 
 
 def compile_predicates(ts: ir.TransitionSystem, preds: list[ir.Expr]) -> Callable:

@@ -19,6 +19,14 @@ from .codegen import Compiled, compile_system
 from .liveness import check_liveness
 
 
+class SuccessorsStopped(Exception):
+    """Raised from inside the generated successor function when a limit is hit while one state is expanded."""
+
+    def __init__(self, bound: str):
+        super().__init__(bound)
+        self.bound = bound
+
+
 @dataclass
 class _Found:
     """Where a property was first violated (or a cover first reached)."""
@@ -92,6 +100,11 @@ class Explorer:
         out: list = []
         viol: list = []
         canon = self.canon
+        def tick(partial: list) -> None:
+            hit = self._bound_hit(limits, len(states) + len(partial), deadline, interrupt)
+            if hit:
+                raise SuccessorsStopped(hit)
+        self.c.ticker.check = tick
         while level_start < level_end:
             if limits.max_depth is not None and depth >= limits.max_depth:
                 bound = "max-depth"
@@ -109,7 +122,11 @@ class Explorer:
                 s = states[sid]
                 out.clear()
                 viol.clear()
-                succ(s, out, viol)
+                try:
+                    succ(s, out, viol)
+                except SuccessorsStopped as stop:  # one state's successors ran past a limit
+                    bound = stop.bound
+                    break
                 for k, t in out:
                     if t is None:
                         continue
@@ -136,6 +153,7 @@ class Explorer:
                 break
             depth += 1
             level_start, level_end = level_end, len(states)
+        self.c.ticker.check = None
         exhausted = bound is None
         # exhausted: the loop ran one level past the deepest one; stopped: every transition from levels below
         # `depth` was explored and every state up to `depth` checked

@@ -106,6 +106,8 @@ class Coverage:
             case "lasso-bounded":
                 why = f", stopped by {self.bound}" if self.bound else ""
                 return f"no fair lasso up to depth {self.depth} (BMC{why}); only --engine explicit proves liveness"
+            case "lint":
+                return f"layout lint, {self.states} finding(s)"
             case "unsupported":
                 return "liveness: decided by --engine explicit (--engine bmc searches for lassos)"
         return self.kind
@@ -125,6 +127,7 @@ class PropertyResult:
     trace: Trace | None = None
     expected: str | None = None  # the model's `expect` annotation, if any
     witness: Witness | None = None  # a violated `check`: the input that breaks it
+    findings: tuple[tuple[str, str, Span], ...] = ()  # a violated `layout:` property: (code, message, where)
 
     @property
     def as_expected(self) -> bool:

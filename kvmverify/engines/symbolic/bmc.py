@@ -9,6 +9,7 @@ import z3
 
 from ...ir import nodes as ir
 from . import encode as E
+from .watchdog import trusted
 from ..explicit.search import Explorer
 from ..shared.limits import Interrupt
 from ..shared.replay import replay
@@ -63,7 +64,7 @@ class BMC:
         if self.deadline is not None:
             self.solver.set(timeout=max(int((self.deadline - time.monotonic()) * 1000), 1))
         r = self.solver.check(query)
-        if r == z3.unknown:
+        if r == z3.unknown or not trusted():
             raise OutOfTime(self.solver.reason_unknown())
         return r
 

@@ -7,8 +7,6 @@ from dataclasses import dataclass
 
 import z3
 
-from ...ir.simplify import MAX_SHIFT
-
 
 def signed_bits(lo: int, hi: int) -> int:
     """Bits of a two's complement number holding every value in [lo, hi]."""
@@ -120,34 +118,21 @@ def op_term(op: str, args: list[Term], width: int | None) -> Term:
             raw = x + y if op == "add" else x - y if op == "sub" else x * y
             return _wrap(raw, lo, hi, width)
         case "div" | "mod":
+            # the divisor is a positive constant (checked); C's truncating division is bvsdiv/bvsrem
             m = max(abs(a.lo), abs(a.hi), abs(b.lo), abs(b.hi)) + 1
             w = signed_bits(-m, m)
             x, y = extend(a, w), extend(b, w)
-            r = x % y  # z3py: bvsmod, the sign follows the divisor, as Python's %
             if op == "mod":
-                return _wrap(r, -m, m, width)
-            return _wrap((x - r) / y, -m, m, width)  # exact division after removing the floor remainder
-        case "shl":
-            bhi = max(min(b.hi, MAX_SHIFT), 0)
-            lo, hi = min(a.lo << bhi, a.lo, 0), max(a.hi << bhi, a.hi, 0)
-            w = signed_bits(lo, hi)
-            wb = max(w, signed_bits(b.lo, b.hi))
-            x, y = extend(a, wb), extend(b, wb)
-            ok = z3.And(y >= 0, y <= min(MAX_SHIFT, (1 << (wb - 1)) - 1))
-            shifted = z3.If(ok, x << y, z3.BitVecVal(0, wb))
-            return _wrap(z3.Extract(w - 1, 0, shifted) if wb > w else shifted, lo, hi, width)
-        case "shr":
-            lo, hi = min(a.lo, 0), max(a.hi, 0)
-            w = max(signed_bits(lo, hi), signed_bits(b.lo, b.hi))
-            x, y = extend(a, w), extend(b, w)
-            return Term(z3.If(y >= 0, z3.If(y >= w, z3.If(x < 0, z3.BitVecVal(-1, w), z3.BitVecVal(0, w)),
-                                              x >> y), z3.BitVecVal(0, w)), lo, hi)
+                return _wrap(z3.SRem(x, y), -m, m, width)
+            return _wrap(x / y, -m, m, width)  # z3py's / on bit-vectors is signed division, truncating
+        case "shl" | "shr":
+            return _shift(op, a, b, width)
         case "band" | "bor" | "bxor":
             lo, hi = _bitwise_range(a, b, op)
             w = max(signed_bits(lo, hi), signed_bits(a.lo, a.hi), signed_bits(b.lo, b.hi))
             x, y = extend(a, w), extend(b, w)
             raw = x & y if op == "band" else x | y if op == "bor" else x ^ y
-            return Term(raw, lo, hi)
+            return _wrap(raw, lo, hi, width)
         case "neg":
             lo, hi = -a.hi, -a.lo
             w = signed_bits(lo, hi)
@@ -162,6 +147,24 @@ def op_term(op: str, args: list[Term], width: int | None) -> Term:
             x = extend(a, n + 1)
             return Term(z3.Sum([z3.ZeroExt(w - 1, z3.Extract(i, i, x)) for i in range(n)]), 0, n)
     raise ValueError(f"unknown operator {op}")
+
+
+def _shift(op: str, a: Term, n: Term, width: int | None) -> Term:
+    """`a << n` / `a >> n` for a non-negative `a` (the checker ensures it). With `width` (a uN value) the result
+    is taken modulo 2**width and is 0 for n >= width; a negative n never reaches a result (the step is stopped
+    by `shift_ok` first), so it is encoded as 0."""
+    nmax = max(n.hi, 0)
+    if width is not None:
+        nmax = min(nmax, width)
+    lo, hi = (0, a.hi << nmax) if op == "shl" else (0, max(a.hi, 0))
+    w = max(signed_bits(lo, hi), signed_bits(a.lo, a.hi), signed_bits(n.lo, n.hi), (nmax + 1).bit_length() + 1)
+    x, y = extend(a, w), extend(n, w)
+    # `y < width` only where y can reach it: a constant must fit w bits, or it compares as another number
+    in_range = y >= 0 if width is None or n.hi < width else z3.And(y >= 0, y < width)
+    if op == "shl":
+        raw = z3.If(in_range, x << y, z3.BitVecVal(0, w))
+        return _wrap(raw, lo, hi, width)
+    return Term(z3.If(y >= 0, z3.LShR(x, y), z3.BitVecVal(0, w)), lo, hi)
 
 
 def extract(t: Term, lo: int, width: int) -> Term:

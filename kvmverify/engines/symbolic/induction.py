@@ -18,6 +18,7 @@ import z3
 
 from ...ir import nodes as ir
 from . import encode as E
+from .watchdog import trusted
 from .bmc import BMC, OutOfTime, property_results, safety_and_covers
 from ..explicit.search import Explorer
 from ..shared.limits import Interrupt
@@ -95,6 +96,8 @@ def _step(enc: E.Encoding, props: list[ir.Property], k: int, deadline: float | N
         solver.set(timeout=max(int((deadline - time.monotonic()) * 1000), 1))
     solver.add(*parts)
     r = solver.check()
+    if r == z3.unknown or not trusted():
+        return "timeout", None
     if r == z3.unsat:
         return "proved", None
     if r == z3.unknown:

@@ -20,8 +20,10 @@ from ...ir import nodes as ir
 from ...ir.deps import action_vars, expr_vars
 from ...ir.simplify import operands
 from . import encode as E
+from .watchdog import trusted
 from .bmc import BMC, property_results, safety_and_covers
 from ..explicit.search import Explorer
+from ..shared.limits import Interrupt
 from ..shared.result import CheckResult, Coverage, Stats, Trace
 from .show import show_formula
 
@@ -179,6 +181,8 @@ def certify(h: Horn, formula: z3.BoolRef, timeout: float | None) -> bool:
             if timeout is not None:
                 solver.set(timeout=max(int((deadline - time.monotonic()) * 1000), 1))
             r = solver.check(z3.Not(goal))
+            if not trusted():
+                return False
             if r == z3.sat:
                 raise UncheckedInvariant(f"the PDR invariant fails its {what} check")
             if r == z3.unknown:
@@ -242,7 +246,9 @@ def _prove_once(enc: E.Encoding, obs: list[Obligation], timeout: float | None, s
         r = h.fp.query(h.query)
     except z3.Z3Exception as e:  # z3 reports a timeout or cancellation as an exception from query()
         msg = e.value.decode() if isinstance(getattr(e, "value", None), bytes) else str(e)
-        return "unknown", "time limit" if msg == "canceled" else msg
+        return "unknown", "time limit" if msg == "canceled" or not trusted() else msg
+    if not trusted():
+        return "unknown", "time limit"
     if r == z3.unsat:
         left = None if timeout is None else max(timeout - (time.monotonic() - started), 0.001)
         # the last level's lemmas are the short readable invariant when they are inductive on their own (they
@@ -278,7 +284,7 @@ MAX_TRACE_DEPTH = 200
 
 
 def run_pdr(ts: ir.TransitionSystem, timeout: float | None = None, explorer: Explorer | None = None,
-            skip: frozenset[int] = frozenset(), engine: str = "pdr"
+            skip: frozenset[int] = frozenset(), engine: str = "pdr", interrupt: Interrupt | None = None
             ) -> tuple[dict[int, Trace], dict[int, Coverage], list[str]]:
     """Decide every property not in `skip`: traces for the failing ones, PDR coverage for the proved ones.
 
@@ -311,9 +317,24 @@ def run_pdr(ts: ir.TransitionSystem, timeout: float | None = None, explorer: Exp
     unknown: set[int] = set()
     safety = [p for p in todo if p.kind != "cover"]
     work: list[list[ir.Property]] = ([safety] if safety else []) + [[p] for p in todo if p.kind == "cover"]
+    def stopped() -> str | None:
+        if interrupt is not None and interrupt.set:
+            return "interrupted (SIGINT)"
+        if deadline is not None and time.monotonic() >= deadline:
+            return "out of time"
+        return None
+
     while work:
         props = work.pop(0)
         for group in groups(props):
+            if why := stopped():  # one note for what was never asked, not one per group
+                rest = {ob.prop.id for g in [group, *(x for ps in work for x in groups(ps))] for ob in g}
+                rest = sorted(rest - failed - {pid for pid in invariants if invariants[pid]})
+                unknown.update(rest)
+                if rest:
+                    notes.append(f"PDR {why} before it decided {', '.join(ts.properties[pid].name for pid in rest)}")
+                work = []
+                break
             status, info = pdr_prove(enc, group, left())
             members = sorted({ob.prop.id for ob in group})
             if status == "proved":
@@ -344,9 +365,10 @@ def run_pdr(ts: ir.TransitionSystem, timeout: float | None = None, explorer: Exp
     return found, proved, notes
 
 
-def check_pdr(ts: ir.TransitionSystem, timeout: float | None = None) -> CheckResult:
+def check_pdr(ts: ir.TransitionSystem, timeout: float | None = None, interrupt: Interrupt | None = None
+              ) -> CheckResult:
     started = time.monotonic()
-    found, proved, notes = run_pdr(ts, timeout)
+    found, proved, notes = run_pdr(ts, timeout, interrupt=interrupt)
     results = property_results(ts, found, proved, Coverage("pdr"))
     depth = max((t.length for t in found.values()), default=0)
     stats = Stats(0, 0, depth, time.monotonic() - started)
@@ -354,4 +376,6 @@ def check_pdr(ts: ir.TransitionSystem, timeout: float | None = None) -> CheckRes
     gave_up = any(r.status == "unknown" and r.coverage.kind != "unsupported" for r in results)
     out_of_time = timeout is not None and time.monotonic() - started >= timeout
     bound = "timeout" if gave_up and out_of_time else None  # other reasons to give up are in the notes
-    return CheckResult("pdr", results, stats, bound=bound, notes=tuple(notes))
+    if interrupt is not None and interrupt.set and gave_up:
+        bound = "interrupted"
+    return CheckResult("pdr", results, stats, bound=bound, notes=tuple(dict.fromkeys(notes)))

@@ -1,0 +1,108 @@
+"""One generated model through SPIN and through every kvmverify engine: what agrees and what does not.
+
+For the explicit engine (no symmetry: SPIN does not reduce): the number of states (SPIN's `states, stored`),
+of transitions (SPIN's count less one: it counts the initial state as reached), the depth, and for every
+property its verdict and the length of its shortest counterexample (SPIN: the BFS depth of the first
+violation the probe saw). For BMC (to the diameter), PDR and k-induction: each verdict and length against the
+explicit one (k-induction may stay undecided, never contradict).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..check.checker import check
+from ..check.loader import Loaded
+from ..diagnostics import DiagnosticError
+from ..engines import Options, run_engine
+from ..engines.shared.limits import Limits
+from ..ir.lower import lower
+from ..lang.parser import parse
+from .model import Model, kv_text
+from .promela import promela_program
+from .spin import run_spin
+
+
+@dataclass
+class Outcome:
+    seed: int
+    accepted: bool  # kvmverify's checker took the model (a refused one is drawn again by the caller)
+    states: int = 0
+    disagreements: list[str] = field(default_factory=list)
+    compared: dict[str, int] = field(default_factory=dict)  # engine pair -> properties compared
+
+
+def verdicts(result) -> dict[str, tuple[str, int | None]]:
+    return {r.prop.name: (r.status, r.trace.length if r.trace is not None else None) for r in result.results}
+
+
+MAX_BMC_DEPTH = 40
+Z3_TIMEOUT = 60.0  # an engine that runs out of time may leave a verdict unknown, never give another one
+
+
+def bmc_expected(want: dict, depth: int) -> dict:
+    """What BMC to `depth` must say, given the explicit verdicts: a violation no longer than depth, else
+    'no violation up to depth' (holds); a cover reached within depth, else undecided."""
+    out = {}
+    for name, (status, length) in want.items():
+        if status in ("violated", "reached") and length <= depth:
+            out[name] = (status, length)
+        else:
+            out[name] = ("holds", None) if status in ("violated", "holds") else ("unknown", None)
+    return out
+
+
+def spin_verdicts(ts, first: dict[str, int]) -> dict[str, tuple[str, int | None]]:
+    out = {}
+    for p in ts.properties:
+        d = first.get(p.name)
+        if p.kind == "cover":
+            out[p.name] = ("reached", d) if d is not None else ("vacuous", None)
+        else:
+            out[p.name] = ("violated", d) if d is not None else ("holds", None)
+    return out
+
+
+def system(text: str):
+    f = parse(text, "difftest.kv")
+    return lower(check(Loaded(f, (f,))))
+
+
+def compare(seed: int, model: Model, z3_engines: bool = True, spin: bool = True) -> Outcome:
+    text = kv_text(model)
+    try:
+        ts = system(text)
+    except DiagnosticError:
+        return Outcome(seed, False)
+    out = Outcome(seed, True)
+    explicit = run_engine(ts, "explicit", Options(symmetry=False))
+    want = verdicts(explicit)
+    out.states = explicit.stats.states
+
+    def agree(pair: str, got: dict, expected: dict, partial: bool = False) -> None:
+        for name, v in expected.items():
+            g = got.get(name)
+            if partial and g is not None and g[0] == "unknown":
+                continue
+            out.compared[pair] = out.compared.get(pair, 0) + 1
+            if g != v:
+                out.disagreements.append(f"{pair}: {name}: {g} != {v}")
+
+    if spin:
+        s = run_spin(promela_program(model))
+        for what, a, b in (("states", s.states, explicit.stats.states),
+                           ("transitions", s.transitions - 1, explicit.stats.transitions),
+                           ("depth", s.depth, explicit.stats.depth)):
+            out.compared["spin~explicit"] = out.compared.get("spin~explicit", 0) + 1
+            if a != b:
+                out.disagreements.append(f"spin~explicit: {what}: SPIN {a}, kvmverify {b}")
+        agree("spin~explicit", spin_verdicts(ts, s.first), want)
+    if z3_engines:
+        # a step property fails on a transition leaving the deepest state: one more than the diameter
+        depth = min(explicit.stats.depth + 1, MAX_BMC_DEPTH)
+        bmc = run_engine(ts, "bmc", Options(depth=depth, limits=Limits(timeout=Z3_TIMEOUT)))
+        agree("bmc~explicit", verdicts(bmc), bmc_expected(want, depth), partial=bmc.bound is not None)
+        pdr = run_engine(ts, "pdr", Options(limits=Limits(timeout=Z3_TIMEOUT)))
+        agree("pdr~explicit", verdicts(pdr), want, partial=pdr.bound is not None)
+        kind = run_engine(ts, "induction", Options(max_k=3, limits=Limits(timeout=Z3_TIMEOUT)))
+        agree("induction~explicit", verdicts(kind), want, partial=True)
+    return out
