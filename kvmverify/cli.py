@@ -414,7 +414,8 @@ def _lsp(stderr: TextIO) -> int:
     try:
         from .lsp.server import serve  # pygls is an optional extra: imported only here
     except ImportError as e:
-        stderr.write(f"kvmverify: error: the language server needs pygls ({e.name or e} is not installed)\n"
+        missing = (e.name or "pygls").split(".")[0]
+        stderr.write(f"kvmverify: error: the language server needs pygls ({missing} is not installed)\n"
                      "  install it with: pip install 'kvmverify[lsp]'\n")
         return EXIT_USAGE
     return serve()

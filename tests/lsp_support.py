@@ -32,6 +32,7 @@ class LspClient:
         self.notifications: list[dict] = []
         self.cond = threading.Condition()
         self.stderr: list[bytes] = []
+        self.opened: set[str] = set()
         threading.Thread(target=self._read, daemon=True).start()
         threading.Thread(target=lambda: self.stderr.extend(iter(self.proc.stderr.readline, b"")), daemon=True).start()
         self.initialized = self.request("initialize", {
@@ -104,6 +105,8 @@ class LspClient:
     def open(self, path, text: str | None = None, version: int = 1) -> str:
         u = uri(path)
         text = pathlib.Path(path).read_text(encoding="utf-8") if text is None else text
+        self.forget(u)
+        self.opened.add(u)
         self.notify("textDocument/didOpen", {"textDocument": {"uri": u, "languageId": "kv", "version": version,
                                                               "text": text}})
         return u
@@ -116,8 +119,23 @@ class LspClient:
                       "text": new}
         else:
             change = {"text": text}
+        self.forget(u)
         self.notify("textDocument/didChange", {"textDocument": {"uri": u, "version": version},
                                                "contentChanges": [change]})
+
+    def forget(self, u: str) -> None:
+        """Drop the diagnostics published for `u` so far: the next ones come after what the test does now."""
+        with self.cond:
+            self.notifications = [m for m in self.notifications if not (
+                m.get("method") == "textDocument/publishDiagnostics" and m["params"]["uri"] == u)]
+
+    def close_documents(self) -> None:
+        for u in sorted(self.opened):
+            self.notify("textDocument/didClose", {"textDocument": {"uri": u}})
+            self.wait_for("textDocument/publishDiagnostics", lambda p: p["uri"] == u and p["diagnostics"] == [])
+        self.opened.clear()
+        with self.cond:
+            self.notifications.clear()
 
     def diagnostics(self, u: str, version: int | None = None, timeout: float = 30.0) -> list[dict]:
         """The next diagnostics published for `u` (for `version`, if given)."""

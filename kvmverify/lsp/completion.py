@@ -3,13 +3,12 @@ flags, token, pad, enabled); elsewhere the names in scope (locals, then the mode
 built-ins) and the language's keywords, read off the grammar so that they cannot go stale."""
 from __future__ import annotations
 
-import functools
 import re
-from importlib import resources
 
 from lsprotocol import types as lsp
 
 from .hover import BUILTINS, bits, layouts_of, trailing_comment
+from .keywords import grammar_keywords
 from .navigate import field_of_chain, scope_at
 from .project import Project
 
@@ -18,18 +17,6 @@ KIND = {"param": CK.Constant, "type": CK.TypeParameter, "enum": CK.EnumMember, "
         "struct": CK.Struct, "var": CK.Variable, "actor": CK.Class, "def": CK.Function, "decide": CK.Function,
         "local": CK.Variable, "field": CK.Field, "output": CK.Field}
 STRINGS = re.compile(r'"[^"\n]*"?')
-
-
-@functools.cache
-def grammar_keywords() -> frozenset[str]:
-    """Every keyword of the language: the quoted words of kvmverify/lang/grammar.lark and the words of its
-    keyword terminals (the regular expressions that end in a word boundary, e.g. `/(strong\\s+)?fair\\b/`)."""
-    grammar = resources.files("kvmverify.lang").joinpath("grammar.lark").read_text(encoding="utf-8")
-    grammar = re.sub(r"//[^\n]*", "", grammar)
-    words = set(re.findall(r'"([a-z_]+)"', grammar))
-    for regex in re.findall(r"^[A-Z_]+(?:\.\d+)?\s*:\s*/(.*)\\b/", grammar, re.M):
-        words |= set(re.findall(r"[a-z_]{2,}", re.sub(r"\\[a-zA-Z]", "", regex)))
-    return frozenset(words)
 
 
 def completion(project: Project, path: str, line: int, col: int) -> lsp.CompletionList:

@@ -17,7 +17,7 @@ from .resolve import closure_of, use_target
 SEVERITY = {"error": lsp.DiagnosticSeverity.Error, "warning": lsp.DiagnosticSeverity.Warning,
             "note": lsp.DiagnosticSeverity.Information}
 SOURCE = "kvmverify"
-CITED = re.compile(r"(?<![\w./-])((?:[\w.-]+/)*[\w.-]+\.kv):(\d+):(\d+)")
+CITED = re.compile(r"(?<![\w./-])(/?(?:[\w.-]+/)*[\w.-]+\.kv):(\d+):(\d+)")
 ZERO = lsp.Range(lsp.Position(0, 0), lsp.Position(0, 0))
 
 
