@@ -244,6 +244,18 @@ def test_the_server_negotiates_utf32_columns(tmp_path):
         c.close()
 
 
+@pytest.mark.parametrize("encoding, column", [("utf-16", 11), ("utf-8", 14), ("utf-32", 10)])
+def test_positions_convert_both_ways_in_every_encoding(encoding, column):
+    from kvmverify.diagnostics import Span
+    from kvmverify.lsp.text import Text
+    text = Text("model e\n/* 😀 é */ x\r\nlast")  # x: code point column 11 (1-based) of line 2
+    pos = text.position(2, 11, encoding)
+    assert (pos.line, pos.character) == (1, column)
+    assert text.from_position(pos, encoding) == (2, 11)
+    assert text.range(Span("f", 2, 11, 2, 12), encoding).end.character == column + 1
+    assert text.word_at(2, 12) == ("x", 11, 12) and text.point(text.offset(3, 2)) == (3, 2)
+
+
 def test_without_pygls_the_command_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "pygls", None)
     for name in [m for m in sys.modules if m.startswith(("pygls.", "kvmverify.lsp.server"))]:

@@ -4,8 +4,8 @@ failure here and not a logged empty answer). Each prefix is tried alone (the end
 followed by the rest of the file from its next declaration on (a declaration being typed in the middle).
 
 The default run takes a few prefixes of each file, cut at fixed pseudo-random places (and always the whole file);
-KVMVERIFY_LSP_FUZZ_PREFIXES=N takes N per file (scripts/fuzz --lsp N), KVMVERIFY_LSP_FUZZ_PREFIXES=all every
-prefix at a line end and every 7th character (a long campaign)."""
+KVMVERIFY_LSP_FUZZ_PREFIXES=N takes N per file, KVMVERIFY_LSP_FUZZ_PREFIXES=all every prefix at a line end and
+every 7th character (a long campaign: hours)."""
 import os
 import random
 import re

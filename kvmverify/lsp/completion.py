@@ -69,15 +69,15 @@ def field_items(project: Project, path: str, layout: str, fields: dict) -> list[
     where = {r[0]: (r[1], r[2], r[3]) for r in rows}
     items = []
     for i, (name, sym) in enumerate(fields.items()):
+        text = project.text(sym.path)
         if name in where:
             lo, width, attrs = where[name]
             shown = (f"bit{'s' if width > 1 else ''} {bits(lo, width)}" if kind == "register" else
                      f"bytes {lo // 8}..{(lo + width) // 8 - 1}")
-            shown += f" {attrs}" if attrs else ""
-        else:
-            shown = f"output of {layout}"
-        text = project.text(sym.path)
+            shown = f"{layout}: {shown}" + (f" {attrs}" if attrs else "")
+        else:  # an output of a decision table
+            typ = text.slice(sym.node.type.span) if text is not None and sym.node.type is not None else "?"
+            shown = f"output of {layout}: {typ}"
         cites = trailing_comment(text, sym.span.line) if text else None
-        items.append(lsp.CompletionItem(name, kind=CK.Field, detail=f"{layout}: {shown}", documentation=cites,
-                                        sort_text=f"{i:04d}"))
+        items.append(lsp.CompletionItem(name, kind=CK.Field, detail=shown, documentation=cites, sort_text=f"{i:04d}"))
     return items

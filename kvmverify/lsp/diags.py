@@ -40,6 +40,9 @@ def convert(project: Project, root: str, d: Diagnostic, sites: "UseSites") -> ls
     file = os.path.abspath(d.span.file) if d.span.line > 0 else None
     if file == root:
         where = project.range(d.span)
+        used = sites.used_at(d.span)
+        if used is not None:  # a problem with a `use`: the file it names
+            related.append(lsp.DiagnosticRelatedInformation(lsp.Location(project.uri(used), ZERO), "the used file"))
     elif file is not None:
         where = sites.range_for(file)
         related.insert(0, lsp.DiagnosticRelatedInformation(project.location(d.span),
@@ -70,14 +73,23 @@ class UseSites:
 
     def __init__(self, project: Project, root: str):
         self.project, self.root = project, root
-        self._reach: list[tuple[lsp.Range, set[str]]] | None = None
+        self._reach: list[tuple[lsp.Range, object, str, set[str]]] | None = None
 
     def range_for(self, file: str) -> lsp.Range:
+        return next((r for r, _, _, files in self.reach() if file in files), ZERO)
+
+    def used_at(self, span: Span) -> str | None:
+        """The file named by the root's `use` declared at `span`, if it exists."""
+        return next((target for _, decl, target, files in self.reach() if (decl.span.line, decl.span.col) ==
+                     (span.line, span.col) and self.project.text_of(target) is not None), None)
+
+    def reach(self) -> list[tuple[lsp.Range, object, str, set[str]]]:
+        """For each `use` of the root: the range of its path, the declaration, the file and all it brings in."""
         if self._reach is None:
             fs = self.project.syntax(self.root)
             self._reach = []
             for decl, span in (fs.uses if fs else ()):
                 target = use_target(fs, decl)
                 files = {f.path for f in closure_of(target, self.project.syntax).files} | {target}
-                self._reach.append((self.project.range(span), files))
-        return next((r for r, files in self._reach if file in files), ZERO)
+                self._reach.append((self.project.range(span), decl, target, files))
+        return self._reach

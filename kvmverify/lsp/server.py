@@ -78,6 +78,11 @@ class KvServer(LanguageServer):
             return
         self.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(doc.uri, diagnostics, doc.version))
 
+    def edited(self, document) -> None:
+        """A document opened or changed: take its text as pygls keeps it (changes applied) and recompile."""
+        doc = self.workspace.get_text_document(document.uri)
+        self.refresh(self.project.change(doc.uri, doc.source, document.version).path)
+
     def refresh(self, path: str) -> None:
         """Recompile every open document that reads `path` (it included)."""
         for doc in self.project.dependents(path):
@@ -128,16 +133,12 @@ def build() -> KvServer:
     @server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
     @answers(None)
     def did_open(ls: KvServer, params: lsp.DidOpenTextDocumentParams) -> None:
-        doc = ls.workspace.get_text_document(params.text_document.uri)
-        opened = project.open(doc.uri, doc.source, params.text_document.version)
-        ls.refresh(opened.path)
+        ls.edited(params.text_document)
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)
     @answers(None)
     def did_change(ls: KvServer, params: lsp.DidChangeTextDocumentParams) -> None:
-        doc = ls.workspace.get_text_document(params.text_document.uri)
-        changed = project.change(doc.uri, doc.source, params.text_document.version)
-        ls.refresh(changed.path)
+        ls.edited(params.text_document)
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)
     @answers(None)
