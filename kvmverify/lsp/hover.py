@@ -13,7 +13,7 @@ from ..check.types import CTYPES, BitsT, EnumT, IntT, Type
 from ..lang import ast
 from .navigate import Target, target_at
 from .project import Project
-from .syntax import Symbol
+from .syntax import PROP_KINDS, Symbol
 from .text import Text
 
 BUILTINS = {
@@ -110,12 +110,14 @@ def symbol_hover(project: Project, path: str, sym: Symbol) -> str:
     comment = leading_comment(text, sym.extent.line) if text else []
     note = trailing_comment(text, sym.span.line) if text else None
     parts: list[str] = []
+    verdict = project.verdicts.get(path)
+    verdicts = verdict.summaries if verdict is not None else {}
+    stale = " (the buffers changed since)" if verdict is not None and project.stale(verdict.texts) else ""
     match sym.kind:
         case "register" | "struct":
             parts += [code(header(project, sym)), layout_table(project, path, sym.name, model)]
-            verdict = project.verdicts.get(path)
-            if verdict and f"msr:{sym.name}" in verdict.summaries:
-                parts.append(f"last check, `msr:{sym.name}`: {verdict.summaries[f'msr:{sym.name}']}")
+            if f"msr:{sym.name}" in verdicts:
+                parts.append(f"last check{stale}, `msr:{sym.name}`: {verdicts[f'msr:{sym.name}']}")
         case "field" | "output":
             parts.append(field_hover(project, path, sym, model))
         case "var":
@@ -172,10 +174,10 @@ def symbol_hover(project: Project, path: str, sym: Symbol) -> str:
         parts.insert(1 if parts else 0, "\n".join(f"// {c}" for c in comment))
     if note and sym.kind not in ("field", "register", "struct", "local"):
         parts.append(f"// {note}")
-    verdict = project.verdicts.get(path)
-    if verdict is not None and sym.name in verdict.summaries and sym.kind not in ("register", "struct"):
-        stale = " (the buffers changed since)" if project.stale(verdict.texts) else ""
-        parts.append(f"last check{stale}: {verdict.summaries[sym.name]}")
+    if sym.kind in PROP_KINDS and sym.name in verdicts:
+        parts.append(f"last check{stale}: {verdicts[sym.name]}")
+    elif sym.kind == "var":  # the slots over it
+        parts += [f"last check{stale}, `{n}`: {v}" for n, v in verdicts.items() if n.startswith(f"slot:{sym.name}.")]
     parts.append(f"*{sym.kind}*, {where(sym)}")
     return "\n\n".join(p for p in parts if p)
 

@@ -19,7 +19,7 @@ from ..diagnostics import Diagnostic, DiagnosticError, Sources, Span
 from ..ir.nodes import TransitionSystem
 from ..pipeline import compile_model
 from .resolve import Closure, closure_of
-from .syntax import FileSyntax, Symbol, file_syntax
+from .syntax import FileSyntax, file_syntax
 from .text import Text, path_to_uri, uri_to_path
 
 KV_INTERNAL = "KV901"
@@ -188,10 +188,6 @@ class Project:
         """The model compiled from the buffers as they are (its spans are the text's), if it compiled."""
         got = self.outcomes.get(path)
         return got.model if got is not None and not self.stale(got.texts) else None
-
-    def verdict_of(self, path: str, sym: Symbol) -> str | None:
-        v = self.verdicts.get(path)
-        return v.summaries.get(sym.name) if v else None
 
     # ---------------------------------------------------------------------------------------------- positions
     def text(self, path: str) -> Text | None:

@@ -37,13 +37,6 @@ class Closure:
                 elif s.kind in ("field", "output"):
                     self.fields.setdefault(s.container, {}).setdefault(s.name, s)
 
-    @property
-    def root(self) -> FileSyntax:
-        return self.files[-1]
-
-    def file(self, path: str) -> FileSyntax | None:
-        return next((f for f in self.files if f.path == path), None)
-
     # ---------------------------------------------------------------------------------------------- types
     def layout_of(self, e, scope: dict | None, depth: int = 0) -> str | None:
         """The register, struct or tupled decision table an expression's value has, as far as the syntax tells
@@ -129,8 +122,6 @@ def closure_of(root: str, syntax_of) -> Closure:
         order.append(fs)
 
     visit(root)
-    if not order or order[-1].path != root:  # the root itself cannot be read: an empty index
-        return Closure([fs for fs in order if fs.path != root])
     return Closure(order)
 
 
@@ -145,12 +136,3 @@ def occ_at(fs: FileSyntax, line: int, col: int) -> Occ | None:
             if best is None or (s.line, s.col) >= (best.span.line, best.span.col):
                 best = o
     return best
-
-
-def decl_at(fs: FileSyntax, line: int, col: int):
-    """The top-level declaration that holds (line, col), if any."""
-    for d in fs.decls:
-        s = d.span
-        if (s.line, s.col) <= (line, col) <= (s.end_line, s.end_col):
-            return d
-    return None
