@@ -9,7 +9,8 @@ A real server (`python -m kvmverify lsp`, through tests/lsp_support.py's JSON-RP
 N times, one incremental didChange (a character typed into, then removed from, the first comment: the file stays
 valid, so every change is compiled in full: parse, check, layout and decision-table lint, lowering) and the time
 until the publishDiagnostics of that version arrives. Changes are sent one at a time (each waits for its
-diagnostics and a pause), so none is skipped as superseded. For comparison, the same compile in process
+diagnostics and a pause), so none is skipped as superseded. Then N hover, definition, completion and references
+requests on the type of the model's first `var`, and, for comparison, the compile in process
 (pipeline.compile_model on the text, no protocol). Prints the median, p95, min and max of each in ms.
 """
 from __future__ import annotations
@@ -34,7 +35,8 @@ def figures(ms: list[float]) -> str:
             f"max {ordered[-1]:6.1f} ms")
 
 
-def round_trips(model: str, changes: int, pause: float) -> list[float]:
+def round_trips(model: str, changes: int, pause: float) -> tuple[list[float], dict[str, list[float]]]:
+    """The diagnostics round trips, then the round trips of requests at the model's first `var`'s type name."""
     text = open(model, encoding="utf-8").read()
     client = LspClient(cwd=ROOT)
     try:
@@ -49,7 +51,16 @@ def round_trips(model: str, changes: int, pause: float) -> list[float]:
             client.diagnostics(u, version=version)
             out.append((time.perf_counter() - started) * 1000)
             time.sleep(pause)
-        return out
+        line = next(i for i, t in enumerate(text.split("\n")) if t.startswith("var "))
+        col = text.split("\n")[line].index(":") + 2
+        requests: dict[str, list[float]] = {"hover": [], "definition": [], "completion": [], "references": []}
+        for _ in range(changes):
+            for method in requests:
+                extra = {"context": {"includeDeclaration": True}} if method == "references" else {}
+                started = time.perf_counter()
+                client.at(f"textDocument/{method}", u, line, col, **extra)
+                requests[method].append((time.perf_counter() - started) * 1000)
+        return out, requests
     finally:
         client.close()
 
@@ -76,7 +87,10 @@ def main() -> int:
         ap.error("give a .kv model and at least one change")
     print(f"{os.path.relpath(args.model, ROOT)}: {args.changes} changes; Python {platform.python_version()}, "
           f"{time.strftime('%Y-%m-%d')}")
-    print(f"  didChange -> publishDiagnostics  {figures(round_trips(args.model, args.changes, args.pause))}")
+    changes, requests = round_trips(args.model, args.changes, args.pause)
+    print(f"  didChange -> publishDiagnostics  {figures(changes)}")
+    for method, ms in requests.items():
+        print(f"  {method + ' request':<32} {figures(ms)}")
     print(f"  compile_model in process         {figures(in_process(args.model, args.changes))}")
     return 0
 

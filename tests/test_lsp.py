@@ -143,6 +143,17 @@ def test_definition_and_references_cross_the_use(client):
     assert {"uri": uri(MSR), "range": rng(11, 9, 11, 28)} in refs
 
 
+def test_a_record_field_and_a_local_resolve(client):
+    u = client.open(APF)
+    line, col = position_of(APF_TEXT, "{vector: APF_VECTOR}", 0, 1)  # a field of the register written
+    assert client.at("textDocument/definition", u, line, col) == [{"uri": uri(MSR), "range": rng(22, 4, 22, 10)}]
+    line, col = position_of(APF_TEXT, "let tk = area[v].token", 0, 4)
+    refs = client.at("textDocument/references", u, line, col, context={"includeDeclaration": False})
+    assert [r["range"]["start"]["line"] for r in refs] == [line + 3, line + 5, line + 5, line + 6]
+    hover = client.at("textDocument/hover", u, line, col)["contents"]["value"]
+    assert hover.startswith("let `tk` = `area[v].token`, of type `u32` — in guest.page_ready_irq")
+
+
 def test_completion_after_a_dot_gives_the_fields(client):
     text = APF_TEXT + "invariant probe: area[0].\n"
     u = client.open(APF, text, version=5)
