@@ -244,6 +244,32 @@ def test_the_check_action_on_a_bug_variant_shows_the_expected_violations_on_its_
     assert on_expect["relatedInformation"][0]["location"]["uri"] == uri(APF)
 
 
+def test_every_request_answers_on_a_half_typed_file(client):
+    """The wired handlers too (the prefix fuzz, tests/test_lsp_fuzz.py, calls the functions behind them): no
+    request errs, and the server logs no traceback."""
+    u = None
+    for version, cut in enumerate((1500, 4321, 7777, len(APF_TEXT) - 40), 1):
+        text = APF_TEXT[:cut]
+        if u is None:
+            u = client.open(APF, text, version)
+        else:
+            client.change(u, version, text)
+        client.diagnostics(u, version=version)
+        doc = {"textDocument": {"uri": u}}
+        line = text.count("\n")
+        end = len(text) - text.rfind("\n") - 1
+        for at in ((line, end), (line // 2, 4), (0, 0)):
+            pos = {"position": {"line": at[0], "character": at[1]}}
+            client.request("textDocument/hover", {**doc, **pos})
+            client.request("textDocument/definition", {**doc, **pos})
+            client.request("textDocument/references", {**doc, **pos, "context": {"includeDeclaration": True}})
+            client.request("textDocument/completion", {**doc, **pos})
+        client.request("textDocument/documentSymbol", doc)
+        client.request("textDocument/codeLens", doc)
+        client.request("textDocument/codeAction", {**doc, "range": rng(0, 0, line, end), "context": {"diagnostics": []}})
+    assert "Traceback" not in client.log()
+
+
 def test_the_server_negotiates_utf32_columns(tmp_path):
     c = LspClient(capabilities={"general": {"positionEncodings": ["utf-32"]}})
     try:

@@ -68,9 +68,10 @@ class FileSyntax:
         return any(a <= line <= b for a, b in self.broken)
 
 
-@functools.lru_cache(maxsize=128)
+@functools.lru_cache(maxsize=64)  # about 0.4 MB each for apf_int
 def file_syntax(path: str, text: str) -> FileSyntax:
-    """The index of `text` as the file at `path` (spans carry `path`). Cached: an unchanged file is not re-read."""
+    """The index of `text` as the file at `path` (spans carry `path`). Cached: an unchanged file is not parsed
+    again (each edit of a document is a new text, so the cache also holds its recent versions)."""
     decls: list = []
     broken: list[tuple[int, int]] = []
     try:
