@@ -41,6 +41,13 @@ def client(server):
     server.close_documents()
 
 
+def compiled(client, path, text=None, version=1):
+    """Open `path` and wait for its first compile: the hovers that show types need it."""
+    u = client.open(path, text, version)
+    client.diagnostics(u, version=version)
+    return u
+
+
 def rng(sl, sc, el, ec):
     return {"start": {"line": sl, "character": sc}, "end": {"line": el, "character": ec}}
 
@@ -99,7 +106,7 @@ def test_a_problem_in_a_used_file_sits_on_the_use_with_its_real_site_related(cli
 
 
 def test_hover_on_a_register_decodes_it_field_by_field(client):
-    u = client.open(APF)
+    u = compiled(client, APF)
     line, col = position_of(APF_TEXT, "MSR_KVM_ASYNC_PF_EN", 1)  # the type of `var en`
     hover = client.at("textDocument/hover", u, line, col + 3)
     assert hover["range"] == rng(line, col, line, col + len("MSR_KVM_ASYNC_PF_EN"))
@@ -115,7 +122,7 @@ def test_hover_on_a_register_decodes_it_field_by_field(client):
 
 
 def test_hover_on_a_struct_field_and_a_def(client):
-    u = client.open(APF)
+    u = compiled(client, APF)
     line, col = position_of(APF_TEXT, "area[v].token", 0, len("area[v]."))
     shown = client.at("textDocument/hover", u, line, col)["contents"]["value"]
     assert shown.startswith("`token`: bytes 4..7 (u32, bits 63..32) of struct `kvm_vcpu_pv_apf_data`")
@@ -126,7 +133,7 @@ def test_hover_on_a_struct_field_and_a_def(client):
 
 
 def test_definition_and_references_cross_the_use(client):
-    u = client.open(APF)
+    u = compiled(client, APF)
     line, col = position_of(APF_TEXT, "MSR_KVM_ASYNC_PF_EN", 1)
     assert client.at("textDocument/definition", u, line, col) == [{"uri": uri(MSR), "range": rng(11, 9, 11, 28)}]
     line, col = position_of(APF_TEXT, "en[v].enabled", 0, len("en[v]."))
@@ -144,7 +151,7 @@ def test_definition_and_references_cross_the_use(client):
 
 
 def test_a_record_field_and_a_local_resolve(client):
-    u = client.open(APF)
+    u = compiled(client, APF)
     line, col = position_of(APF_TEXT, "{vector: APF_VECTOR}", 0, 1)  # a field of the register written
     assert client.at("textDocument/definition", u, line, col) == [{"uri": uri(MSR), "range": rng(22, 4, 22, 10)}]
     line, col = position_of(APF_TEXT, "let tk = area[v].token", 0, 4)
@@ -170,7 +177,7 @@ def test_completion_after_a_dot_gives_the_fields(client):
 
 
 def test_completion_of_names_offers_locals_first(client):
-    u = client.open(APF)
+    u = compiled(client, APF)
     line, col = position_of(APF_TEXT, "halted[v] := true")
     items = client.at("textDocument/completion", u, line, col)["items"]
     labels = [i["label"] for i in sorted(items, key=lambda i: (i["sortText"], i["label"]))]
