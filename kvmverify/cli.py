@@ -140,6 +140,9 @@ def build_parser(stdout: TextIO) -> _Parser:
     r.add_argument("--json", action="store_true", help="print the replay report as JSON")
     r.add_argument("--no-color", action="store_true", help="plain text even on a terminal (also: NO_COLOR=1)")
     r.add_argument("-q", "--quiet", action="store_true", help="no warnings on stderr")
+    sub.add_parser("lsp", help="run the language server for editors (stdio; needs pip install 'kvmverify[lsp]')",
+                   description="Serve the Language Server Protocol on stdin/stdout: diagnostics, hover, definition, "
+                               "references, symbols, completion and a check action for .kv files (docs/editors.md).")
     return p
 
 
@@ -407,6 +410,17 @@ def _replay(args, stdout: TextIO, stderr: TextIO) -> int:
     return EXIT_OK if report.reproduced else EXIT_VIOLATED
 
 
+def _lsp(stderr: TextIO) -> int:
+    try:
+        from .lsp.server import serve  # pygls is an optional extra: imported only here
+    except ImportError as e:
+        missing = (e.name or "pygls").split(".")[0]
+        stderr.write(f"kvmverify: error: the language server needs pygls ({missing} is not installed)\n"
+                     "  install it with: pip install 'kvmverify[lsp]'\n")
+        return EXIT_USAGE
+    return serve()
+
+
 def _combine(a: int, b: int) -> int:
     """The exit code of several models: the most serious one."""
     rank = {EXIT_OK: 0, EXIT_BOUND: 1, EXIT_VIOLATED: 2, EXIT_USAGE: 3, EXIT_INTERRUPTED: 4, EXIT_INTERNAL: 5}
@@ -440,6 +454,8 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
     try:
         if args.command == "replay":
             return _replay(args, stdout, stderr)
+        if args.command == "lsp":
+            return _lsp(stderr)
         return _check(args, stdout, stderr, interrupt)
     except DiagnosticError as e:
         stderr.write(render(e.diagnostics, Sources()))

@@ -49,9 +49,13 @@ class DiagnosticError(Exception):
 
 @dataclass
 class Sources:
-    """The text of every file a run has read, so that diagnostics can quote the source line."""
+    """The text of every file a run has read, so that diagnostics can quote the source line.
+
+    `overlay` maps real paths to texts read instead of the files on disk: a language server's open, unsaved
+    editor buffers (kvmverify/lsp/)."""
 
     texts: dict[str, str] = field(default_factory=dict)
+    overlay: dict[str, str] = field(default_factory=dict)
 
     def line(self, file: str, line: int) -> str | None:
         text = self.texts.get(file)

@@ -55,6 +55,9 @@ def display_path(path: str) -> str:
 
 def read_source(path: str, sources: Sources, at: Span | None = None) -> str:
     shown = display_path(path)
+    if path in sources.overlay:  # an editor's buffer: what the author sees, saved or not
+        text = sources.texts[shown] = sources.overlay[path]
+        return text
     where = at or Span(shown, 1, 1, 1, 1)
     if os.path.isdir(path):
         raise DiagnosticError([Diagnostic("KV001", "error", f"'{shown}' is a directory, not a model file", where,
@@ -119,7 +122,7 @@ def load(path: str, sources: Sources) -> Loaded:
                     diags.append(Diagnostic("KV211", "error", f"`use` cycle: {chain}", decl.span,
                                             "move the shared declarations into a file that both use"))
                     continue
-                if not os.path.exists(target):
+                if not os.path.exists(target) and target not in sources.overlay:
                     diags.append(Diagnostic("KV210", "error", f"used file not found: '{decl.path}'", decl.span,
                                             f"looked for {display_path(target)}; paths are relative to "
                                             f"{display_path(real)}"))

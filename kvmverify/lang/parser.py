@@ -348,7 +348,7 @@ TOP_LEVEL = re.compile(r"^(model|use|param|override|type|register|struct|var|slo
                        r"expect|property|decide|check)\b", re.M)
 
 
-def _chunks(text: str) -> list[str]:
+def chunks(text: str) -> list[str]:
     """The file cut before each line that starts (in column 1) with a declaration keyword, each chunk padded
     with the newlines before it so that line numbers stay those of the file."""
     starts = [m.start() for m in TOP_LEVEL.finditer(text)]
@@ -363,7 +363,7 @@ def _chunks(text: str) -> list[str]:
 def _syntax_errors(text: str, file: str) -> list[Diagnostic]:
     """One diagnostic per broken declaration: errors after the first in a declaration are mostly its echoes."""
     diags = []
-    for chunk in _chunks(text):
+    for chunk in chunks(text):
         try:
             _lark().parse(chunk)
         except lark.exceptions.UnexpectedInput as e:
