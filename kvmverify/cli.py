@@ -30,11 +30,11 @@ from typing import TextIO
 
 from . import __version__
 from .check.checker import parse_param_override
-from .diagnostics import NO_SPAN, Diagnostic, DiagnosticError, Sources, render
+from .diagnostics import NO_SPAN, Diagnostic, DiagnosticError, Sources, did_you_mean, render
 from .engines import DEFAULT_DEPTH, DEFAULT_MAX_K, ENGINES, Options, run_engine
 from .engines.shared.limits import Interrupt, Limits, Progress
 from .engines.shared.replay import Disagreement
-from .export.files import NameAllocator, trace_stem, write_atomic
+from .export.files import NameAllocator, check_output_dir, check_output_file, trace_stem, write_atomic
 from .export.json_result import result_json, trace_json
 from .export.run import ModelRun
 from .pipeline import compile_model
@@ -55,6 +55,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse that reports to our streams and never calls sys.exit."""
 
     def __init__(self, *args, out: TextIO, **kw):
+        kw.setdefault("allow_abbrev", False)  # `--max-state` is an error, not silently `--max-states`
         super().__init__(*args, **kw)
         self._out = out
 
@@ -305,6 +306,11 @@ def _check(args, stdout: TextIO, stderr: TextIO, interrupt: Interrupt) -> int:
         raise DiagnosticError([Diagnostic("KV503", "error", f"--trace-format {','.join(args.trace_format)} writes "
                                           "files: give the directory with --out DIR", NO_SPAN,
                                           "e.g. --trace-format itf,html --out traces/")])
+    if args.out:  # before any search: a long run must not end in an unwritable report
+        check_output_dir(args.out)
+    for flag, path in (("--junit", args.junit), ("--sarif", args.sarif)):
+        if path:
+            check_output_file(path, flag)
     style = Style(_use_color(args, stdout))
     files = _model_files(args.paths)
     worst = EXIT_OK
@@ -379,11 +385,11 @@ def _check(args, stdout: TextIO, stderr: TextIO, interrupt: Interrupt) -> int:
 
 
 def _replay(args, stdout: TextIO, stderr: TextIO) -> int:
-    from .trace.replay import (KV_TRACE_BAD_PARAM, load_trace, render_report, replay, report_json,
-                               trace_params)
+    from .trace.replay import (KV_TRACE_BAD_PARAM, ParamUse, load_trace, render_report, replay, report_json,
+                               show_param, trace_params)
     doc = load_trace(args.trace)
-    params = trace_params(doc, args.trace)
-    params.update(_overrides(args.param))
+    doc_params = trace_params(doc, args.trace)
+    params = {**doc_params, **_overrides(args.param)}
     sources = Sources()
     try:
         compiled = compile_model(args.model, params, sources)
@@ -399,7 +405,18 @@ def _replay(args, stdout: TextIO, stderr: TextIO) -> int:
         return EXIT_USAGE
     if compiled.warnings and not args.quiet:
         stderr.write(render(compiled.warnings, sources))
-    report = replay(compiled.system, doc, args.trace, args.property)
+    ts = compiled.system
+    if args.property is not None and ts.prop(args.property) is None:
+        names = [p.name for p in ts.properties]
+        raise DiagnosticError([Diagnostic("KV507", "error", f"--property {args.property}: the model has no property "
+                                          f"'{args.property}'", NO_SPAN,
+                                          did_you_mean(args.property, names) or "properties: " + ", ".join(names))])
+    from_trace, from_flag = set(doc_params), set(_overrides(args.param))
+    applied = [ParamUse(name, shown, show_param(compiled.model, name, compiled.model.param_defaults[name]),
+                        "--param" if name in from_flag else "the trace" if name in from_trace else "the model")
+               for name, _, shown in ts.params]
+    report = replay(ts, doc, args.trace, args.property)
+    report.params = applied
     if args.json:
         stdout.write(json.dumps(report_json(report, args.trace), indent=2) + "\n")
     else:

@@ -27,7 +27,7 @@ def parse_param_override(text: str) -> tuple[str, int] | None:
     name, _, value = text.partition("=")
     name, value = name.strip(), value.strip().lower()
     if value in ("true", "false"):
-        return name, int(value == "true")
+        return name, value == "true"  # a bool (an int too): an integer param refuses it (KV501)
     try:
         return name, int(value, 0)
     except ValueError:
@@ -147,7 +147,7 @@ class Checker(ExprChecker):
             self.m.broken.add(d.name)
             return
         is_bool = isinstance(d.value, ast.BoolLit)
-        if d.name in self.file_overrides and d.name not in self.overrides:
+        if d.name in self.file_overrides:
             o = self.file_overrides[d.name]
             try:
                 value = const_eval(o.value, self.m.params)
@@ -156,10 +156,16 @@ class Checker(ExprChecker):
             if is_bool != isinstance(o.value, ast.BoolLit):
                 self.error("KV301", f"override of {d.name} must be {'true or false' if is_bool else 'a number'}",
                            o.value)
+        self.m.param_defaults[d.name] = value
         if d.name in self.overrides:
             value = self.overrides[d.name]
             if is_bool and value not in (0, 1):
                 self.diags.append(Diagnostic("KV501", "error", f"--param {d.name}: expected true or false", NO_SPAN))
+            elif not is_bool and isinstance(value, bool):
+                self.diags.append(Diagnostic("KV501", "error", f"--param {d.name}={str(value).lower()}: {d.name} is "
+                                             "an integer param, not a bool", NO_SPAN,
+                                             f"give a number, e.g. --param {d.name}={self.m.param_defaults[d.name]}"))
+            value = int(value)
         self.m.params[d.name] = value
         self.m.param_types[d.name] = BOOL if is_bool else IntT(value, value)
 
