@@ -38,7 +38,7 @@ from .export.files import NameAllocator, check_output_dir, check_output_file, tr
 from .export.json_result import result_json, trace_json
 from .export.run import ModelRun
 from .pipeline import compile_model
-from .trace.text import Style, coverage_text, render_result, render_trace, result_line
+from .trace.text import TRACES, Style, coverage_text, render_result, render_trace, result_line, violation_report
 
 TRACE_FORMATS = ("text", "itf", "html", "json")
 TRACE_SUFFIX = {"text": ".txt", "itf": ".itf.json", "html": ".html", "json": ".json"}
@@ -119,7 +119,11 @@ def build_parser(stdout: TextIO) -> _Parser:
                    help="explicit: explore the model's independent parts one at a time (safety only; the state "
                         "count is their product)")
     c.add_argument("--json", action="store_true", help="print the result as JSON")
-    c.add_argument("--no-traces", action="store_true", help="only the summary lines, no counterexamples")
+    c.add_argument("--traces", choices=TRACES, default=None,
+                   help="which counterexamples to print: all, unexpected (the failures only) or none; default: all "
+                        "for one model file, unexpected for a directory or several files")
+    c.add_argument("--no-traces", action="store_true", help="only the summary lines, no counterexamples "
+                   "(--traces none)")
     c.add_argument("-q", "--quiet", action="store_true",
                    help="no timing line, no progress and no warnings on stderr")
     c.add_argument("--trace-format", type=_trace_formats, default=None, metavar="FMT[,FMT]",
@@ -264,10 +268,7 @@ def _export_traces(run: ModelRun, formats: tuple[str, ...], out_dir: str, names:
                        "status": r.status, "expected": r.expected, "trace": trace_json(ts, r.trace)}
                 text = json.dumps(doc, indent=2) + "\n"
             else:
-                p = r.prop
-                head = f"{p.name} {r.status} -- {p.span}\n  " + (
-                    p.description if p.kind != "invariant" else f"invariant {p.name}")
-                text = head + "\n" + render_trace(ts, r.trace, p) + "\n"
+                text = violation_report(ts, r, run.sources) + "\n"
             write_atomic(path, text)
             written.append(path)
     return written
@@ -313,6 +314,9 @@ def _check(args, stdout: TextIO, stderr: TextIO, interrupt: Interrupt) -> int:
             check_output_file(path, flag)
     style = Style(_use_color(args, stdout))
     files = _model_files(args.paths)
+    traces = "none" if args.no_traces else args.traces or (
+        "all" if len(files) == 1 and not os.path.isdir(args.paths[0]) else "unexpected")
+    shown_warnings: set[tuple] = set()
     worst = EXIT_OK
     reports = []
     runs: list[ModelRun] = []
@@ -323,14 +327,17 @@ def _check(args, stdout: TextIO, stderr: TextIO, interrupt: Interrupt) -> int:
         try:
             compiled = compile_model(path, overrides, run.sources)
         except DiagnosticError as e:
-            stderr.write(render(e.diagnostics, run.sources))
+            stderr.write(render([d for d in e.diagnostics if _key(d) not in shown_warnings], run.sources))
+            shown_warnings.update(_key(d) for d in e.diagnostics if not d.is_error)
             run.errors = tuple(d for d in e.diagnostics if d.is_error)
             run.warnings = tuple(d for d in e.diagnostics if not d.is_error)
             worst = _combine(worst, EXIT_USAGE)
             continue
         run.warnings = tuple(compiled.warnings)
-        if compiled.warnings and not args.quiet:
-            stderr.write(render(compiled.warnings, run.sources))
+        fresh = [d for d in compiled.warnings if _key(d) not in shown_warnings]  # a spec/ file's, once per run
+        shown_warnings.update(map(_key, fresh))
+        if fresh and not args.quiet:
+            stderr.write(render(fresh, run.sources))
         ts = run.system = compiled.system
         progress = _progress_for(args, stderr, path)
         started = time.monotonic()
@@ -352,7 +359,7 @@ def _check(args, stdout: TextIO, stderr: TextIO, interrupt: Interrupt) -> int:
         if args.json:
             reports.append(result_json(ts, result, path))
         else:
-            stdout.write(render_result(ts, result, traces=not args.no_traces, style=style))
+            stdout.write(render_result(ts, result, traces=traces, style=style, sources=run.sources))
         if args.out:
             written = _export_traces(run, formats, args.out, names)
             if written and not args.quiet:
@@ -422,6 +429,10 @@ def _replay(args, stdout: TextIO, stderr: TextIO) -> int:
     else:
         stdout.write(render_report(report, args.trace, Style(_use_color(args, stdout))))
     return EXIT_OK if report.reproduced else EXIT_VIOLATED
+
+
+def _key(d: Diagnostic) -> tuple:
+    return (d.code, d.span, d.message)
 
 
 def _combine(a: int, b: int) -> int:

@@ -15,7 +15,7 @@ from .liveness import check_liveness
 from .tables import check_property, check_table
 from .model import ActionInfo, DefInfo, HandlerInfo, Model, PropInfo, SlotInfo, VarInfo
 from .types import (BOOL, CTYPES, MAX_DOMAIN, MAX_SET_DOMAIN, BitsT, BoolT, EmptySetT, EnumT, IntT, SetT, Type,
-                    domain_size)
+                    describe_type, domain_size)
 
 MAX_ARRAY_ELEMENTS = 1 << 16
 
@@ -265,7 +265,8 @@ class Checker(ExprChecker):
             self.m.vars[d.name] = info
             it = self.expr(d.init, {}, vt)
             if fits(it, vt) != "ok":
-                raise self.error("KV301", f"initial value of type {it} does not fit {vt}", d.init)
+                raise self.error("KV301", f"initial value of type {describe_type(it)} does not fit {describe_type(vt)}",
+                                 d.init)
             self.const_or_record(d.init)
         except Unresolved:
             self.m.broken.add(d.name)
@@ -358,7 +359,7 @@ class Checker(ExprChecker):
                 tt = self.lvalue(target, scope)
                 vt = self.expr(value, scope, tt)
                 if fits(vt, tt) == "no":
-                    raise self.error("KV301", f"cannot assign {vt} to {tt}", value)
+                    raise self.error("KV301", f"cannot assign {describe_type(vt)} to {describe_type(tt)}", value)
             case ast.If(_, cond, then, else_):
                 self.guard(self.expect_bool, cond, scope)
                 self.body(then, scope, actor)

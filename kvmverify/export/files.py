@@ -40,7 +40,7 @@ def check_output_file(path: str, flag: str) -> None:
     except FileNotFoundError:
         st = None
     except OSError as e:
-        raise _out_error(KV_OUTPUT_FAILED, path, f"cannot write {flag}: {e.strerror}")
+        raise _out_error(KV_OUTPUT_FAILED, path, f"cannot write {flag}: {_why(e)}")
     if st is not None and _refused(st):
         raise _out_error(KV_OUTPUT_KIND, path, f"{flag} names a {_refused(st)}", REFUSED_HINT)
     parent = os.path.dirname(os.path.abspath(os.path.realpath(path)))
@@ -58,7 +58,7 @@ def _make_dirs(directory: str, flag: str) -> None:
     try:
         os.makedirs(directory, exist_ok=True)
     except OSError as e:
-        raise _out_error(KV_OUTPUT_FAILED, directory, f"cannot create the directory for {flag}: {e.strerror}")
+        raise _out_error(KV_OUTPUT_FAILED, directory, f"cannot create the directory for {flag}: {_why(e)}")
     if not os.access(directory, os.W_OK):
         raise _out_error(KV_OUTPUT_FAILED, directory, f"the directory for {flag} is not writable")
 
@@ -75,7 +75,7 @@ def write_atomic(path: str, text: str) -> None:
     except FileNotFoundError:
         st = None
     except OSError as e:
-        raise _out_error(KV_OUTPUT_FAILED, path, f"cannot write: {e.strerror}")
+        raise _out_error(KV_OUTPUT_FAILED, path, f"cannot write: {_why(e)}")
     if st is not None and stat.S_ISDIR(st.st_mode):
         raise _out_error(KV_OUTPUT_KIND, path, "is a directory, not a file")
     if st is not None and not stat.S_ISREG(st.st_mode):
@@ -87,7 +87,7 @@ def write_atomic(path: str, text: str) -> None:
         os.makedirs(directory, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".kvmverify-", suffix=".tmp", dir=directory)
     except OSError as e:
-        raise _out_error(KV_OUTPUT_FAILED, path, f"cannot write: {e.strerror}")
+        raise _out_error(KV_OUTPUT_FAILED, path, f"cannot write: {_why(e)}")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
             f.write(text)
@@ -99,7 +99,7 @@ def write_atomic(path: str, text: str) -> None:
         except OSError:
             pass
         if isinstance(e, OSError):
-            raise _out_error(KV_OUTPUT_FAILED, path, f"cannot write: {e.strerror}") from None
+            raise _out_error(KV_OUTPUT_FAILED, path, f"cannot write: {_why(e)}") from None
         raise
 
 
@@ -112,7 +112,7 @@ def _write_through(path: str, text: str, st: os.stat_result) -> None:
         # a FIFO nobody reads would block the open for ever: O_NONBLOCK makes that an error (ENXIO) instead
         fd = os.open(path, os.O_WRONLY | (os.O_NONBLOCK if fifo else 0))
     except OSError as e:
-        why = "no process is reading the FIFO" if e.errno == errno.ENXIO else e.strerror
+        why = "no process is reading the FIFO" if e.errno == errno.ENXIO else _why(e)
         raise _out_error(KV_OUTPUT_FAILED, path, f"cannot write: {why}")
     try:
         if fifo:
@@ -121,9 +121,13 @@ def _write_through(path: str, text: str, st: os.stat_result) -> None:
         while data:
             data = data[os.write(fd, data):]
     except OSError as e:
-        raise _out_error(KV_OUTPUT_FAILED, path, f"cannot write: {e.strerror}") from None
+        raise _out_error(KV_OUTPUT_FAILED, path, f"cannot write: {_why(e)}") from None
     finally:
         os.close(fd)
+
+
+def _why(e: OSError) -> str:
+    return e.strerror or str(e)
 
 
 def _umask() -> int:

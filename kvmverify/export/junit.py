@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 
 from ..diagnostics import render
 from ..engines.shared.result import PropertyResult
-from ..trace.text import render_trace, render_witness
+from ..trace.text import render_witness, violation_report
 from .run import ModelRun, verdict_text
 
 
@@ -21,9 +21,7 @@ def _verdict(r: PropertyResult) -> str:
 
 def _trace_text(run: ModelRun, r: PropertyResult) -> str:
     assert run.system is not None and r.trace is not None
-    p = r.prop
-    head = f"{p.name} {r.status} -- {p.span}\n  " + (p.description if p.kind != "invariant" else f"invariant {p.name}")
-    return head + "\n" + render_trace(run.system, r.trace, p) + "\n"
+    return violation_report(run.system, r, run.sources) + "\n"
 
 
 def junit_document(runs: list[ModelRun]) -> ET.Element:

@@ -19,6 +19,7 @@ from .. import __version__
 from ..diagnostics import Diagnostic, Span
 from ..engines.shared.result import PropertyResult
 from ..ir import nodes as ir
+from ..trace.explain import violation_text
 from ..trace.text import action_label, state_dict
 from .run import ModelRun, verdict_text
 
@@ -83,7 +84,7 @@ def _code_flow(ts: ir.TransitionSystem, r: PropertyResult) -> dict[str, Any]:
         last = i == len(steps) - 1
         text = f"step {i}: {label}"
         if last and r.trace.violation is not None and r.prop.is_step:
-            text += f" -- {r.trace.violation.message}"
+            text += f" -- {violation_text(ts, r.prop, r.trace.violation)}"
             span = r.trace.violation.span or span
         state: dict[str, Any] = {}
         if step.state is not None:
@@ -150,7 +151,7 @@ def sarif_document(runs: list[ModelRun]) -> dict[str, Any]:
             verdict = verdict_text(r)
             text = f"{p.name} {r.status} in model {ts.name}: {verdict}"
             if r.trace is not None and r.trace.violation is not None:
-                text += f" -- {r.trace.violation.message}"
+                text += f" -- {violation_text(ts, p, r.trace.violation)}"
             res: dict[str, Any] = {
                 "ruleId": rule_id,
                 "level": "error",

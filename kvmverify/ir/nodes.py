@@ -254,6 +254,7 @@ class TransitionSystem:
     liveness: tuple[Liveness, ...] = ()  # weak fairness: per ActionInstance with `fair` set
     tables: tuple[Table, ...] = ()
     checks: tuple[InputCheck, ...] = ()
+    layouts: tuple[Layout, ...] = ()  # every register, word and struct layout: for explaining violations
 
     def prop(self, name: str) -> Property | None:
         return next((p for p in self.properties if p.name == name), None)

@@ -316,7 +316,7 @@ _TOKEN_NAMES = {
     "ADD_OP": "'+' or '-'", "MUL_OP": "'*', '/' or '%'", "UNARY_OP": "'!', '-' or '~'", "SHIFT_OP": "'<<' or '>>'",
     "QUANT": "'forall' or 'exists'", "VERDICT": "'violated', 'holds' or 'vacuous'", "FAIR": "'fair' or 'strong fair'", "SYMMETRIC": "'symmetric'",
     "LEADS_TO": "'leads_to'", "ALWAYS": "'always'", "EVENTUALLY": "'eventually'",
-    "AT": "'@'", "MORETHAN": "'>'", "LESSTHAN": "'<'", "QMARK": "'?'", "STAR": "'*'",
+    "DERIVED_NAME": "a derived property name (msr:REG)", "MORETHAN": "'>'", "LESSTHAN": "'<'", "QMARK": "'?'", "STAR": "'*'",
 }
 
 
@@ -442,8 +442,10 @@ def _syntax_diag(e: lark.exceptions.UnexpectedInput, file: str) -> Diagnostic:
             return Diagnostic("KV103", "error", "unexpected end of file", Span(file, line, col, line, col + 1),
                               f"expected {expected}")
         end = col + max(len(str(tok)), 1)
-        return Diagnostic("KV101", "error", f"unexpected {_token_text(tok)}", Span(file, line, col, line, end),
-                          f"expected {expected}")
+        hint = f"expected {expected}"
+        if str(tok) == "@" and "AT" in e.expected:  # `register X @ 0x... : 64`: `@` places fields, `at` registers
+            hint = "a register is placed with `at`: register NAME at 0x4b564d00 : 64 { ... }; `@` places its fields"
+        return Diagnostic("KV101", "error", f"unexpected {_token_text(tok)}", Span(file, line, col, line, end), hint)
     if isinstance(e, lark.exceptions.UnexpectedCharacters):
         ch = e.char if hasattr(e, "char") else "?"
         if ch == "'":
