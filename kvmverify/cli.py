@@ -32,12 +32,13 @@ from . import __version__
 from .check.checker import parse_param_override
 from .diagnostics import NO_SPAN, Diagnostic, DiagnosticError, Sources, did_you_mean, render
 from .engines import DEFAULT_DEPTH, DEFAULT_MAX_K, ENGINES, Options, run_engine
-from .engines.shared.limits import Interrupt, Limits, Progress
+from .engines.shared.limits import Interrupt, Limits, current_rss_mb
 from .engines.shared.replay import Disagreement
 from .export.files import NameAllocator, check_output_dir, check_output_file, trace_stem, write_atomic
 from .export.json_result import result_json, trace_json
 from .export.run import ModelRun
 from .pipeline import compile_model
+from .progress import ProgressReporter
 from .trace.text import TRACES, Style, coverage_text, render_result, render_trace, result_line, violation_report
 
 TRACE_FORMATS = ("text", "itf", "html", "json")
@@ -187,6 +188,11 @@ def _engine_options(args) -> Options:
                                   f"{name} is read by --engine {' and '.join(engines)}"))
     if bad:
         raise DiagnosticError(bad)
+    if args.max_memory is not None and current_rss_mb() is None:
+        raise DiagnosticError([Diagnostic("KV508", "error", "--max-memory: this system reports no memory use "
+                                          "(no /proc/self/statm and no resource.getrusage), so the limit cannot be "
+                                          "enforced", NO_SPAN, "drop --max-memory, or bound the run with "
+                                          "--max-states or --timeout")])
     limits = Limits(args.max_states, args.max_depth, args.timeout, args.max_memory)
     return Options(limits, args.depth if args.depth is not None else DEFAULT_DEPTH,
                    args.max_k if args.max_k is not None else DEFAULT_MAX_K, symmetry=not args.no_symmetry,
@@ -213,37 +219,13 @@ def _use_color(args, stream: TextIO) -> bool:
     return bool(isatty and isatty())
 
 
-class _ProgressLine:
-    """A live counter on stderr (only when it is a terminal): states, depth, states/s; after about a second."""
-
-    DELAY = 1.0
-
-    def __init__(self, stream: TextIO, label: str, delay: float | None = None):
-        self.stream, self.label = stream, label
-        self.delay = self.DELAY if delay is None else delay
-        self.shown = False
-
-    def __call__(self, p: Progress) -> None:
-        if p.seconds < self.delay:
-            return
-        rate = p.states / p.seconds if p.seconds > 0 else 0.0
-        self.stream.write(f"\r\x1b[K{self.label}: {p.states:,} states, depth {p.depth}, {rate:,.0f} states/s")
-        self.stream.flush()
-        self.shown = True
-
-    def close(self) -> None:
-        if self.shown:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
-
-
-def _progress_for(args, stderr: TextIO, label: str) -> _ProgressLine | None:
-    if args.quiet or os.environ.get("CI"):
+def _progress_for(args, stderr: TextIO, label: str) -> ProgressReporter | None:
+    """A live line on a terminal; a plain line every 10 s without one or with CI set (a CI log); none with -q."""
+    if args.quiet:
         return None
     isatty = getattr(stderr, "isatty", None)
-    if not (isatty and isatty()):
-        return None
-    return _ProgressLine(stderr, label)
+    tty = bool(isatty and isatty()) and not os.environ.get("CI")
+    return ProgressReporter(stderr, label, tty, getattr(args, "max_states", None))
 
 
 def _export_traces(run: ModelRun, formats: tuple[str, ...], out_dir: str, names: NameAllocator) -> list[str]:

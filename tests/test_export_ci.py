@@ -10,7 +10,6 @@ import jsonschema
 import pytest
 
 from export_support import BUGGY, BUGGY_UNANNOTATED, MAILBOX, REPO, WRONG_EXPECT, run, write_models
-from kvmverify.cli import _ProgressLine
 from kvmverify.diagnostics import Sources
 from kvmverify.engines.explicit import Explorer
 from kvmverify.engines.shared.limits import Progress
@@ -167,32 +166,6 @@ def test_the_engine_reports_progress_through_a_callback(tmp_path):
     finally:
         explicit.PROGRESS_EVERY = old
     assert seen and seen[0].states >= 1 and all(a.states <= b.states for a, b in zip(seen, seen[1:]))
-
-
-def test_the_progress_line_waits_a_second_and_clears_itself():
-    from export_support import FakeTTY
-    err = FakeTTY()
-    line = _ProgressLine(err, "m.kv")
-    line(Progress(10, 1, 10, 0.5))
-    assert err.getvalue() == ""
-    line(Progress(200_000, 12, 900_000, 2.0))
-    line.close()
-    assert "m.kv: 200,000 states, depth 12, 100,000 states/s" in err.getvalue()
-    assert err.getvalue().endswith("\r\x1b[K")
-
-
-def test_no_progress_when_not_a_terminal_quiet_or_ci(monkeypatch):
-    from types import SimpleNamespace
-
-    from export_support import FakeTTY
-    from kvmverify.cli import _progress_for
-    monkeypatch.delenv("CI", raising=False)
-    assert _progress_for(SimpleNamespace(quiet=False), FakeTTY(), "m") is not None
-    assert _progress_for(SimpleNamespace(quiet=True), FakeTTY(), "m") is None
-    import io
-    assert _progress_for(SimpleNamespace(quiet=False), io.StringIO(), "m") is None
-    monkeypatch.setenv("CI", "true")
-    assert _progress_for(SimpleNamespace(quiet=False), FakeTTY(), "m") is None
 
 
 def test_junit_and_sarif_are_deterministic(tmp_path):

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from ..ir import nodes as ir
 from .explicit.search import Explorer
-from .shared.limits import Interrupt, Limits, ProgressFn
+from .shared.limits import Interrupt, Limits, ProgressFn, Ticker
 from .shared.result import CheckResult, Stats
 
 ENGINES = ("auto", "explicit", "bmc", "induction", "pdr")
@@ -48,6 +48,7 @@ def run_engine(ts: ir.TransitionSystem, name: str, options: Options = Options(),
     if not ts.checks or result.bound == "interrupted":
         return result
     from .symbolic.decide import decide_checks
+    Ticker(progress, "checks")(f"{len(ts.checks)} check(s) over their inputs (z3)", force=True)
     timeout = options.limits.timeout
     remaining = None if timeout is None else max(timeout - (time.monotonic() - started), 0.001)
     return dataclasses.replace(result, results=result.results + decide_checks(ts, remaining))
@@ -66,13 +67,13 @@ def _run(ts: ir.TransitionSystem, name: str, options: Options, interrupt: Interr
             return Explorer(ts, symmetry=options.symmetry).run(options.limits, interrupt, progress)
         case "bmc":
             from .symbolic.bmc import run_bmc
-            return run_bmc(ts, options.depth, timeout, interrupt)
+            return run_bmc(ts, options.depth, timeout, interrupt, progress)
         case "induction":
             from .symbolic.induction import check_induction
-            return check_induction(ts, options.max_k, timeout, interrupt)
+            return check_induction(ts, options.max_k, timeout, interrupt, progress)
         case "pdr":
             from .symbolic.pdr import check_pdr
-            return check_pdr(ts, timeout)
+            return check_pdr(ts, timeout, progress)
         case "auto":
             return _auto(ts, options, interrupt, progress)
     raise ValueError(f"unknown engine {name}")
@@ -105,7 +106,7 @@ def _auto(ts: ir.TransitionSystem, options: Options, interrupt: Interrupt | None
     from .symbolic.pdr import run_pdr
     decided = {r.prop.id for r in first.results if r.status in ("violated", "reached")}
     remaining = None if limits.timeout is None else max(limits.timeout - (time.monotonic() - started), 0.001)
-    found, proved, notes = run_pdr(ts, remaining, explorer, frozenset(decided), engine="auto")
+    found, proved, notes = run_pdr(ts, remaining, explorer, frozenset(decided), engine="auto", progress=progress)
     by_id = {r.prop.id: r for r in first.results}
     results = []
     fresh = property_results(ts, found, proved, first.results[0].coverage) if first.results else ()
