@@ -34,15 +34,16 @@ from .diagnostics import NO_SPAN, Diagnostic, DiagnosticError, Sources, did_you_
 from .engines import DEFAULT_DEPTH, DEFAULT_MAX_K, ENGINES, Options, run_engine
 from .engines.shared.limits import Interrupt, Limits, current_rss_mb
 from .engines.shared.replay import Disagreement
-from .export.files import NameAllocator, check_output_dir, check_output_file, trace_stem, write_atomic
-from .export.json_result import result_json, trace_json
+from .export.files import NameAllocator, append_text, check_output_dir, check_output_file, write_atomic
+from .export.json_result import document as json_document
+from .export.json_result import run_json
 from .export.run import ModelRun
+from .export.summary import markdown_summary, text_table
+from .export.traces import TRACE_FORMATS, export_traces
 from .pipeline import compile_model
 from .progress import ProgressReporter
-from .trace.text import TRACES, Style, coverage_text, render_result, render_trace, result_line, violation_report
+from .trace.text import TRACES, Style, render_result, render_trace
 
-TRACE_FORMATS = ("text", "itf", "html", "json")
-TRACE_SUFFIX = {"text": ".txt", "itf": ".itf.json", "html": ".html", "json": ".json"}
 
 EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_INTERNAL, EXIT_BOUND, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 
@@ -128,8 +129,8 @@ def build_parser(stdout: TextIO) -> _Parser:
     c.add_argument("-q", "--quiet", action="store_true",
                    help="no timing line, no progress and no warnings on stderr")
     c.add_argument("--trace-format", type=_trace_formats, default=None, metavar="FMT[,FMT]",
-                   help="text | itf | html | json (comma-separated for several): with --out, one file per "
-                        "violated property in each format (default: text)")
+                   help="text | itf | html | json | mermaid (comma-separated for several): with --out, one file "
+                        "per violated property in each format (default: text)")
     c.add_argument("--out", metavar="DIR", help="write each counterexample to a file in DIR")
     c.add_argument("--junit", metavar="FILE", help="write a JUnit XML report (one testcase per model and property)")
     c.add_argument("--sarif", metavar="FILE", help="write a SARIF 2.1.0 report (violations and lint findings)")
@@ -228,59 +229,6 @@ def _progress_for(args, stderr: TextIO, label: str) -> ProgressReporter | None:
     return ProgressReporter(stderr, label, tty, getattr(args, "max_states", None))
 
 
-def _export_traces(run: ModelRun, formats: tuple[str, ...], out_dir: str, names: NameAllocator) -> list[str]:
-    """One file per violated property and format; returns the paths written."""
-    from .export import html as html_export
-    from .export import itf as itf_export
-    assert run.system is not None and run.result is not None
-    ts, written = run.system, []
-    for r in run.result.results:
-        if r.status != "violated" or r.trace is None:
-            continue
-        stem = trace_stem(run.path, r.prop.name)
-        for fmt in formats:
-            name = names.take(stem, TRACE_SUFFIX[fmt])
-            path = os.path.join(out_dir, name)
-            if fmt == "itf":
-                text = itf_export.dumps(itf_export.trace_document(ts, r, run.path))
-            elif fmt == "html":
-                text = html_export.trace_html(ts, r, run.sources, run.path)
-            elif fmt == "json":
-                doc = {"file": run.path, "model": ts.name, "params": {k: v for k, v, _ in ts.params}, "property": r.prop.name,
-                       "status": r.status, "expected": r.expected, "trace": trace_json(ts, r.trace)}
-                text = json.dumps(doc, indent=2) + "\n"
-            else:
-                text = violation_report(ts, r, run.sources) + "\n"
-            write_atomic(path, text)
-            written.append(path)
-    return written
-
-
-def _summary_table(runs: list[ModelRun], style: Style, times: bool) -> str:
-    rows = []
-    for run in runs:
-        if run.result is None:
-            rows.append(("ERR", run.path, "-", "error", "the model does not compile", ""))
-            continue
-        for r in run.result.results:
-            line = result_line(r, 1).split(None, 2)
-            mark = line[0]
-            verdict = r.status + ("" if r.expected is None else
-                                  " (expected)" if r.as_expected else f" (expected {r.expected})")
-            name = ("cover " if r.prop.kind == "cover" else "") + r.prop.name
-            rows.append((mark, run.path, name, verdict, coverage_text(r), f"{run.seconds:.2f} s"))
-    head = ("", "model", "property", "verdict", "coverage", "time")
-    ncols = 6 if times else 5
-    widths = [max(len(row[i]) for row in [head, *rows]) for i in range(ncols)]
-    out = ["summary"]
-    for j, row in enumerate([head, *rows]):
-        cells = [row[i].ljust(widths[i]) for i in range(ncols)]
-        if j > 0:
-            cells[0] = style.mark(cells[0]) if row[0] != "ERR" else style.bad(cells[0])
-        out.append("  " + "  ".join(cells).rstrip())
-    return "\n".join(out) + "\n"
-
-
 def _check(args, stdout: TextIO, stderr: TextIO, interrupt: Interrupt) -> int:
     overrides = _overrides(args.param)
     options = _engine_options(args)
@@ -298,79 +246,97 @@ def _check(args, stdout: TextIO, stderr: TextIO, interrupt: Interrupt) -> int:
     files = _model_files(args.paths)
     traces = "none" if args.no_traces else args.traces or (
         "all" if len(files) == 1 and not os.path.isdir(args.paths[0]) else "unexpected")
-    shown_warnings: set[tuple] = set()
+    shown: set[tuple] = set()  # diagnostics already printed: a spec/ file's warning once per run
+    diagnostics: list[Diagnostic] = []
     worst = EXIT_OK
-    reports = []
     runs: list[ModelRun] = []
+    codes: list[int] = []
     names = NameAllocator()
+
+    def report(diags, sources: Sources, printed: bool = True) -> None:
+        fresh = [d for d in diags if _key(d) not in shown]
+        shown.update(map(_key, fresh))
+        diagnostics.extend(fresh)
+        if printed and fresh:
+            stderr.write(render(fresh, sources))
+
     for path in files:
         run = ModelRun(path)
         runs.append(run)
-        try:
-            compiled = compile_model(path, overrides, run.sources)
-        except DiagnosticError as e:
-            stderr.write(render([d for d in e.diagnostics if _key(d) not in shown_warnings], run.sources))
-            shown_warnings.update(_key(d) for d in e.diagnostics if not d.is_error)
-            run.errors = tuple(d for d in e.diagnostics if d.is_error)
-            run.warnings = tuple(d for d in e.diagnostics if not d.is_error)
-            worst = _combine(worst, EXIT_USAGE)
-            continue
-        run.warnings = tuple(compiled.warnings)
-        fresh = [d for d in compiled.warnings if _key(d) not in shown_warnings]  # a spec/ file's, once per run
-        shown_warnings.update(map(_key, fresh))
-        if fresh and not args.quiet:
-            stderr.write(render(fresh, run.sources))
-        ts = run.system = compiled.system
-        progress = _progress_for(args, stderr, path)
-        started = time.monotonic()
-        try:
-            result = run.result = run_engine(ts, args.engine, options, interrupt, progress)
-        except Disagreement as e:
-            traces = "" if e.z3_trace is None else (
-                f"  the z3 trace:\n{render_trace(ts, e.z3_trace)}\n"
-                f"  what the explicit interpreter replayed of it:\n{render_trace(ts, e.replayed)}\n")
-            stderr.write(f"kvmverify: internal error: {e}\n{traces}"
-                         "  this is a bug in kvmverify; please report it with the model\n")
-            run.errors = (Diagnostic("KV900", "error", f"internal error: {e}", NO_SPAN),)
-            worst = _combine(worst, EXIT_INTERNAL)
-            continue
-        finally:
-            if progress is not None:
-                progress.close()
-        elapsed = run.seconds = time.monotonic() - started
-        if args.json:
-            reports.append(result_json(ts, result, path))
-        else:
-            stdout.write(render_result(ts, result, traces=traces, style=style, sources=run.sources))
-        if args.out:
-            written = _export_traces(run, formats, args.out, names)
-            if written and not args.quiet:
-                stderr.write("".join(f"kvmverify: wrote {w}\n" for w in written))
-        if not args.quiet:
-            parts = next((r.coverage.parts for r in result.results if r.coverage.parts), None)
-            visited = sum(parts) if parts else result.stats.states  # independent parts: the states really visited
-            rate = visited / elapsed if elapsed > 0 else 0.0
-            what = f"{result.stats.states} states" if result.stats.states else result.engine
-            if parts:
-                what += f" ({visited} visited in {len(parts)} independent parts)"
-            speed = f" ({rate:,.0f} states/s)" if result.stats.states else ""
-            stderr.write(f"kvmverify: {path}: {what} in {elapsed:.2f} s{speed}\n")
-        code = EXIT_INTERRUPTED if result.bound == "interrupted" else result.exit_code
+        code = _check_one(run, args, options, overrides, interrupt, stderr, report)
+        codes.append(code)
         worst = _combine(worst, code)
+        if run.result is not None:
+            if not args.json:
+                stdout.write(render_result(run.system, run.result, traces=traces, style=style, sources=run.sources))
+            if args.out:
+                written = export_traces(run, formats, args.out, names)
+                if written and not args.quiet:
+                    stderr.write("".join(f"kvmverify: wrote {w}\n" for w in written))
+            if not args.quiet:
+                stderr.write(_timing_line(run))
         if interrupt.set:
             break
     if args.json:
-        doc = reports[0] if len(reports) == 1 else {"models": reports}
-        stdout.write(json.dumps(doc, indent=2, sort_keys=False) + "\n")
+        doc = json_document([run_json(run, c) for run, c in zip(runs, codes)], diagnostics, worst)
+        stdout.write(json.dumps(doc, indent=2) + "\n")
     elif len(files) > 1:
-        stdout.write("\n" + _summary_table(runs, style, args.times))
+        stdout.write("\n" + text_table(runs, style, args.times))
     if args.junit:
         from .export.junit import junit_xml
         write_atomic(args.junit, junit_xml(runs))
     if args.sarif:
         from .export.sarif import sarif_json
         write_atomic(args.sarif, sarif_json(runs))
+    if os.environ.get("GITHUB_STEP_SUMMARY"):
+        append_text(os.environ["GITHUB_STEP_SUMMARY"], markdown_summary(runs, worst))
     return worst
+
+
+def _check_one(run: ModelRun, args, options: Options, overrides, interrupt: Interrupt, stderr: TextIO,
+               report) -> int:
+    """Compile and search one model into `run`; its exit code."""
+    try:
+        compiled = compile_model(run.path, overrides, run.sources)
+    except DiagnosticError as e:
+        report(e.diagnostics, run.sources)
+        run.errors = tuple(d for d in e.diagnostics if d.is_error)
+        run.warnings = tuple(d for d in e.diagnostics if not d.is_error)
+        return EXIT_USAGE
+    run.warnings = tuple(compiled.warnings)
+    report(compiled.warnings, run.sources, printed=not args.quiet)
+    ts = run.system = compiled.system
+    progress = _progress_for(args, stderr, run.path)
+    started = time.monotonic()
+    try:
+        result = run.result = run_engine(ts, args.engine, options, interrupt, progress)
+    except Disagreement as e:
+        both = "" if e.z3_trace is None else (
+            f"  the z3 trace:\n{render_trace(ts, e.z3_trace)}\n"
+            f"  what the explicit interpreter replayed of it:\n{render_trace(ts, e.replayed)}\n")
+        stderr.write(f"kvmverify: internal error: {e}\n{both}"
+                     "  this is a bug in kvmverify; please report it with the model\n")
+        run.errors = (Diagnostic("KV900", "error", f"internal error: {e}", NO_SPAN),)
+        report(run.errors, run.sources, printed=False)
+        return EXIT_INTERNAL
+    finally:
+        if progress is not None:
+            progress.close()
+    run.seconds = time.monotonic() - started
+    return EXIT_INTERRUPTED if result.bound == "interrupted" else result.exit_code
+
+
+def _timing_line(run: ModelRun) -> str:
+    result = run.result
+    assert result is not None
+    parts = next((r.coverage.parts for r in result.results if r.coverage.parts), None)
+    visited = sum(parts) if parts else result.stats.states  # independent parts: the states really visited
+    rate = visited / run.seconds if run.seconds > 0 else 0.0
+    what = f"{result.stats.states} states" if result.stats.states else result.engine
+    if parts:
+        what += f" ({visited} visited in {len(parts)} independent parts)"
+    speed = f" ({rate:,.0f} states/s)" if result.stats.states else ""
+    return f"kvmverify: {run.path}: {what} in {run.seconds:.2f} s{speed}\n"
 
 
 def _replay(args, stdout: TextIO, stderr: TextIO) -> int:
@@ -453,6 +419,8 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
         return _check(args, stdout, stderr, interrupt)
     except DiagnosticError as e:
         stderr.write(render(e.diagnostics, Sources()))
+        if args.command == "check" and args.json:  # --json has one shape, whatever went wrong
+            stdout.write(json.dumps(json_document([], list(e.diagnostics), EXIT_USAGE), indent=2) + "\n")
         return EXIT_USAGE
     except KeyboardInterrupt:
         stderr.write("kvmverify: interrupted\n")

@@ -165,7 +165,7 @@ def test_a_violated_check_in_json_junit_and_sarif(tmp_path):
     junit, sarif = tmp_path / "r.xml", tmp_path / "r.sarif"
     code, out, _ = run_cli("check", str(path), "--json", "-q", "--junit", str(junit), "--sarif", str(sarif))
     assert code == 1
-    doc = json.loads(out)
+    doc = json.loads(out)["models"][0]
     prop = next(p for p in doc["properties"] if p["name"] == "only_uc_is_not_wb")
     assert prop["kind"] == "check" and prop["status"] == "violated" and prop["trace"] is None
     assert list(prop["input"]["values"]) == ["p"] and "by rule wc" in prop["input"]["calls"][0]

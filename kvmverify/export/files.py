@@ -126,6 +126,15 @@ def _write_through(path: str, text: str, st: os.stat_result) -> None:
         os.close(fd)
 
 
+def append_text(path: str, text: str) -> None:
+    """Append to a file others write too (GitHub's $GITHUB_STEP_SUMMARY: each step's tools append to it)."""
+    try:
+        with open(path, "a", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+    except OSError as e:
+        raise _out_error(KV_OUTPUT_FAILED, path, f"cannot append the job summary: {_why(e)}") from None
+
+
 def _why(e: OSError) -> str:
     return e.strerror or str(e)
 

@@ -15,7 +15,7 @@ from .. import __version__
 from ..diagnostics import Sources, Span
 from ..engines.shared.result import PropertyResult
 from ..ir import nodes as ir
-from ..trace.text import action_label, show_field, state_dict
+from ..trace.text import action_label, call_text, show_field, state_dict
 
 CSS = """
 :root { --fg: #1b1f24; --muted: #57606a; --line: #8c959f; --bad: #cf222e; --chg: #fff1a8; --box: #ddf4ff;
@@ -74,7 +74,7 @@ def shared_vars(ts: ir.TransitionSystem) -> set[str]:
     return {sv.var for sv in ts.vars if sv.layout is not None}
 
 
-def _key_var(key: str) -> str:
+def key_var(key: str) -> str:
     return key.split("[", 1)[0].split(".", 1)[0]
 
 
@@ -142,8 +142,8 @@ def trace_html(ts: ir.TransitionSystem, r: PropertyResult, sources: Sources | No
             changed = {} if before is not None else {}
         else:
             changed = {k: (before.get(k), x) for k, x in now.items() if before.get(k) != x}
-        mem_changes = {k: c for k, c in changed.items() if _key_var(k) in shared}
-        other = {k: c for k, c in changed.items() if _key_var(k) not in shared}
+        mem_changes = {k: c for k, c in changed.items() if key_var(k) in shared}
+        other = {k: c for k, c in changed.items() if key_var(k) not in shared}
         viol_row = i == last and v is not None and p.is_step
         cls = ' class="viol"' if viol_row or (i == last and not p.is_step) else ""
         w(f'<tr data-step="{i}"{cls}><td class="step">{i}</td>')
@@ -158,7 +158,7 @@ def trace_html(ts: ir.TransitionSystem, r: PropertyResult, sources: Sources | No
                 w('<span class="act">initial state</span>')
             elif li == actor_lane:
                 a = ts.actions[step.action]
-                label = a.action + "(" + ", ".join(f"{n}={s}" for n, _, s in a.args) + ")"
+                label = call_text(a)
                 w(f'<span class="act" title="{e(a.label)}">{e(label)}</span>')
                 if mem_changes and actor_lane != mem_lane:
                     w(f'<div class="arrow head" style="left:50%;width:{(mem_lane - li) * 100}%"></div>')
@@ -168,7 +168,7 @@ def trace_html(ts: ir.TransitionSystem, r: PropertyResult, sources: Sources | No
                 items = "<br>".join(f"{e(k)} = <mark>{e(new)}</mark>" for k, (_, new) in mem_changes.items())
                 w(f'<span class="memv mono">{items}</span>')
             if li == mem_lane and step.action is None and now is not None:
-                shown = [f"{e(k)} = {e(x)}" for k, x in now.items() if _key_var(k) in shared and x not in ("0", "0x0")]
+                shown = [f"{e(k)} = {e(x)}" for k, x in now.items() if key_var(k) in shared and x not in ("0", "0x0")]
                 w(f'<span class="memv mono">{"<br>".join(shown) if shown else "all zero"}</span>')
             w("</td>")
         notes = []
@@ -184,7 +184,7 @@ def trace_html(ts: ir.TransitionSystem, r: PropertyResult, sources: Sources | No
             notes.append(f'<span class="mono">{e(k)}: {e(str(old))} → <mark>{e(new)}</mark></span>')
         if step.action is None and now is not None:
             shown = [f"{e(k)} = {e(x)}" for k, x in now.items()
-                     if _key_var(k) not in shared and x not in ("0", "false", "{}", "0x0")]
+                     if key_var(k) not in shared and x not in ("0", "false", "{}", "0x0")]
             notes.append('<span class="mono">' + ("; ".join(shown) if shown else "every variable 0 / false / {}")
                          + "</span>")
         w(f'<td class="changes">{"<br>".join(notes)}</td></tr>')
@@ -208,7 +208,7 @@ def trace_html(ts: ir.TransitionSystem, r: PropertyResult, sources: Sources | No
         w(f'<th title="{e(action_label(ts, step.action))}">{i}</th>')
     w("</tr></thead><tbody>")
     keys = list(dicts[0].keys()) if dicts[0] is not None else []
-    ordered = [k for k in keys if _key_var(k) in shared] + [k for k in keys if _key_var(k) not in shared]
+    ordered = [k for k in keys if key_var(k) in shared] + [k for k in keys if key_var(k) not in shared]
     for k in ordered:
         w(f'<tr><th class="var mono">{e(k)}</th>')
         prev = None

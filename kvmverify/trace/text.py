@@ -82,6 +82,11 @@ def nonzero_dict(ts: ir.TransitionSystem, state: tuple[int, ...]) -> dict[str, s
     return out
 
 
+def call_text(a: ir.ActionInstance) -> str:
+    """An action instance as its actor's lane shows it: `post(x=2)`."""
+    return a.action + "(" + ", ".join(f"{n}={s}" for n, _, s in a.args) + ")"
+
+
 def action_label(ts: ir.TransitionSystem, action: int | None) -> str:
     return "initial state" if action is None else ts.actions[action].label
 
