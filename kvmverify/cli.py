@@ -135,7 +135,8 @@ def build_parser(stdout: TextIO) -> _Parser:
     c.add_argument("--junit", metavar="FILE", help="write a JUnit XML report (one testcase per model and property)")
     c.add_argument("--sarif", metavar="FILE", help="write a SARIF 2.1.0 report (violations and lint findings)")
     c.add_argument("--no-color", action="store_true", help="plain text even on a terminal (also: NO_COLOR=1)")
-    c.add_argument("--times", action="store_true", help="add a time column to the summary table (not deterministic)")
+    c.add_argument("--times", action="store_true", help="add a time column to the summary table, and real times and "
+                   "the run's timestamp to the JUnit report (not deterministic)")
     r = sub.add_parser("replay", help="re-run an exported ITF trace against a model",
                        description="Re-execute TRACE (an .itf.json file from `check --trace-format itf`) on MODEL: "
                                    "is it still a run of the model, and does it still violate its property?")
@@ -284,7 +285,7 @@ def _check(args, stdout: TextIO, stderr: TextIO, interrupt: Interrupt) -> int:
         stdout.write("\n" + text_table(runs, style, args.times))
     if args.junit:
         from .export.junit import junit_xml
-        write_atomic(args.junit, junit_xml(runs))
+        write_atomic(args.junit, junit_xml(runs, args.times))
     if args.sarif:
         from .export.sarif import sarif_json
         write_atomic(args.sarif, sarif_json(runs))

@@ -172,7 +172,7 @@ def test_a_violated_check_in_json_junit_and_sarif(tmp_path):
     assert prop["coverage"]["text"] == "all 2^64 inputs (z3)"
     assert 'name="only_uc_is_not_wb"' in junit.read_text() and "by rule wc" in junit.read_text()
     results = json.loads(sarif.read_text())["runs"][0]["results"]
-    failing = [r for r in results if r["ruleId"] == "property/check"]
+    failing = [r for r in results if r["ruleId"] == "property/check/only_uc_is_not_wb"]
     assert len(failing) == 1 and "input p=0x" in failing[0]["message"]["text"]
 
 

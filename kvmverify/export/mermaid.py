@@ -52,12 +52,13 @@ def sequence_diagram(ts: ir.TransitionSystem, r: PropertyResult) -> str:
         a = ts.actions[step.action]
         now = state_dict(ts, step.state) if step.state is not None else None
         changed = [] if now is None or prev is None else [k for k, v in now.items() if prev.get(k) != v]
-        to_mem = any(key_var(k) in shared for k in changed)
-        target = MEM if to_mem else a.actor
-        out.append(f"{ind}{a.actor}->>{target}: {i} {_text(call_text(a))}")
-        if changed:
-            assert now is not None and prev is not None
-            out.append(f"{ind}Note right of {target}: " + _items([f"{k}: {prev[k]} → {now[k]}" for k in changed]))
+        mem = [k for k in changed if key_var(k) in shared]
+        own = [k for k in changed if key_var(k) not in shared]
+        out.append(f"{ind}{a.actor}->>{MEM if mem else a.actor}: {i} {_text(call_text(a))}")
+        for where, keys in ((f"right of {MEM}", mem), (f"over {a.actor}", own)):
+            if keys:
+                assert now is not None and prev is not None
+                out.append(f"{ind}Note {where}: " + _items([f"{k}: {prev[k]} → {now[k]}" for k in keys]))
         if i == last and trace.violation is not None and p.is_step:
             out.append(f"{ind}Note over {a.actor},{MEM}: violates {_text(p.name)}: "
                        f"{_text(violation_text(ts, p, trace.violation))}")
