@@ -69,8 +69,8 @@ class Checker(ExprChecker):
                 self.diags.append(Diagnostic("KV502", "error", f"--param {name}: the model has no parameter '{name}'",
                                              NO_SPAN, did_you_mean(name, self.m.params) or
                                              f"parameters: {', '.join(self.m.params) or 'none'}"))
-        for d in k(ast.RegisterDecl):
-            self.declare(d.name, d.span, "register")
+        for d in [*k(ast.RegisterDecl), *k(ast.WordDecl)]:
+            self.declare(d.name, d.span, "word" if isinstance(d, ast.WordDecl) else "register")
             self.m.layouts[d.name] = lint = layout_lint.register_layout(d, self.diags)
             self.m.types[d.name] = BitsT(lint.width, lint)
             for f in d.fields:
@@ -311,6 +311,10 @@ class Checker(ExprChecker):
 
     def handler_sig(self, actor: str, h: ast.HandlerDecl) -> None:
         layout = self.m.layouts.get(h.register)
+        if layout is not None and layout.kind == "word":
+            self.error("KV206", f"{h.register} is a word, not a register: it has no MSR to handle writes of", h,
+                       "assign its fields directly (x.field := v), or declare it with `register NAME at MSR`")
+            return
         if layout is None or layout.kind != "register":
             self.error("KV201", f"unknown register '{h.register}'", h,
                        did_you_mean(h.register, [n for n, l in self.m.layouts.items() if l.kind == "register"]))
@@ -385,6 +389,9 @@ class Checker(ExprChecker):
                 self.body(body, {**scope, name: Local(t)}, actor)
             case ast.Write(_, reg, args):
                 h = self.m.handlers.get(reg)
+                if h is None and reg in self.m.layouts and self.m.layouts[reg].kind == "word":
+                    raise self.error("KV206", f"{reg} is a word, not a register: `write` is for MSRs", s,
+                                     f"assign the word or its fields directly, e.g. x.field := 1")
                 if h is None:
                     known = reg in self.m.layouts
                     raise self.error("KV206" if known else "KV201",

@@ -59,7 +59,7 @@ class FieldLayout:
 class Layout:
     """A register (bit fields) or a struct (byte-offset fields, little endian as on x86)."""
 
-    kind: str  # "register" | "struct"
+    kind: str  # "register" | "word" (a register's bit fields with no MSR) | "struct"
     name: str
     width: int
     fields: tuple[FieldLayout, ...]

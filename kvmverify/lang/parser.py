@@ -212,6 +212,10 @@ class _ToAst(Transformer):
         name, addr, width, *fields = c
         return ast.RegisterDecl(self.s(meta), str(name), _int(addr), _int(width), tuple(fields))
 
+    def word_decl(self, meta, c):
+        name, width, *fields = c
+        return ast.WordDecl(self.s(meta), str(name), _int(width), tuple(fields))
+
     def struct_field(self, meta, c):
         name, ctype, count, offset = c
         return ast.StructField(self.s(meta), str(name), str(ctype), _int(count) if count is not None else None,
@@ -344,7 +348,7 @@ def _token_text(tok: Token) -> str:
     return repr(str(tok))
 
 
-TOP_LEVEL = re.compile(r"^(model|use|param|override|type|register|struct|var|slot|actor|def|invariant|cover|"
+TOP_LEVEL = re.compile(r"^(model|use|param|override|type|register|word|struct|var|slot|actor|def|invariant|cover|"
                        r"expect|property|decide|check)\b", re.M)
 
 
