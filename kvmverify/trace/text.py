@@ -151,12 +151,46 @@ def lasso_summary(trace: Trace) -> str:
 
 
 def witness(ts: ir.TransitionSystem, expr: ir.Expr, state: tuple[int, ...]) -> str:
-    """The values read by the false part of an invariant, so the reader sees why it fails."""
+    """The values read by the false part of an invariant, so the reader sees why it fails: of a register or
+    struct, only the fields it reads (all of them if it reads the whole value)."""
     shown: dict[str, str] = {}
     for part in false_conjuncts(expr, state)[:3]:
+        fields = _fields_read(part)
         for i in vars_read(part):
-            shown.update(decoded(ts.vars[i], state[i]))
+            values = decoded(ts.vars[i], state[i])
+            lows = fields.get(i)
+            layout = ts.vars[i].layout
+            if layout is not None and lows is not None:
+                keep = {f"{ts.vars[i].name}.{f.name}" for f in layout.fields if f.lo in lows}
+                values = {k: x for k, x in values.items() if k in keep} or values
+            shown.update(values)
     return ", ".join(f"{k} = {v}" for k, v in shown.items())
+
+
+def _fields_read(e: ir.Expr) -> dict[int, set[int] | None]:
+    """State variable -> the low bits of the fields an expression extracts from it (None: it reads the whole)."""
+    out: dict[int, set[int] | None] = {}
+
+    def walk(x) -> None:
+        if isinstance(x, ir.Extract) and isinstance(x.arg, ir.Var):
+            lows = out.setdefault(x.arg.index, set())
+            if lows is not None:
+                lows.add(x.lo)
+            return
+        if isinstance(x, ir.Var):
+            out[x.index] = None
+            return
+        for child in (getattr(x, "args", None) or ()):
+            walk(child)
+        for name in ("arg", "base", "value", "index"):
+            child = getattr(x, name, None)
+            if child is not None and not isinstance(child, int):
+                walk(child)
+        for child in getattr(x, "options", ()) or ():
+            walk(child)
+
+    walk(e)
+    return out
 
 
 def coverage_text(r: PropertyResult, invariants: list[str] = ()) -> str:
