@@ -148,7 +148,35 @@ def build_parser(stdout: TextIO) -> _Parser:
     r.add_argument("--json", action="store_true", help="print the replay report as JSON")
     r.add_argument("--no-color", action="store_true", help="plain text even on a terminal (also: NO_COLOR=1)")
     r.add_argument("-q", "--quiet", action="store_true", help="no warnings on stderr")
+    k = sub.add_parser("completion", help="print a shell completion script: eval \"$(kvmverify completion bash)\"",
+                       description="Print a completion script for bash or zsh, generated from this very command "
+                                   "line (every subcommand, flag and choice), e.g. `kvmverify completion bash > "
+                                   "~/.local/share/bash-completion/completions/kvmverify`.")
+    k.add_argument("shell", choices=("bash", "zsh"), help="the shell to complete for")
     return p
+
+
+# file and directory arguments, for the completion script (shtab's names for its file/directory completers)
+_PATH_ARGS = {"paths": "file", "model": "file", "trace": "file", "junit": "file", "sarif": "file", "out": "dir"}
+
+
+def _completion(args, stdout: TextIO) -> int:
+    import shtab
+    parser = build_parser(stdout)
+    for action in _all_actions(parser):
+        kind = _PATH_ARGS.get(action.dest)
+        if kind is not None:
+            action.complete = shtab.FILE if kind == "file" else shtab.DIRECTORY  # type: ignore[attr-defined]
+    stdout.write(shtab.complete(parser, shell=args.shell))
+    return EXIT_OK
+
+
+def _all_actions(parser: argparse.ArgumentParser):
+    for action in parser._actions:
+        yield action
+        for sub in (getattr(action, "choices", None) or {}).values() if isinstance(action,
+                                                                                  argparse._SubParsersAction) else ():
+            yield from _all_actions(sub)
 
 
 def _trace_formats(text: str) -> tuple[str, ...]:
@@ -417,6 +445,8 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
     try:
         if args.command == "replay":
             return _replay(args, stdout, stderr)
+        if args.command == "completion":
+            return _completion(args, stdout)
         return _check(args, stdout, stderr, interrupt)
     except DiagnosticError as e:
         stderr.write(render(e.diagnostics, Sources()))
