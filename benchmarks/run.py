@@ -34,7 +34,7 @@ def one(nvcpu: int, ntoken: int, mode: str, timeout: float, max_memory: int) -> 
 
     from kvmverify.diagnostics import Sources
     from kvmverify.engines.explicit import Explorer
-from kvmverify.engines.shared.limits import Limits
+    from kvmverify.engines.shared.limits import Limits
     from kvmverify.engines.explicit.parts import independent_parts, run_parts
     from kvmverify.pipeline import compile_model
 

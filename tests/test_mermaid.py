@@ -8,40 +8,19 @@ import os
 import re
 import shutil
 import subprocess
-import tarfile
 
 import pytest
 
-from export_support import BUGGY, BUGGY_UNANNOTATED, MAILBOX, run, write_models
+from export_support import BUGGY, BUGGY_UNANNOTATED, MAILBOX, npm_package, run, write_models
 from test_export_html import chromium  # noqa: F401 - the session fixture (installs Chromium where allowed)
 
 MERMAID = "mermaid@11.17.2"
-CACHE = os.path.join(os.path.expanduser("~"), ".cache", "kvmverify-tests", MERMAID.replace("@", "-"))
 
 
 @pytest.fixture(scope="session")
 def mermaid_js() -> str:
-    """Mermaid's browser bundle, from the npm registry (npm pack: no install scripts run), cached."""
-    target = os.path.join(CACHE, "mermaid.min.js")
-    if os.path.exists(target):
-        return target
-    npm = shutil.which("npm")
-    if npm is None:
-        pytest.skip("no npm to fetch Mermaid's bundle (package mermaid on the npm registry)")
-    os.makedirs(CACHE, exist_ok=True)
-    r = subprocess.run([npm, "pack", MERMAID, "--pack-destination", CACHE, "--silent"], capture_output=True,
-                       text=True, timeout=600)
-    if r.returncode != 0:
-        pytest.skip(f"npm pack {MERMAID} failed: {(r.stderr or r.stdout).strip()[-300:]}")
-    tgz = os.path.join(CACHE, r.stdout.strip().splitlines()[-1])
-    with tarfile.open(tgz) as t:
-        member = t.extractfile("package/dist/mermaid.min.js")
-        assert member is not None
-        with open(target + ".tmp", "wb") as f:
-            f.write(member.read())
-    os.replace(target + ".tmp", target)
-    os.unlink(tgz)
-    return target
+    """Mermaid's browser bundle, from the npm registry."""
+    return os.path.join(npm_package(MERMAID, "dist/mermaid.min.js"), "package", "dist", "mermaid.min.js")
 
 
 def render_all(browser: str, bundle: str, diagrams: list[str], tmp_path) -> list[str]:

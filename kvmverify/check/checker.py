@@ -391,7 +391,7 @@ class Checker(ExprChecker):
                 h = self.m.handlers.get(reg)
                 if h is None and reg in self.m.layouts and self.m.layouts[reg].kind == "word":
                     raise self.error("KV206", f"{reg} is a word, not a register: `write` is for MSRs", s,
-                                     f"assign the word or its fields directly, e.g. x.field := 1")
+                                     "assign the word or its fields directly, e.g. x.field := 1")
                 if h is None:
                     known = reg in self.m.layouts
                     raise self.error("KV206" if known else "KV201",

@@ -213,7 +213,7 @@ def _sequence(w, ts: ir.TransitionSystem, r: PropertyResult, false_here: str | N
                          + "</span>")
         w(f'<td class="changes">{"<br>".join(notes)}</td></tr>')
     if trace.loop is not None:
-        w('<tr class="loop closing">' f'<td class="step">↻</td>')
+        w('<tr class="loop closing"><td class="step">↻</td>')
         if trace.loop_action is None:
             lane_cells(None, None, [], False)
             w(f'<td class="changes"><b>no action is enabled: the run stays in step {trace.loop} forever</b></td></tr>')
