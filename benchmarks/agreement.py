@@ -39,7 +39,8 @@ def bounded_view(want: dict, depth: int) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 allow_abbrev=False)
     ap.add_argument("--timeout", type=float, default=120.0)
     ap.add_argument("--max-depth", type=int, default=12)
     ap.add_argument("models", nargs="*", help="the models to check (default: every shipped model)")

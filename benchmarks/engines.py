@@ -64,7 +64,8 @@ def rows(quick: bool, timeout: float):
 
 
 def main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 allow_abbrev=False)
     ap.add_argument("--quick", action="store_true", help="skip the (2,2) BMC and the NVCPU=2..4 proofs")
     ap.add_argument("--timeout", type=float, default=300.0, help="per run, seconds (default 300)")
     args = ap.parse_args(argv)

@@ -88,7 +88,8 @@ def child(*args, fn: str = "one") -> dict:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 allow_abbrev=False)
     ap.add_argument("--params", nargs="+", default=["2,2"], help="NVCPU,NTOKEN pairs (default 2,2)")
     ap.add_argument("--no-symmetry", action="store_true", help="safety without symmetry reduction as well")
     ap.add_argument("--bmc", nargs="*", type=int, default=[], metavar="DEPTH",

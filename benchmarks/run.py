@@ -34,7 +34,7 @@ def one(nvcpu: int, ntoken: int, mode: str, timeout: float, max_memory: int) -> 
 
     from kvmverify.diagnostics import Sources
     from kvmverify.engines.explicit import Explorer
-from kvmverify.engines.shared.limits import Limits
+    from kvmverify.engines.shared.limits import Limits
     from kvmverify.engines.explicit.parts import independent_parts, run_parts
     from kvmverify.pipeline import compile_model
 
@@ -75,7 +75,8 @@ def startup() -> tuple[float, bool]:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 allow_abbrev=False)
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds per configuration (default 120)")
     ap.add_argument("--max-memory", type=int, default=6000, help="MB per configuration (default 6000)")
     ap.add_argument("--one", nargs=3, metavar=("NVCPU", "NTOKEN", "MODE"), help=argparse.SUPPRESS)

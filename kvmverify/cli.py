@@ -30,18 +30,20 @@ from typing import TextIO
 
 from . import __version__
 from .check.checker import parse_param_override
-from .diagnostics import NO_SPAN, Diagnostic, DiagnosticError, Sources, render
+from .diagnostics import NO_SPAN, Diagnostic, DiagnosticError, Sources, did_you_mean, render
 from .engines import DEFAULT_DEPTH, DEFAULT_MAX_K, ENGINES, Options, run_engine
-from .engines.shared.limits import Interrupt, Limits, Progress
+from .engines.shared.limits import Interrupt, Limits, current_rss_mb
 from .engines.shared.replay import Disagreement
-from .export.files import NameAllocator, trace_stem, write_atomic
-from .export.json_result import result_json, trace_json
+from .export.files import NameAllocator, append_text, check_output_dir, check_output_file, write_atomic
+from .export.json_result import document as json_document
+from .export.json_result import run_json
 from .export.run import ModelRun
+from .export.summary import markdown_summary, text_table
+from .export.traces import TRACE_FORMATS, export_traces
 from .pipeline import compile_model
-from .trace.text import Style, coverage_text, render_result, render_trace, result_line
+from .progress import ProgressReporter
+from .trace.text import TRACES, Style, render_result, render_trace
 
-TRACE_FORMATS = ("text", "itf", "html", "json")
-TRACE_SUFFIX = {"text": ".txt", "itf": ".itf.json", "html": ".html", "json": ".json"}
 
 EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_INTERNAL, EXIT_BOUND, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 
@@ -55,6 +57,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse that reports to our streams and never calls sys.exit."""
 
     def __init__(self, *args, out: TextIO, **kw):
+        kw.setdefault("allow_abbrev", False)  # `--max-state` is an error, not silently `--max-states`
         super().__init__(*args, **kw)
         self._out = out
 
@@ -118,17 +121,22 @@ def build_parser(stdout: TextIO) -> _Parser:
                    help="explicit: explore the model's independent parts one at a time (safety only; the state "
                         "count is their product)")
     c.add_argument("--json", action="store_true", help="print the result as JSON")
-    c.add_argument("--no-traces", action="store_true", help="only the summary lines, no counterexamples")
+    c.add_argument("--traces", choices=TRACES, default=None,
+                   help="which counterexamples to print: all, unexpected (the failures only) or none; default: all "
+                        "for one model file, unexpected for a directory or several files")
+    c.add_argument("--no-traces", action="store_true", help="only the summary lines, no counterexamples "
+                   "(--traces none)")
     c.add_argument("-q", "--quiet", action="store_true",
                    help="no timing line, no progress and no warnings on stderr")
     c.add_argument("--trace-format", type=_trace_formats, default=None, metavar="FMT[,FMT]",
-                   help="text | itf | html | json (comma-separated for several): with --out, one file per "
-                        "violated property in each format (default: text)")
+                   help="text | itf | html | json | mermaid (comma-separated for several): with --out, one file "
+                        "per violated property in each format (default: text)")
     c.add_argument("--out", metavar="DIR", help="write each counterexample to a file in DIR")
     c.add_argument("--junit", metavar="FILE", help="write a JUnit XML report (one testcase per model and property)")
     c.add_argument("--sarif", metavar="FILE", help="write a SARIF 2.1.0 report (violations and lint findings)")
     c.add_argument("--no-color", action="store_true", help="plain text even on a terminal (also: NO_COLOR=1)")
-    c.add_argument("--times", action="store_true", help="add a time column to the summary table (not deterministic)")
+    c.add_argument("--times", action="store_true", help="add a time column to the summary table, and real times and "
+                   "the run's timestamp to the JUnit report (not deterministic)")
     r = sub.add_parser("replay", help="re-run an exported ITF trace against a model",
                        description="Re-execute TRACE (an .itf.json file from `check --trace-format itf`) on MODEL: "
                                    "is it still a run of the model, and does it still violate its property?")
@@ -143,7 +151,35 @@ def build_parser(stdout: TextIO) -> _Parser:
     sub.add_parser("lsp", help="run the language server for editors (stdio; needs pip install 'kvmverify[lsp]')",
                    description="Serve the Language Server Protocol on stdin/stdout: diagnostics, hover, definition, "
                                "references, symbols, completion and a check action for .kv files (docs/editors.md).")
+    k = sub.add_parser("completion", help="print a shell completion script: eval \"$(kvmverify completion bash)\"",
+                       description="Print a completion script for bash or zsh, generated from this very command "
+                                   "line (every subcommand, flag and choice), e.g. `kvmverify completion bash > "
+                                   "~/.local/share/bash-completion/completions/kvmverify`.")
+    k.add_argument("shell", choices=("bash", "zsh"), help="the shell to complete for")
     return p
+
+
+# file and directory arguments, for the completion script (shtab's names for its file/directory completers)
+_PATH_ARGS = {"paths": "file", "model": "file", "trace": "file", "junit": "file", "sarif": "file", "out": "dir"}
+
+
+def _completion(args, stdout: TextIO) -> int:
+    import shtab
+    parser = build_parser(stdout)
+    for action in _all_actions(parser):
+        kind = _PATH_ARGS.get(action.dest)
+        if kind is not None:
+            action.complete = shtab.FILE if kind == "file" else shtab.DIRECTORY  # type: ignore[attr-defined]
+    stdout.write(shtab.complete(parser, shell=args.shell))
+    return EXIT_OK
+
+
+def _all_actions(parser: argparse.ArgumentParser):
+    for action in parser._actions:
+        yield action
+        for sub in (getattr(action, "choices", None) or {}).values() if isinstance(action,
+                                                                                  argparse._SubParsersAction) else ():
+            yield from _all_actions(sub)
 
 
 def _trace_formats(text: str) -> tuple[str, ...]:
@@ -185,6 +221,11 @@ def _engine_options(args) -> Options:
                                   f"{name} is read by --engine {' and '.join(engines)}"))
     if bad:
         raise DiagnosticError(bad)
+    if args.max_memory is not None and current_rss_mb() is None:
+        raise DiagnosticError([Diagnostic("KV508", "error", "--max-memory: this system reports no memory use "
+                                          "(no /proc/self/statm and no resource.getrusage), so the limit cannot be "
+                                          "enforced", NO_SPAN, "drop --max-memory, or bound the run with "
+                                          "--max-states or --timeout")])
     limits = Limits(args.max_states, args.max_depth, args.timeout, args.max_memory)
     return Options(limits, args.depth if args.depth is not None else DEFAULT_DEPTH,
                    args.max_k if args.max_k is not None else DEFAULT_MAX_K, symmetry=not args.no_symmetry,
@@ -211,93 +252,13 @@ def _use_color(args, stream: TextIO) -> bool:
     return bool(isatty and isatty())
 
 
-class _ProgressLine:
-    """A live counter on stderr (only when it is a terminal): states, depth, states/s; after about a second."""
-
-    DELAY = 1.0
-
-    def __init__(self, stream: TextIO, label: str, delay: float | None = None):
-        self.stream, self.label = stream, label
-        self.delay = self.DELAY if delay is None else delay
-        self.shown = False
-
-    def __call__(self, p: Progress) -> None:
-        if p.seconds < self.delay:
-            return
-        rate = p.states / p.seconds if p.seconds > 0 else 0.0
-        self.stream.write(f"\r\x1b[K{self.label}: {p.states:,} states, depth {p.depth}, {rate:,.0f} states/s")
-        self.stream.flush()
-        self.shown = True
-
-    def close(self) -> None:
-        if self.shown:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
-
-
-def _progress_for(args, stderr: TextIO, label: str) -> _ProgressLine | None:
-    if args.quiet or os.environ.get("CI"):
+def _progress_for(args, stderr: TextIO, label: str) -> ProgressReporter | None:
+    """A live line on a terminal; a plain line every 10 s without one or with CI set (a CI log); none with -q."""
+    if args.quiet:
         return None
     isatty = getattr(stderr, "isatty", None)
-    if not (isatty and isatty()):
-        return None
-    return _ProgressLine(stderr, label)
-
-
-def _export_traces(run: ModelRun, formats: tuple[str, ...], out_dir: str, names: NameAllocator) -> list[str]:
-    """One file per violated property and format; returns the paths written."""
-    from .export import html as html_export
-    from .export import itf as itf_export
-    assert run.system is not None and run.result is not None
-    ts, written = run.system, []
-    for r in run.result.results:
-        if r.status != "violated" or r.trace is None:
-            continue
-        stem = trace_stem(run.path, r.prop.name)
-        for fmt in formats:
-            name = names.take(stem, TRACE_SUFFIX[fmt])
-            path = os.path.join(out_dir, name)
-            if fmt == "itf":
-                text = itf_export.dumps(itf_export.trace_document(ts, r, run.path))
-            elif fmt == "html":
-                text = html_export.trace_html(ts, r, run.sources, run.path)
-            elif fmt == "json":
-                doc = {"file": run.path, "model": ts.name, "params": {k: v for k, v, _ in ts.params}, "property": r.prop.name,
-                       "status": r.status, "expected": r.expected, "trace": trace_json(ts, r.trace)}
-                text = json.dumps(doc, indent=2) + "\n"
-            else:
-                p = r.prop
-                head = f"{p.name} {r.status} -- {p.span}\n  " + (
-                    p.description if p.kind != "invariant" else f"invariant {p.name}")
-                text = head + "\n" + render_trace(ts, r.trace, p) + "\n"
-            write_atomic(path, text)
-            written.append(path)
-    return written
-
-
-def _summary_table(runs: list[ModelRun], style: Style, times: bool) -> str:
-    rows = []
-    for run in runs:
-        if run.result is None:
-            rows.append(("ERR", run.path, "-", "error", "the model does not compile", ""))
-            continue
-        for r in run.result.results:
-            line = result_line(r, 1).split(None, 2)
-            mark = line[0]
-            verdict = r.status + ("" if r.expected is None else
-                                  " (expected)" if r.as_expected else f" (expected {r.expected})")
-            name = ("cover " if r.prop.kind == "cover" else "") + r.prop.name
-            rows.append((mark, run.path, name, verdict, coverage_text(r), f"{run.seconds:.2f} s"))
-    head = ("", "model", "property", "verdict", "coverage", "time")
-    ncols = 6 if times else 5
-    widths = [max(len(row[i]) for row in [head, *rows]) for i in range(ncols)]
-    out = ["summary"]
-    for j, row in enumerate([head, *rows]):
-        cells = [row[i].ljust(widths[i]) for i in range(ncols)]
-        if j > 0:
-            cells[0] = style.mark(cells[0]) if row[0] != "ERR" else style.bad(cells[0])
-        out.append("  " + "  ".join(cells).rstrip())
-    return "\n".join(out) + "\n"
+    tty = bool(isatty and isatty()) and not os.environ.get("CI")
+    return ProgressReporter(stderr, label, tty, getattr(args, "max_states", None))
 
 
 def _check(args, stdout: TextIO, stderr: TextIO, interrupt: Interrupt) -> int:
@@ -308,85 +269,114 @@ def _check(args, stdout: TextIO, stderr: TextIO, interrupt: Interrupt) -> int:
         raise DiagnosticError([Diagnostic("KV503", "error", f"--trace-format {','.join(args.trace_format)} writes "
                                           "files: give the directory with --out DIR", NO_SPAN,
                                           "e.g. --trace-format itf,html --out traces/")])
+    if args.out:  # before any search: a long run must not end in an unwritable report
+        check_output_dir(args.out)
+    for flag, path in (("--junit", args.junit), ("--sarif", args.sarif)):
+        if path:
+            check_output_file(path, flag)
     style = Style(_use_color(args, stdout))
     files = _model_files(args.paths)
+    traces = "none" if args.no_traces else args.traces or (
+        "all" if len(files) == 1 and not os.path.isdir(args.paths[0]) else "unexpected")
+    shown: set[tuple] = set()  # diagnostics already printed: a spec/ file's warning once per run
+    diagnostics: list[Diagnostic] = []
     worst = EXIT_OK
-    reports = []
     runs: list[ModelRun] = []
+    codes: list[int] = []
     names = NameAllocator()
+
+    def report(diags, sources: Sources, printed: bool = True) -> None:
+        fresh = [d for d in diags if _key(d) not in shown]
+        shown.update(map(_key, fresh))
+        diagnostics.extend(fresh)
+        if printed and fresh:
+            stderr.write(render(fresh, sources))
+
     for path in files:
         run = ModelRun(path)
         runs.append(run)
-        try:
-            compiled = compile_model(path, overrides, run.sources)
-        except DiagnosticError as e:
-            stderr.write(render(e.diagnostics, run.sources))
-            run.errors = tuple(d for d in e.diagnostics if d.is_error)
-            run.warnings = tuple(d for d in e.diagnostics if not d.is_error)
-            worst = _combine(worst, EXIT_USAGE)
-            continue
-        run.warnings = tuple(compiled.warnings)
-        if compiled.warnings and not args.quiet:
-            stderr.write(render(compiled.warnings, run.sources))
-        ts = run.system = compiled.system
-        progress = _progress_for(args, stderr, path)
-        started = time.monotonic()
-        try:
-            result = run.result = run_engine(ts, args.engine, options, interrupt, progress)
-        except Disagreement as e:
-            traces = "" if e.z3_trace is None else (
-                f"  the z3 trace:\n{render_trace(ts, e.z3_trace)}\n"
-                f"  what the explicit interpreter replayed of it:\n{render_trace(ts, e.replayed)}\n")
-            stderr.write(f"kvmverify: internal error: {e}\n{traces}"
-                         "  this is a bug in kvmverify; please report it with the model\n")
-            run.errors = (Diagnostic("KV900", "error", f"internal error: {e}", NO_SPAN),)
-            worst = _combine(worst, EXIT_INTERNAL)
-            continue
-        finally:
-            if progress is not None:
-                progress.close()
-        elapsed = run.seconds = time.monotonic() - started
-        if args.json:
-            reports.append(result_json(ts, result, path))
-        else:
-            stdout.write(render_result(ts, result, traces=not args.no_traces, style=style))
-        if args.out:
-            written = _export_traces(run, formats, args.out, names)
-            if written and not args.quiet:
-                stderr.write("".join(f"kvmverify: wrote {w}\n" for w in written))
-        if not args.quiet:
-            parts = next((r.coverage.parts for r in result.results if r.coverage.parts), None)
-            visited = sum(parts) if parts else result.stats.states  # independent parts: the states really visited
-            rate = visited / elapsed if elapsed > 0 else 0.0
-            what = f"{result.stats.states} states" if result.stats.states else result.engine
-            if parts:
-                what += f" ({visited} visited in {len(parts)} independent parts)"
-            speed = f" ({rate:,.0f} states/s)" if result.stats.states else ""
-            stderr.write(f"kvmverify: {path}: {what} in {elapsed:.2f} s{speed}\n")
-        code = EXIT_INTERRUPTED if result.bound == "interrupted" else result.exit_code
+        code = _check_one(run, args, options, overrides, interrupt, stderr, report)
+        codes.append(code)
         worst = _combine(worst, code)
+        if run.result is not None:
+            if not args.json:
+                stdout.write(render_result(run.system, run.result, traces=traces, style=style, sources=run.sources))
+            if args.out:
+                written = export_traces(run, formats, args.out, names)
+                if written and not args.quiet:
+                    stderr.write("".join(f"kvmverify: wrote {w}\n" for w in written))
+            if not args.quiet:
+                stderr.write(_timing_line(run))
         if interrupt.set:
             break
     if args.json:
-        doc = reports[0] if len(reports) == 1 else {"models": reports}
-        stdout.write(json.dumps(doc, indent=2, sort_keys=False) + "\n")
+        doc = json_document([run_json(run, c) for run, c in zip(runs, codes)], diagnostics, worst)
+        stdout.write(json.dumps(doc, indent=2) + "\n")
     elif len(files) > 1:
-        stdout.write("\n" + _summary_table(runs, style, args.times))
+        stdout.write("\n" + text_table(runs, style, args.times))
     if args.junit:
         from .export.junit import junit_xml
-        write_atomic(args.junit, junit_xml(runs))
+        write_atomic(args.junit, junit_xml(runs, args.times))
     if args.sarif:
         from .export.sarif import sarif_json
         write_atomic(args.sarif, sarif_json(runs))
+    if os.environ.get("GITHUB_STEP_SUMMARY"):
+        append_text(os.environ["GITHUB_STEP_SUMMARY"], markdown_summary(runs, worst))
     return worst
 
 
+def _check_one(run: ModelRun, args, options: Options, overrides, interrupt: Interrupt, stderr: TextIO,
+               report) -> int:
+    """Compile and search one model into `run`; its exit code."""
+    try:
+        compiled = compile_model(run.path, overrides, run.sources)
+    except DiagnosticError as e:
+        report(e.diagnostics, run.sources)
+        run.errors = tuple(d for d in e.diagnostics if d.is_error)
+        run.warnings = tuple(d for d in e.diagnostics if not d.is_error)
+        return EXIT_USAGE
+    run.warnings = tuple(compiled.warnings)
+    report(compiled.warnings, run.sources, printed=not args.quiet)
+    ts = run.system = compiled.system
+    progress = _progress_for(args, stderr, run.path)
+    started = time.monotonic()
+    try:
+        result = run.result = run_engine(ts, args.engine, options, interrupt, progress)
+    except Disagreement as e:
+        both = "" if e.z3_trace is None else (
+            f"  the z3 trace:\n{render_trace(ts, e.z3_trace)}\n"
+            f"  what the explicit interpreter replayed of it:\n{render_trace(ts, e.replayed)}\n")
+        stderr.write(f"kvmverify: internal error: {e}\n{both}"
+                     "  this is a bug in kvmverify; please report it with the model\n")
+        run.errors = (Diagnostic("KV900", "error", f"internal error: {e}", NO_SPAN),)
+        report(run.errors, run.sources, printed=False)
+        return EXIT_INTERNAL
+    finally:
+        if progress is not None:
+            progress.close()
+    run.seconds = time.monotonic() - started
+    return EXIT_INTERRUPTED if result.bound == "interrupted" else result.exit_code
+
+
+def _timing_line(run: ModelRun) -> str:
+    result = run.result
+    assert result is not None
+    parts = next((r.coverage.parts for r in result.results if r.coverage.parts), None)
+    visited = sum(parts) if parts else result.stats.states  # independent parts: the states really visited
+    rate = visited / run.seconds if run.seconds > 0 else 0.0
+    what = f"{result.stats.states} states" if result.stats.states else result.engine
+    if parts:
+        what += f" ({visited} visited in {len(parts)} independent parts)"
+    speed = f" ({rate:,.0f} states/s)" if result.stats.states else ""
+    return f"kvmverify: {run.path}: {what} in {run.seconds:.2f} s{speed}\n"
+
+
 def _replay(args, stdout: TextIO, stderr: TextIO) -> int:
-    from .trace.replay import (KV_TRACE_BAD_PARAM, load_trace, render_report, replay, report_json,
-                               trace_params)
+    from .trace.replay import (KV_TRACE_BAD_PARAM, ParamUse, load_trace, render_report, replay, report_json,
+                               show_param, trace_params)
     doc = load_trace(args.trace)
-    params = trace_params(doc, args.trace)
-    params.update(_overrides(args.param))
+    doc_params = trace_params(doc, args.trace)
+    params = {**doc_params, **_overrides(args.param)}
     sources = Sources()
     try:
         compiled = compile_model(args.model, params, sources)
@@ -402,7 +392,18 @@ def _replay(args, stdout: TextIO, stderr: TextIO) -> int:
         return EXIT_USAGE
     if compiled.warnings and not args.quiet:
         stderr.write(render(compiled.warnings, sources))
-    report = replay(compiled.system, doc, args.trace, args.property)
+    ts = compiled.system
+    if args.property is not None and ts.prop(args.property) is None:
+        names = [p.name for p in ts.properties]
+        raise DiagnosticError([Diagnostic("KV507", "error", f"--property {args.property}: the model has no property "
+                                          f"'{args.property}'", NO_SPAN,
+                                          did_you_mean(args.property, names) or "properties: " + ", ".join(names))])
+    from_trace, from_flag = set(doc_params), set(_overrides(args.param))
+    applied = [ParamUse(name, shown, show_param(compiled.model, name, compiled.model.param_defaults[name]),
+                        "--param" if name in from_flag else "the trace" if name in from_trace else "the model")
+               for name, _, shown in ts.params]
+    report = replay(ts, doc, args.trace, args.property)
+    report.params = applied
     if args.json:
         stdout.write(json.dumps(report_json(report, args.trace), indent=2) + "\n")
     else:
@@ -419,6 +420,10 @@ def _lsp(stderr: TextIO) -> int:
                      "  install it with: pip install 'kvmverify[lsp]'\n")
         return EXIT_USAGE
     return serve()
+
+
+def _key(d: Diagnostic) -> tuple:
+    return (d.code, d.span, d.message)
 
 
 def _combine(a: int, b: int) -> int:
@@ -456,9 +461,13 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
             return _replay(args, stdout, stderr)
         if args.command == "lsp":
             return _lsp(stderr)
+        if args.command == "completion":
+            return _completion(args, stdout)
         return _check(args, stdout, stderr, interrupt)
     except DiagnosticError as e:
         stderr.write(render(e.diagnostics, Sources()))
+        if args.command == "check" and args.json:  # --json has one shape, whatever went wrong
+            stdout.write(json.dumps(json_document([], list(e.diagnostics), EXIT_USAGE), indent=2) + "\n")
         return EXIT_USAGE
     except KeyboardInterrupt:
         stderr.write("kvmverify: interrupted\n")

@@ -5,23 +5,43 @@ diagnostics) and searched once, when its first item runs. A violation fails its 
 a property the model marks `expect violated` is an expected failure (`xfail`, strict: if it holds, the item
 fails as XPASS(strict)); an undecided result (a resource bound stopped the search) is skipped with the reason.
 
-Options: `--kv-param NAME=VALUE` (repeatable), `--kv-max-states N`, `--kv-max-depth K`, `--kv-timeout S`.
+The search is the CLI's: `--kv-engine auto` (the default, as `kvmverify check`: independent parts one at a time,
+an explicit search with a state budget, then PDR), or explicit, bmc, induction, pdr. Options: `--kv-engine E`,
+`--kv-param NAME=VALUE` (repeatable), `--kv-max-states N`, `--kv-max-depth K`, `--kv-timeout S`. A failure shows
+what `kvmverify check` shows: the property, its source, what it means and the shortest trace.
 Disable with `-p no:kvmverify`.
 """
 from __future__ import annotations
 
+import sys
+
 import pytest
 
-from .check.checker import parse_param_override
-from .diagnostics import DiagnosticError, Sources, render
-from .engines import Options, run_engine
-from .engines.shared.limits import Limits
-from .export.run import verdict_text
-from .trace.text import render_trace, render_witness
+
+def _skip_assertion_rewriting() -> None:
+    """pytest rewrites the asserts of every module of a plugin's distribution, i.e. of all of kvmverify; they are
+    internal invariants, not test assertions, and rewriting them took a quarter of `pytest models/`'s time
+    (benchmarks/ci_gate.py). Runs before the rest of kvmverify is imported; a no-op if pytest's hook changes."""
+    for hook in sys.meta_path:
+        marked = getattr(hook, "_must_rewrite", None)
+        if type(hook).__name__ == "AssertionRewritingHook" and isinstance(marked, set):
+            marked.discard(__package__)
+
+
+_skip_assertion_rewriting()
+
+from .check.checker import parse_param_override  # noqa: E402 - after the rewrite hook is told
+from .diagnostics import DiagnosticError, Sources, render  # noqa: E402
+from .engines import ENGINES, Options, run_engine  # noqa: E402
+from .engines.shared.limits import Limits  # noqa: E402
+from .export.run import verdict_text  # noqa: E402
+from .trace.text import violation_report  # noqa: E402
 
 
 def pytest_addoption(parser) -> None:
     g = parser.getgroup("kvmverify", "kvmverify models (.kv)")
+    g.addoption("--kv-engine", choices=ENGINES, default="auto",
+                help="the engine of `kvmverify check --engine` (default auto, as the CLI)")
     g.addoption("--kv-param", action="append", default=[], metavar="NAME=VALUE",
                 help="override a model parameter for every collected .kv file")
     g.addoption("--kv-max-states", type=int, default=None, metavar="N", help="stop each search after N states")
@@ -59,14 +79,16 @@ class KvFile(pytest.File):
         from .pipeline import compile_model
         self.sources = Sources()
         try:
-            self.compiled = compile_model(str(self.path), self._overrides(), self.sources)
+            # only the transition system is kept: the AST and the checked model of every collected file would
+            # stay alive for the whole session (and make every garbage collection slower)
+            self.system = compile_model(str(self.path), self._overrides(), self.sources).system
         except DiagnosticError as e:
             raise KvModelError(render(e.diagnostics, self.sources))
         self._result = None
-        expects = {name: verdict for name, verdict, _ in self.compiled.system.expects}
-        ts = self.compiled.system
+        ts = self.system
+        expects = {name: verdict for name, verdict, _ in ts.expects}
         for p in [*ts.properties, *(c.prop for c in ts.checks)]:
-            item = KvProperty.from_parent(self, name=p.name, prop_id=p.id)
+            item = KvProperty.from_parent(self, name=p.name, prop=p)
             if expects.get(p.name) == "violated":
                 item.add_marker(pytest.mark.xfail(reason=f"the model says `expect violated {p.name}`",
                                                   strict=True, raises=KvViolation))
@@ -76,8 +98,12 @@ class KvFile(pytest.File):
         if self._result is None:
             opt = self.config.getoption
             limits = Limits(opt("kv_max_states"), opt("kv_max_depth"), opt("kv_timeout"))
-            self._result = run_engine(self.compiled.system, "explicit", Options(limits))
+            self._result = run_engine(self.system, opt("kv_engine"), Options(limits))
         return self._result
+
+    def done(self) -> None:
+        """The file's last item has run: its search result is not needed any more."""
+        self._result = None
 
     def repr_failure(self, excinfo):
         if isinstance(excinfo.value, KvModelError):
@@ -86,27 +112,21 @@ class KvFile(pytest.File):
 
 
 class KvProperty(pytest.Item):
-    def __init__(self, *, prop_id: int, **kw):
+    def __init__(self, *, prop, **kw):
         super().__init__(**kw)
-        self.prop_id = prop_id
+        self.prop = prop
 
     def runtest(self) -> None:
         parent: KvFile = self.parent  # type: ignore[assignment]
-        ts = parent.compiled.system
-        r = parent.result().results[self.prop_id]
+        r = parent.result().results[self.prop.id]
         verdict = verdict_text(r)
         self.user_properties.append(("verdict", verdict))
         if r.status == "unknown":
             pytest.skip(f"{r.prop.name}: {verdict}")
         if r.expected == "violated" and r.status != "violated":
             return  # marked xfail(strict): passing here makes it XPASS(strict), a failure
-        if r.status == "violated" and r.trace is not None:
-            p = r.prop
-            head = f"{p.name} violated -- {p.span}\n  " + (p.description if p.kind != "invariant"
-                                                            else f"invariant {p.name}")
-            raise KvViolation(head + "\n" + render_trace(ts, r.trace, p))
-        if r.status == "violated" and r.witness is not None:
-            raise KvViolation(f"{r.prop.name} violated -- {r.prop.span}\n" + render_witness(r))
+        if r.status == "violated" and (r.trace is not None or r.witness is not None):
+            raise KvViolation(violation_report(parent.system, r, parent.sources))
         if not r.as_expected:
             raise KvViolation(f"{r.prop.name}: {verdict} -- {r.prop.span}")
 
@@ -116,5 +136,9 @@ class KvProperty(pytest.Item):
         return super().repr_failure(excinfo)
 
     def reportinfo(self):
-        p = self.parent.result().results[self.prop_id].prop  # type: ignore[attr-defined]
-        return self.path, p.span.line - 1, f"{p.kind} {p.name}"
+        return self.path, self.prop.span.line - 1, f"{self.prop.kind} {self.prop.name}"
+
+
+def pytest_runtest_teardown(item, nextitem) -> None:
+    if isinstance(item, KvProperty) and (nextitem is None or nextitem.parent is not item.parent):
+        item.parent.done()

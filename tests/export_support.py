@@ -92,6 +92,32 @@ def entry_point_site(directory) -> str:
     return str(directory)
 
 
+def npm_package(spec: str, needed: str) -> str:
+    """An npm registry package (`name@version`), unpacked into a cache directory with `npm pack` (which runs no
+    install scripts); the directory holding `package/`. Skips the test where npm is missing or the pack fails."""
+    import shutil
+    import subprocess
+    import tarfile
+
+    import pytest
+    cache = os.path.join(os.path.expanduser("~"), ".cache", "kvmverify-tests", spec.replace("@", "-"))
+    if os.path.exists(os.path.join(cache, "package", needed)):
+        return cache
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.skip(f"no npm to fetch {spec} from the npm registry")
+    os.makedirs(cache, exist_ok=True)
+    r = subprocess.run([npm, "pack", spec, "--pack-destination", cache, "--silent"], capture_output=True, text=True,
+                       timeout=600)
+    if r.returncode != 0:
+        pytest.skip(f"npm pack {spec} failed: {(r.stderr or r.stdout).strip()[-300:]}")
+    tgz = os.path.join(cache, r.stdout.strip().splitlines()[-1])
+    with tarfile.open(tgz) as t:
+        t.extractall(cache, filter="data")
+    os.unlink(tgz)
+    return cache
+
+
 def write_models(directory, **models: str) -> dict[str, str]:
     """Write name=text pairs as directory/name.kv; returns name -> path."""
     os.makedirs(directory, exist_ok=True)

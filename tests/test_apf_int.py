@@ -11,7 +11,9 @@ APF = "models/apf_int.kv"
 def check_json(*args: str) -> tuple[int, dict]:
     code, out, err = run_cli("check", *args, "--json", "-q")
     assert "Traceback" not in err
-    return code, json.loads(out)
+    doc = json.loads(out)
+    assert len(doc["models"]) == 1
+    return code, doc["models"][0]
 
 
 def verdicts(doc: dict) -> dict[str, str]:

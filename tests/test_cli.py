@@ -50,7 +50,7 @@ def test_max_states_bound_is_reported_and_exits_4():
 
 def test_max_depth_bound_is_stated_in_every_result():
     code, out, _ = run_cli("check", "models/apf_int.kv", "--max-depth", "3", "--json", "-q")
-    doc = json.loads(out)
+    doc = json.loads(out)["models"][0]
     assert code == 4  # covers deeper than 3 steps stay undecided within the bound
     statuses = {p["name"]: (p["status"], p["coverage"]["text"]) for p in doc["properties"]}
     assert statuses["no_vector_zero"][0] == "holds"
@@ -75,7 +75,9 @@ def test_max_memory_guard_stops_cleanly():
 
 def test_json_document_shape():
     code, out, _ = run_cli("check", *SMALL, "--json", "-q")
-    doc = json.loads(out)
+    top = json.loads(out)
+    assert (top["version"], top["exit_code"], len(top["models"]), top["diagnostics"][0]["code"]) == (1, 0, 1, "KV406")
+    doc = top["models"][0]
     assert code == 0 and doc["exit_code"] == 0
     assert doc["model"] == "apf_int" and doc["params"]["NVCPU"] == 1
     assert doc["stats"]["states"] == 137

@@ -165,14 +165,14 @@ def test_a_violated_check_in_json_junit_and_sarif(tmp_path):
     junit, sarif = tmp_path / "r.xml", tmp_path / "r.sarif"
     code, out, _ = run_cli("check", str(path), "--json", "-q", "--junit", str(junit), "--sarif", str(sarif))
     assert code == 1
-    doc = json.loads(out)
+    doc = json.loads(out)["models"][0]
     prop = next(p for p in doc["properties"] if p["name"] == "only_uc_is_not_wb")
     assert prop["kind"] == "check" and prop["status"] == "violated" and prop["trace"] is None
     assert list(prop["input"]["values"]) == ["p"] and "by rule wc" in prop["input"]["calls"][0]
     assert prop["coverage"]["text"] == "all 2^64 inputs (z3)"
     assert 'name="only_uc_is_not_wb"' in junit.read_text() and "by rule wc" in junit.read_text()
     results = json.loads(sarif.read_text())["runs"][0]["results"]
-    failing = [r for r in results if r["ruleId"] == "property/check"]
+    failing = [r for r in results if r["ruleId"] == "property/check/only_uc_is_not_wb"]
     assert len(failing) == 1 and "input p=0x" in failing[0]["message"]["text"]
 
 

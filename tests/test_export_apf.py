@@ -13,6 +13,7 @@ import jsonschema
 import pytest
 
 from export_support import REPO, run
+from kvmverify.diagnostics import DiagnosticError
 from kvmverify.export import files
 
 SCHEMAS = os.path.join(REPO, "kvmverify", "export", "schemas")
@@ -161,7 +162,7 @@ def test_an_interrupted_write_leaves_the_old_file_and_no_temp_file(tmp_path, mon
     def fail(src, dst):
         raise OSError("disk full")
     monkeypatch.setattr(files.os, "replace", fail)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(DiagnosticError, match="disk full"):  # KV506, not a traceback
         files.write_atomic(str(target), "new report\n")
     assert target.read_text() == "old report\n"
     assert os.listdir(tmp_path) == ["report.sarif"]

@@ -1,9 +1,10 @@
-"""HTML traces: self-contained, a lane per actor, changes highlighted, the property's source line; rendered in
-headless Chromium with a non-blank screenshot and no console message at all.
+"""HTML traces: self-contained, a lane per actor, changes highlighted, the property's source (whole), the values
+that make an invariant false, a lasso's loop drawn; rendered in headless Chromium with a non-blank screenshot, no
+console message at all, and at 800 px nothing clipped on the right.
 
-Chromium is a test-time dependency outside PyPI (Debian package `chromium`; docs/ci.md installs it). Where it is
-missing, the set-up installs it with apt-get (as root or with password-less sudo); the rendering tests are skipped,
-with a reason that says why, only where that cannot be done or KVMVERIFY_INSTALL_CHROMIUM=0 forbids it."""
+Chromium is a test-time dependency outside PyPI (Debian package `chromium`): `.ci/run` installs it when it is
+missing. The tests themselves never run apt-get or sudo unless asked to (KVMVERIFY_INSTALL_CHROMIUM=1); without
+a browser the rendering tests are skipped, with a reason that says how to get one."""
 from __future__ import annotations
 
 import os
@@ -26,20 +27,21 @@ def _find_browser() -> str | None:
 
 
 NO_BROWSER = ("no headless browser: none of " + ", ".join(BROWSERS) + " is on PATH; install Debian's "
-              "`chromium` package (apt-get install chromium)")
+              "`chromium` package (apt-get install chromium; .ci/run does), or set KVMVERIFY_INSTALL_CHROMIUM=1 "
+              "to let the tests install it")
 
 
 @pytest.fixture(scope="session")
 def chromium() -> str:
-    """The browser; installed with Debian's package when missing, unless KVMVERIFY_INSTALL_CHROMIUM=0."""
+    """The browser; installed with Debian's package when missing only if KVMVERIFY_INSTALL_CHROMIUM=1 (opt-in)."""
     found = _find_browser()
     if found:
         return found
-    if os.environ.get("KVMVERIFY_INSTALL_CHROMIUM") == "0":
-        pytest.skip(NO_BROWSER + " (KVMVERIFY_INSTALL_CHROMIUM=0: the set-up may not install it)")
+    if os.environ.get("KVMVERIFY_INSTALL_CHROMIUM") != "1":
+        pytest.skip(NO_BROWSER)
     apt = shutil.which("apt-get")
     if apt is None:
-        pytest.skip(NO_BROWSER + " (there is no apt-get here for the set-up to install it)")
+        pytest.skip(NO_BROWSER + " (there is no apt-get here to install it)")
     prefix = [] if os.geteuid() == 0 else ["sudo", "-n"]
     if prefix and not shutil.which("sudo"):
         pytest.skip(NO_BROWSER + " (installing it needs root, and there is no sudo)")
@@ -111,7 +113,7 @@ def test_lanes_changes_and_the_property_source_line(page):
     assert "box.data = <mark>2</mark>" in html  # the shared lane highlights the new value
     assert "sent[2]: false → <mark>true</mark>" in html
     assert html.count('class="chg"') >= 6  # the state table highlights every change
-    assert ">post(x=2)<" in html and "violates slot:box.data" in html
+    assert ">post(<wbr>x=2)<" in html and "violates slot:box.data" in html
 
 
 def test_chromium_renders_it_without_console_messages(page, chromium, tmp_path):
@@ -132,10 +134,25 @@ def test_the_console_check_would_see_an_error(chromium, tmp_path):
 
 
 def test_without_a_browser_the_rendering_tests_skip_and_say_why(tmp_path):
-    """No browser on PATH and no apt-get to install one: skipped with a reason naming the package, never silently."""
+    """No browser on PATH: skipped with a reason naming the package, never silently, and without trying to install
+    anything (installing is opt-in); opted in but with no apt-get: skipped, saying so."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_") and k != "KVMVERIFY_INSTALL_CHROMIUM"}
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    for tool in ("apt-get", "sudo"):  # would leave a trace if the set-up ran them
+        (fake / tool).write_text(f"#!/bin/sh\necho ran >> {tmp_path}/{tool}.log\nexit 1\n")
+        (fake / tool).chmod(0o755)
+    env["PATH"] = str(fake)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (REPO, os.environ.get("PYTHONPATH")) if p)
+    r = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rs",
+                        "tests/test_export_html.py", "-k", "chromium_renders or console_check"],
+                       cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout[-2000:]
+    assert "2 skipped" in r.stdout and "KVMVERIFY_INSTALL_CHROMIUM=1" in r.stdout
+    assert not (tmp_path / "apt-get.log").exists() and not (tmp_path / "sudo.log").exists()
     env["PATH"] = str(tmp_path)  # an empty directory: no chromium, no apt-get
     env["PYTHONPATH"] = os.pathsep.join(p for p in (REPO, os.environ.get("PYTHONPATH")) if p)
+    env["KVMVERIFY_INSTALL_CHROMIUM"] = "1"
     r = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rs",
                         "tests/test_export_html.py", "-k", "chromium_renders or console_check"],
                        cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
@@ -144,3 +161,64 @@ def test_without_a_browser_the_rendering_tests_skip_and_say_why(tmp_path):
     assert "no headless browser: none of chromium, chromium-browser" in r.stdout
     assert "apt-get install chromium" in r.stdout
     assert "there is no apt-get here" in r.stdout
+
+
+@pytest.fixture(scope="module")
+def pages(tmp_path_factory):
+    """A multi-line invariant (with a struct), a slot violation and a fair lasso."""
+    d = tmp_path_factory.mktemp("pages")
+    run("check", "models/apf_int_bugs/host_ignores_token_slot.kv", "tests/corpus/handshake.kv", "-q",
+        "--trace-format", "html", "--out", str(d))
+    return {f: (d / f) for f in os.listdir(d)}
+
+
+def test_the_whole_source_the_false_values_and_no_internal_keys(pages):
+    html = pages["host_ignores_token_slot.waiter_has_completion.html"].read_text()
+    source = re.search(r'<div class="src mono" id="property-source">(.*?)</div>', html, re.S).group(1)
+    assert [line.split(" | ")[0] for line in source.splitlines()] == ["207", "208", "209"]  # all of it
+    assert "|| !apf_on(v))" in source
+    false_here = ("waiter_has_completion is false here: waiting[0] = {1}, life[0][1] = Free, wakeall_queued[0] = "
+                  "false, area[0].token = 2, en[0].enabled = 1, en[0].delivery_int = 1")
+    assert html.count(false_here) == 2  # under the source, and at the last step of the diagram
+    for page in pages.values():
+        assert "premise_step" not in page.read_text()
+
+
+def test_the_lasso_loop_is_drawn(pages):
+    html = pages["handshake.served1.html"].read_text()
+    rows = re.findall(r'<tr data-step="(\d+)"( class="[^"]*")?>', html)
+    loop = [int(i) for i, cls in rows if "loop" in cls]
+    assert loop == [1, 2, 3]  # the bracket: every step that repeats
+    closing = html.split('<tr class="loop closing">')[1].split("</tr>")[0]
+    assert ">consume(<wbr>c=0)<" in closing and "back to step 1</b>: steps 1..3 repeat forever" in closing
+    assert "the premise of served1 holds here; its goal never holds again" in html.split('data-step="1"')[1]
+
+
+MEASURE = """<script>
+addEventListener("load", function () {
+  var seq = document.getElementById("sequence"), doc = document.documentElement;
+  var cells = Array.prototype.slice.call(document.querySelectorAll("table.seq td.changes"));
+  var right = Math.max.apply(null, cells.map(function (c) { return c.getBoundingClientRect().right; }));
+  var out = document.createElement("pre"); out.id = "measure";
+  out.textContent = [seq.scrollWidth, seq.clientWidth, doc.scrollWidth, innerWidth, Math.ceil(right)].join(" ");
+  document.body.appendChild(out);
+});
+</script>"""
+
+
+@pytest.mark.parametrize("name", ["host_ignores_token_slot.waiter_has_completion.html",
+                                  "host_ignores_token_slot.slot_area.token.html", "handshake.served1.html"])
+def test_at_800_px_nothing_is_clipped_on_the_right(pages, chromium, tmp_path, name):
+    page = tmp_path / name
+    page.write_text(pages[name].read_text().replace("</body>", MEASURE + "</body>"))
+    r = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                        f"--user-data-dir={tmp_path}/profile", "--window-size=800,1000", "--dump-dom",
+                        "file://" + str(page)], capture_output=True, text=True, timeout=120)
+    m = re.search(r'<pre id="measure">([\d ]+)</pre>', r.stdout)
+    assert m, r.stderr[-2000:]
+    seq_scroll, seq_client, doc_scroll, width, right = map(int, m.group(1).split())
+    assert seq_scroll <= seq_client, "the sequence diagram scrolls sideways"
+    assert right <= width, "the changes column ends past the window"
+    png = str(tmp_path / "shot.png")
+    render(chromium, str(page), png, tmp_path)
+    assert png_info(png)[2] > 20

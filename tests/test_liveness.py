@@ -213,7 +213,7 @@ def test_lasso_text_and_json(tmp_path):
     assert "  2  a.toggle()   back to step 0\n       y: true -> false\n" in out
     code, out, _ = run_cli("check", str(model), "-q", "--json")
     import json
-    done = next(p for p in json.loads(out)["properties"] if p["name"] == "done")
+    done = next(p for p in json.loads(out)["models"][0]["properties"] if p["name"] == "done")
     assert done["kind"] == "liveness" and done["status"] == "violated"
     assert done["trace"]["loop"] == 0 and done["trace"]["loop_action"]["label"] == "a.toggle()"
     assert done["trace"]["violation"]["detail"] == {"premise_step": 0}

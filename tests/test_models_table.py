@@ -58,7 +58,7 @@ def run(command: str) -> tuple[int, dict]:
     finally:
         os.chdir(cwd)
     assert code in (0, 1), f"{command}: exit {code}\n{err.getvalue()}"
-    return code, json.loads(out.getvalue())
+    return code, json.loads(out.getvalue())["models"][0]
 
 
 ROWS = table_rows()

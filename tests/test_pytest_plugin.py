@@ -94,3 +94,33 @@ def test_the_repository_test_run_collects_no_model():
     code, out = pytest_run(REPO, "--collect-only", "-q")  # testpaths = tests, as CI runs it
     assert code == 0, out
     assert ".kv" not in out and "tests/test_cli.py: " in out
+
+
+TWO_PARTS = """\
+model two_parts
+type V = 0 .. 1
+var n[V] : 0 .. 3 = 0
+actor a { action up(v: V) when n[v] < 3 { n[v] := n[v] + 1 } }
+invariant small: forall v: V. n[v] <= 3
+"""
+
+
+def test_the_engine_is_the_clis_by_default_and_can_be_chosen(tmp_path):
+    import xml.etree.ElementTree as ET
+    write_models(tmp_path / "models", parts=TWO_PARTS)
+    verdicts = {}
+    for engine in (None, "bmc"):
+        report = tmp_path / f"{engine}.xml"
+        extra = ("--kv-engine", engine) if engine else ()
+        code, out = pytest_run(tmp_path, "models", *extra, f"--junitxml={report}")
+        assert code == 0, out
+        case = ET.parse(report).getroot().find(".//testcase[@name='small']")
+        verdicts[engine] = case.find("properties/property[@name='verdict']").get("value")
+    assert verdicts[None] == "holds (exhaustive, 16 states (4 x 4: independent parts), depth 6)"  # auto, as the CLI
+    assert verdicts["bmc"].startswith("holds (no violation up to depth 20")
+
+
+def test_a_failure_quotes_the_property_source(tmp_path):
+    write_models(tmp_path / "models", broken=BUGGY_UNANNOTATED)
+    code, out = pytest_run(tmp_path, "models")
+    assert code == 1 and "  25 | slot box.data : empty 0, filled by host, emptied by guest" in out

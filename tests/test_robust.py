@@ -44,7 +44,7 @@ def test_a_violation_found_before_the_bound_is_not_listed_as_unviolated():
 def test_timeout_gives_a_partial_result_in_json():
     code, out, _ = run_cli("check", "models/apf_int.kv", "--param", "NTOKEN=3", "--engine", "explicit", "--timeout",
                            "0.3", "--json", "-q")
-    doc = json.loads(out)
+    doc = json.loads(out)["models"][0]
     assert code == cli.EXIT_BOUND and doc["bound"] == "timeout"
     assert doc["stats"]["states"] > 0
     assert any(n.startswith(f"no violation in {doc['stats']['states']} states explored (bound hit: timeout)")

@@ -15,7 +15,7 @@ from .liveness import check_liveness
 from .tables import check_property, check_table
 from .model import ActionInfo, DefInfo, HandlerInfo, Model, PropInfo, SlotInfo, VarInfo
 from .types import (BOOL, CTYPES, MAX_DOMAIN, MAX_SET_DOMAIN, BitsT, BoolT, EmptySetT, EnumT, IntT, SetT, Type,
-                    domain_size)
+                    describe_type, domain_size)
 
 MAX_ARRAY_ELEMENTS = 1 << 16
 
@@ -27,7 +27,7 @@ def parse_param_override(text: str) -> tuple[str, int] | None:
     name, _, value = text.partition("=")
     name, value = name.strip(), value.strip().lower()
     if value in ("true", "false"):
-        return name, int(value == "true")
+        return name, value == "true"  # a bool (an int too): an integer param refuses it (KV501)
     try:
         return name, int(value, 0)
     except ValueError:
@@ -70,8 +70,8 @@ class Checker(ExprChecker):
                 self.diags.append(Diagnostic("KV502", "error", f"--param {name}: the model has no parameter '{name}'",
                                              NO_SPAN, did_you_mean(name, self.m.params) or
                                              f"parameters: {', '.join(self.m.params) or 'none'}"))
-        for d in k(ast.RegisterDecl):
-            self.declare(d.name, d.span, "register")
+        for d in [*k(ast.RegisterDecl), *k(ast.WordDecl)]:
+            self.declare(d.name, d.span, "word" if isinstance(d, ast.WordDecl) else "register")
             before = len(self.diags)
             self.m.layouts[d.name] = lint = layout_lint.register_layout(d, self.diags)
             self.layout_findings(d.name, before)
@@ -159,7 +159,7 @@ class Checker(ExprChecker):
             self.m.broken.add(d.name)
             return
         is_bool = isinstance(d.value, ast.BoolLit)
-        if d.name in self.file_overrides and d.name not in self.overrides:
+        if d.name in self.file_overrides:
             o = self.file_overrides[d.name]
             try:
                 value = const_eval(o.value, self.m.params)
@@ -168,10 +168,16 @@ class Checker(ExprChecker):
             if is_bool != isinstance(o.value, ast.BoolLit):
                 self.error("KV301", f"override of {d.name} must be {'true or false' if is_bool else 'a number'}",
                            o.value)
+        self.m.param_defaults[d.name] = value
         if d.name in self.overrides:
             value = self.overrides[d.name]
             if is_bool and value not in (0, 1):
                 self.diags.append(Diagnostic("KV501", "error", f"--param {d.name}: expected true or false", NO_SPAN))
+            elif not is_bool and isinstance(value, bool):
+                self.diags.append(Diagnostic("KV501", "error", f"--param {d.name}={str(value).lower()}: {d.name} is "
+                                             "an integer param, not a bool", NO_SPAN,
+                                             f"give a number, e.g. --param {d.name}={self.m.param_defaults[d.name]}"))
+            value = int(value)
         self.m.params[d.name] = value
         self.m.param_types[d.name] = BOOL if is_bool else IntT(value, value)
 
@@ -271,7 +277,8 @@ class Checker(ExprChecker):
             self.m.vars[d.name] = info
             it = self.expr(d.init, {}, vt)
             if fits(it, vt) != "ok":
-                raise self.error("KV301", f"initial value of type {it} does not fit {vt}", d.init)
+                raise self.error("KV301", f"initial value of type {describe_type(it)} does not fit {describe_type(vt)}",
+                                 d.init)
             self.const_or_record(d.init)
         except Unresolved:
             self.m.broken.add(d.name)
@@ -316,6 +323,10 @@ class Checker(ExprChecker):
 
     def handler_sig(self, actor: str, h: ast.HandlerDecl) -> None:
         layout = self.m.layouts.get(h.register)
+        if layout is not None and layout.kind == "word":
+            self.error("KV206", f"{h.register} is a word, not a register: it has no MSR to handle writes of", h,
+                       "assign its fields directly (x.field := v), or declare it with `register NAME at MSR`")
+            return
         if layout is None or layout.kind != "register":
             self.error("KV201", f"unknown register '{h.register}'", h,
                        did_you_mean(h.register, [n for n, l in self.m.layouts.items() if l.kind == "register"]))
@@ -371,7 +382,7 @@ class Checker(ExprChecker):
                 tt = self.lvalue(target, scope)
                 vt = self.expr(value, scope, tt)
                 if fits(vt, tt) == "no":
-                    raise self.error("KV301", f"cannot assign {vt} to {tt}", value)
+                    raise self.error("KV301", f"cannot assign {describe_type(vt)} to {describe_type(tt)}", value)
             case ast.If(_, cond, then, else_):
                 self.guard(self.expect_bool, cond, scope)
                 self.body(then, scope, actor)
@@ -397,6 +408,9 @@ class Checker(ExprChecker):
                 self.body(body, {**scope, name: Local(t)}, actor)
             case ast.Write(_, reg, args):
                 h = self.m.handlers.get(reg)
+                if h is None and reg in self.m.layouts and self.m.layouts[reg].kind == "word":
+                    raise self.error("KV206", f"{reg} is a word, not a register: `write` is for MSRs", s,
+                                     "assign the word or its fields directly, e.g. x.field := 1")
                 if h is None:
                     known = reg in self.m.layouts
                     raise self.error("KV206" if known else "KV201",

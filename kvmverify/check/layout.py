@@ -33,11 +33,14 @@ def _overlaps(fields: list[FieldLayout]) -> list[tuple[FieldLayout, FieldLayout]
     return out
 
 
-def register_layout(decl: ast.RegisterDecl, diags: list[Diagnostic]) -> Layout:
+def register_layout(decl: ast.RegisterDecl | ast.WordDecl, diags: list[Diagnostic]) -> Layout:
+    """A register's bit layout, or a word's (the same fields, no MSR address; must_be/requires are about MSR
+    writes, so a word refuses them: KV408)."""
+    kind = "word" if isinstance(decl, ast.WordDecl) else "register"
     width = decl.width
     if not 1 <= width <= MAX_REGISTER_WIDTH:
-        diags.append(Diagnostic("KV402", "error", f"register {decl.name} has width {width}", decl.span,
-                                f"a register is 1 to {MAX_REGISTER_WIDTH} bits wide (MSRs are 64)"))
+        diags.append(Diagnostic("KV402", "error", f"{kind} {decl.name} has width {width}", decl.span,
+                                f"a {kind} is 1 to {MAX_REGISTER_WIDTH} bits wide (MSRs are 64)"))
         width = max(1, min(width, MAX_REGISTER_WIDTH))
     fields: list[FieldLayout] = []
     seen: set[str] = set()
@@ -53,6 +56,12 @@ def register_layout(decl: ast.RegisterDecl, diags: list[Diagnostic]) -> Layout:
                                     f"{decl.name}", f.span, f"bits of {decl.name} are numbered 0..{width - 1}"))
             continue
         fw = hi - lo + 1
+        if kind == "word" and (f.must_be is not None or f.requires is not None):
+            diags.append(Diagnostic("KV408", "error", f"field '{f.name}' of word {decl.name} has "
+                                    f"{'must_be' if f.must_be is not None else 'requires'}: a word is never written "
+                                    "with `write`, so nothing would check it", f.span,
+                                    "declare a register (register NAME at MSR : WIDTH) for an MSR, or state the "
+                                    "rule as an invariant"))
         if f.must_be is not None and f.must_be >= 1 << fw:
             diags.append(Diagnostic("KV404", "error", f"must_be {f.must_be} does not fit the {fw}-bit field "
                                     f"'{f.name}'", f.span))
@@ -65,7 +74,7 @@ def register_layout(decl: ast.RegisterDecl, diags: list[Diagnostic]) -> Layout:
         bits = f"bit {lo}" if lo == hi else f"bits {hi}..{lo}"
         diags.append(Diagnostic("KV405", "warning", f"{bits} of {decl.name} belong to no field", decl.span,
                                 f"document them, e.g. `reserved @ {hi}..{lo} must_be 0` or `ignored @ {hi}..{lo}`"))
-    return Layout("register", decl.name, width, tuple(fields), address=decl.address, span=decl.span)
+    return Layout(kind, decl.name, width, tuple(fields), address=getattr(decl, "address", None), span=decl.span)
 
 
 def struct_layout(decl: ast.StructDecl, diags: list[Diagnostic]) -> Layout:

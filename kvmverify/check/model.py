@@ -120,6 +120,7 @@ class Model:
     layout_findings: dict[str, tuple[Diagnostic, ...]] = field(default_factory=dict)  # the lint's warnings
     # declared names whose declaration had an error already reported: a use of one is not reported again
     broken: set[str] = field(default_factory=set)
+    param_defaults: dict[str, int] = field(default_factory=dict)  # the values without command-line overrides
 
     def type_of(self, e: ast.Expr) -> Type:
         return self.expr_types[id(e)]

@@ -59,7 +59,7 @@ class FieldLayout:
 class Layout:
     """A register (bit fields) or a struct (byte-offset fields, little endian as on x86)."""
 
-    kind: str  # "register" | "struct"
+    kind: str  # "register" | "word" (a register's bit fields with no MSR) | "struct"
     name: str
     width: int
     fields: tuple[FieldLayout, ...]
@@ -187,6 +187,17 @@ def show_value(t: Type, v: int) -> str:
                 return hex(v)
             return str(v)
     return str(v)
+
+
+def describe_type(t: Type) -> str:
+    """A type with the values it admits, for messages: `Vcpu (0 .. 1)`, `u8 (0 .. 255)`, `0 .. 3`."""
+    r = value_range(t)
+    if isinstance(t, IntT) and t.name is None:
+        return f"{t.lo} .. {t.hi}" if t.lo != t.hi else str(t.lo)
+    if isinstance(t, (IntT, BitsT)) and r is not None:
+        hi = r[1] if r[1] < 1024 else hex(r[1])
+        return f"{t} ({r[0]} .. {hi})"
+    return str(t)
 
 
 CTYPES = {"u8": 8, "u16": 16, "u32": 32, "u64": 64, "s8": 8, "s16": 16, "s32": 32, "s64": 64}

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from ..ir import nodes as ir
 from .explicit.search import Explorer
-from .shared.limits import Interrupt, Limits, ProgressFn
+from .shared.limits import Interrupt, Limits, ProgressFn, Ticker
 from .shared.result import CheckResult, Coverage, PropertyResult, Stats
 
 ENGINES = ("auto", "explicit", "bmc", "induction", "pdr")
@@ -47,14 +47,15 @@ def run_engine(ts: ir.TransitionSystem, name: str, options: Options = Options(),
     result = _run(ts, name, options, interrupt, progress)
     if ts.notes:
         result = dataclasses.replace(result, notes=tuple(dict.fromkeys((*result.notes, *ts.notes))))
-    if ts.layouts:
+    if ts.lint:
         expects = {name: verdict for name, verdict, _ in ts.expects}
         lint = tuple(PropertyResult(f.prop, "violated", Coverage("lint", states=len(f.findings)), None,
-                                    expects.get(f.prop.name), findings=f.findings) for f in ts.layouts)
+                                    expects.get(f.prop.name), findings=f.findings) for f in ts.lint)
         result = dataclasses.replace(result, results=result.results + lint)
     if not ts.checks or result.bound == "interrupted":
         return result
     from .symbolic.decide import decide_checks
+    Ticker(progress, "checks")(f"{len(ts.checks)} check(s) over their inputs (z3)", force=True)
     timeout = options.limits.timeout
     remaining = None if timeout is None else max(timeout - (time.monotonic() - started), 0.001)
     return dataclasses.replace(result, results=result.results + decide_checks(ts, remaining))
@@ -72,26 +73,27 @@ def _run(ts: ir.TransitionSystem, name: str, options: Options, interrupt: Interr
                     return run_parts(ts, parts, options.limits, interrupt, progress)
             return Explorer(ts, symmetry=options.symmetry).run(options.limits, interrupt, progress)
         case "bmc" | "induction" | "pdr":
-            return _symbolic(ts, name, options, interrupt)
+            return _symbolic(ts, name, options, interrupt, progress)
         case "auto":
             return _auto(ts, options, interrupt, progress)
     raise ValueError(f"unknown engine {name}")
 
 
-def _symbolic(ts: ir.TransitionSystem, name: str, options: Options, interrupt: Interrupt | None) -> CheckResult:
+def _symbolic(ts: ir.TransitionSystem, name: str, options: Options, interrupt: Interrupt | None,
+              progress: ProgressFn | None) -> CheckResult:
     """A z3 engine under a watchdog that stops z3 itself at the deadline or on Ctrl-C (engines/symbolic/watchdog)."""
     from .symbolic.watchdog import Watchdog
     timeout = options.limits.timeout
     with Watchdog(None if timeout is None else time.monotonic() + timeout, interrupt):
         if name == "bmc":
             from .symbolic.bmc import run_bmc
-            result = run_bmc(ts, options.depth, timeout, interrupt)
+            result = run_bmc(ts, options.depth, timeout, interrupt, progress)
         elif name == "induction":
             from .symbolic.induction import check_induction
-            result = check_induction(ts, options.max_k, timeout, interrupt)
+            result = check_induction(ts, options.max_k, timeout, interrupt, progress)
         else:
             from .symbolic.pdr import check_pdr
-            result = check_pdr(ts, timeout, interrupt)
+            result = check_pdr(ts, timeout, interrupt, progress)
     return _interrupted(result, interrupt)
 
 
@@ -132,7 +134,7 @@ def _auto(ts: ir.TransitionSystem, options: Options, interrupt: Interrupt | None
     from .symbolic.watchdog import Watchdog
     with Watchdog(None if remaining is None else time.monotonic() + remaining, interrupt):
         found, proved, notes = run_pdr(ts, remaining, explorer, frozenset(decided), engine="auto",
-                                       interrupt=interrupt)
+                                       interrupt=interrupt, progress=progress)
     by_id = {r.prop.id: r for r in first.results}
     results = []
     fresh = property_results(ts, found, proved, first.results[0].coverage) if first.results else ()

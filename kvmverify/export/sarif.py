@@ -19,6 +19,7 @@ from .. import __version__
 from ..diagnostics import Diagnostic, Span
 from ..engines.shared.result import PropertyResult
 from ..ir import nodes as ir
+from ..trace.explain import violation_text
 from ..trace.text import action_label, state_dict
 from .run import ModelRun, verdict_text
 
@@ -37,6 +38,44 @@ PROPERTY_RULES = {
     "liveness": "a liveness property fails on a fair infinite run (a lasso)",
     "check": "a `check` over decision-table inputs is false for some input",
 }
+
+
+# where the documentation lives (pyproject.toml's [project.urls] Documentation; tests/test_sarif_help.py keeps
+# the two equal and checks that every anchor below is a heading of that page)
+DOCS_URL = "https://github.com/kvmverify/kvmverify/blob/main/docs/"
+KIND_DOCS = {"invariant": "language.md#declarations", "cover": "language.md#declarations",
+             "slot": "language.md#derived-properties", "msr": "language.md#derived-properties",
+             "type_ok": "language.md#derived-properties", "assert": "language.md#actions-and-statements",
+             "liveness": "language.md#liveness", "check": "language.md#decision-tables"}
+DIAGNOSTIC_DOCS = {"0": "files-and-loading-kv0xx", "1": "syntax-kv1xx", "2": "names-declarations-and-use-kv2xx",
+                   "3": "types-kv3xx", "4": "register-and-struct-layouts-kv4xx", "5": "command-line-kv5xx",
+                   "6": "replaying-a-trace-kv6xx-kvmverify-replay", "9": "internal-errors-kv9xx"}
+READING = ("How to read the trace: the code flow is the shortest run that fails, one location per step. Step 0 is "
+           "the initial state; each later step is one action instance, at its action's source line, with the "
+           "values it changed (old -> new). The last step is where the property fails (for a slot, msr, assert or "
+           "type_ok property: the statement whose check failed, with the values it saw). A liveness trace ends "
+           "in a loop that repeats forever. `kvmverify check --trace-format html --out DIR` draws the same run as "
+           "a sequence diagram; `kvmverify replay MODEL TRACE.itf.json` re-runs an exported trace.")
+
+
+def diagnostic_uri(code: str) -> str:
+    return DOCS_URL + "diagnostics.md#" + DIAGNOSTIC_DOCS.get(code[2:3], "diagnostics")
+
+
+def property_rule(rule_id: str, ts: ir.TransitionSystem, p, sources) -> dict[str, Any]:
+    """A rule per property: what it means, its source, how to read its trace (text and Markdown)."""
+    from ..trace.text import source_lines
+    meaning = PROPERTY_RULES.get(p.kind, p.kind)
+    desc = p.description if p.kind not in ("invariant", "cover") else f"{p.kind} {p.name}"
+    quoted = [line.strip("\n") for line in source_lines(sources, p.span, indent="")]
+    text = (f"{desc}. Meaning: {meaning}. Declared at {p.span} in model {ts.name}"
+            + (":\n" + "\n".join(quoted) if quoted else ".") + "\n\n" + READING)
+    md = (f"**{p.name}** ({p.kind}): {desc}.\n\n{meaning[0].upper() + meaning[1:]}.\n\nDeclared at `{p.span}` in "
+          f"model `{ts.name}`" + (":\n\n```\n" + "\n".join(quoted) + "\n```" if quoted else ".") + "\n\n" + READING)
+    return {"id": rule_id, "name": p.kind, "shortDescription": {"text": meaning},
+            "fullDescription": {"text": f"{p.name}: {desc} ({meaning})"}, "help": {"text": text, "markdown": md},
+            "helpUri": DOCS_URL + KIND_DOCS.get(p.kind, "language.md"),
+            "defaultConfiguration": {"level": "error"}}
 
 
 def artifact_uri(path: str) -> str:
@@ -85,7 +124,7 @@ def _code_flow(ts: ir.TransitionSystem, r: PropertyResult) -> dict[str, Any]:
         last = i == len(steps) - 1
         text = f"step {i}: {label}"
         if last and r.trace.violation is not None and r.prop.is_step:
-            text += f" -- {r.trace.violation.message}"
+            text += f" -- {violation_text(ts, r.prop, r.trace.violation)}"
             span = r.trace.violation.span or span
         state: dict[str, Any] = {}
         if step.state is not None:
@@ -111,15 +150,16 @@ def _level(severity: str) -> str:
 
 def sarif_document(runs: list[ModelRun]) -> dict[str, Any]:
     rules: dict[str, dict[str, Any]] = {}
+    rule_of: dict[tuple, str] = {}  # (kind, name, file, line) of a property -> its rule id
     results: list[dict[str, Any]] = []
 
-    def rule(rule_id: str, text: str) -> int:
-        if rule_id not in rules:
-            rules[rule_id] = {"id": rule_id, "shortDescription": {"text": text}}
-        return rule_id  # type: ignore[return-value]
-
     def diag_result(d: Diagnostic) -> dict[str, Any]:
-        rule(d.code, f"kvmverify diagnostic {d.code} ({d.severity})")
+        if d.code not in rules:
+            help_text = d.message + (f" (hint: {d.hint})" if d.hint else "")
+            rules[d.code] = {"id": d.code, "shortDescription": {"text": f"kvmverify diagnostic {d.code} ({d.severity})"},
+                             "fullDescription": {"text": f"{d.code}: {d.message}"},
+                             "help": {"text": help_text, "markdown": f"`{d.code}`: {help_text}"},
+                             "helpUri": diagnostic_uri(d.code), "defaultConfiguration": {"level": _level(d.severity)}}
         msg = d.message + (f" (hint: {d.hint})" if d.hint else "")
         res: dict[str, Any] = {"ruleId": d.code, "level": _level(d.severity), "message": {"text": msg}}
         loc = _location(d.span)
@@ -128,6 +168,16 @@ def sarif_document(runs: list[ModelRun]) -> dict[str, Any]:
         res["partialFingerprints"] = {"kvmverify/v1": _fingerprint(d.code, d.span.file, str(d.span.line),
                                                                    d.message)}
         return res
+
+    def prop_rule(run: ModelRun, p) -> str:
+        key = (p.kind, p.name, p.span.file, p.span.line)
+        if key not in rule_of:
+            rule_id = f"property/{p.kind}/{p.name}"
+            if rule_id in rules:  # another property of that name, declared elsewhere
+                rule_id += f"@{p.span.file}:{p.span.line}"
+            rule_of[key] = rule_id
+            rules[rule_id] = property_rule(rule_id, run.system, p, run.sources)
+        return rule_of[key]
 
     seen: set[tuple] = set()
     for run in runs:
@@ -148,17 +198,15 @@ def sarif_document(runs: list[ModelRun]) -> dict[str, Any]:
             failing = r.status == "violated" or (r.status == "vacuous" and not r.as_expected)
             if not failing and r.as_expected:
                 continue
-            if r.status == "unknown":
-                continue
-            rule_id = f"property/{p.kind}"
-            rule(rule_id, PROPERTY_RULES.get(p.kind, p.kind))
+            rule_id = prop_rule(run, p)
             verdict = verdict_text(r)
-            text = f"{p.name} {r.status} in model {ts.name}: {verdict}"
+            text = f"{p.name} {'undecided' if r.status == 'unknown' else r.status} in model {ts.name}: {verdict}"
             if r.trace is not None and r.trace.violation is not None:
-                text += f" -- {r.trace.violation.message}"
+                text += f" -- {violation_text(ts, p, r.trace.violation)}"
             res: dict[str, Any] = {
                 "ruleId": rule_id,
-                "level": "error",
+                # undecided (a bound hit): neither a failure nor a pass, shown as a note that says how far it got
+                "level": "note" if r.status == "unknown" else "error",
                 "message": {"text": text},
                 "locations": [_location(r.findings[0][2] if r.findings else p.span)],
                 "partialFingerprints": {"kvmverify/v1": _fingerprint(run.path, ts.name, p.name)},
@@ -176,7 +224,7 @@ def sarif_document(runs: list[ModelRun]) -> dict[str, Any]:
     for res in results:
         res["ruleIndex"] = index[res["ruleId"]]
     driver = {"name": "kvmverify", "version": __version__, "semanticVersion": __version__,
-              "rules": [rules[rid] for rid in ordered]}
+              "informationUri": DOCS_URL + "ci.md", "rules": [rules[rid] for rid in ordered]}
     return {"$schema": SCHEMA_URI, "version": "2.1.0",
             "runs": [{"tool": {"driver": driver}, "columnKind": "unicodeCodePoints", "results": results}]}
 

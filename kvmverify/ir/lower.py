@@ -13,8 +13,8 @@ from typing import assert_never
 
 from ..check.exprs import const_eval, fits
 from ..check.model import ActionInfo, CheckInfo, LivenessInfo, Model, SlotInfo
-from ..check.types import (BitsT, BoolT, EmptySetT, EnumT, IntT, Layout, SetT, Type, domain, domain_lo,
-                           domain_size, show_value, value_range)
+from ..check.types import (BitsT, BoolT, EmptySetT, EnumT, IntT, Layout, SetT, Type, describe_type, domain,
+                           domain_lo, domain_size, show_value, value_range)
 from ..diagnostics import Diagnostic, DiagnosticError, Span
 from ..lang import ast
 from . import nodes as ir
@@ -23,6 +23,7 @@ from .symmetry import symmetries
 
 MAX_HANDLER_DEPTH = 8
 MAX_INSTANCES = 200_000
+MAX_ASSERT_DETAIL = 8  # a failed assert shows the values of at most this many of the variables it read
 
 
 def _contains_choose(stmts, model: Model, depth: int = 0) -> bool:
@@ -361,7 +362,9 @@ class Lowering:
             case ast.Assert(span, name, cond, msg):
                 pid = self.assert_prop(self.assert_keys[id(s)])
                 c = self.expr(cond, env)
-                return [*self.shift_checks([c], span), ir.Check(pid, c, False, span, self.props[pid].description)], env
+                read = tuple((self.vars[i].name, ir.Var(i)) for i in vars_read(c)[:MAX_ASSERT_DETAIL])
+                # shows what it read
+                return [*self.shift_checks([c], span), ir.Check(pid, c, False, span, self.props[pid].description, read)], env
             case ast.Let(span, name, value):
                 v = self.expr(value, env)
                 if isinstance(v, (ir.Const, ir.Local)):
@@ -500,7 +503,7 @@ class Lowering:
             vlo, vhi = _bounds(tt)
             cond = conj([mk("ge", value, ir.Const(vlo)), mk("le", value, ir.Const(vhi))])
             out.append(ir.Check(self.type_ok_prop(), cond, True, s.span,
-                                f"value assigned to {_show_target(var, chain, fields)} lies outside {tt}",
+                                f"value assigned to {_show_target(var, chain, fields)} lies outside {describe_type(tt)}",
                                 (("value", value),)))
         if all(c is not None for c in consts):
             return out + self.assign_element(self.slot_of(var, tuple(consts)), lo, width, value, actor, s.span)
@@ -604,7 +607,8 @@ class Lowering:
         ts = ir.TransitionSystem(name=self.m.name, params=params, vars=tuple(self.vars), init=(tuple(init),),
                                  actions=tuple(actions), properties=tuple(self.props), expects=tuple(expects),
                                  actors=tuple(self.m.actors), liveness=tuple(liveness), tables=tuple(tables),
-                                 checks=tuple(checks), layouts=layouts, notes=notes)
+                                 checks=tuple(checks), layouts=tuple(self.m.layouts.values()), lint=layouts,
+                                 notes=notes)
         found, diags = symmetries(ts, self.m)
         if diags:
             raise DiagnosticError(diags)

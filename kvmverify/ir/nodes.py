@@ -263,7 +263,8 @@ class TransitionSystem:
     liveness: tuple[Liveness, ...] = ()  # weak fairness: per ActionInstance with `fair` set
     tables: tuple[Table, ...] = ()
     checks: tuple[InputCheck, ...] = ()
-    layouts: tuple[LayoutFinding, ...] = ()
+    layouts: tuple[Layout, ...] = ()  # every register, word and struct layout: for explaining violations
+    lint: tuple[LayoutFinding, ...] = ()  # `layout:` properties: what the layout lint found
     notes: tuple[str, ...] = ()  # what lowering found that every result should say (an assert no step reaches)
 
     def prop(self, name: str) -> Property | None:

@@ -314,6 +314,17 @@ class RegisterDecl:
 
 
 @dataclass(frozen=True)
+class WordDecl:
+    """`word NAME : WIDTH { field @ bit }`: a register-like bit layout of a word in memory, with no MSR address
+    (PV EOI's flag word, steal time's `preempted` byte); a type for variables, never `write`n."""
+
+    span: Span
+    name: str
+    width: int
+    fields: tuple[RegField, ...]
+
+
+@dataclass(frozen=True)
 class StructField:
     span: Span
     name: str
@@ -456,7 +467,7 @@ class ExpectDecl:
     prop: str
 
 
-Decl = Union[ModelDecl, UseDecl, ParamDecl, OverrideDecl, TypeDecl, RegisterDecl, StructDecl, VarDecl, SlotDecl, ActorDecl,
+Decl = Union[ModelDecl, UseDecl, ParamDecl, OverrideDecl, TypeDecl, RegisterDecl, WordDecl, StructDecl, VarDecl, SlotDecl, ActorDecl,
              DefDecl, InvariantDecl, CoverDecl, ExpectDecl, LivenessDecl, DecideDecl, CheckDecl]
 
 

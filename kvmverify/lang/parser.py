@@ -212,6 +212,10 @@ class _ToAst(Transformer):
         name, addr, width, *fields = c
         return ast.RegisterDecl(self.s(meta), str(name), _int(addr), _int(width), tuple(fields))
 
+    def word_decl(self, meta, c):
+        name, width, *fields = c
+        return ast.WordDecl(self.s(meta), str(name), _int(width), tuple(fields))
+
     def struct_field(self, meta, c):
         name, ctype, count, offset = c
         return ast.StructField(self.s(meta), str(name), str(ctype), _int(count) if count is not None else None,
@@ -316,7 +320,7 @@ _TOKEN_NAMES = {
     "ADD_OP": "'+' or '-'", "MUL_OP": "'*', '/' or '%'", "UNARY_OP": "'!', '-' or '~'", "SHIFT_OP": "'<<' or '>>'",
     "QUANT": "'forall' or 'exists'", "VERDICT": "'violated', 'holds' or 'vacuous'", "FAIR": "'fair' or 'strong fair'", "SYMMETRIC": "'symmetric'",
     "LEADS_TO": "'leads_to'", "ALWAYS": "'always'", "EVENTUALLY": "'eventually'",
-    "AT": "'@'", "MORETHAN": "'>'", "LESSTHAN": "'<'", "QMARK": "'?'", "STAR": "'*'",
+    "DERIVED_NAME": "a derived property name (msr:REG)", "MORETHAN": "'>'", "LESSTHAN": "'<'", "QMARK": "'?'", "STAR": "'*'",
 }
 
 
@@ -344,7 +348,7 @@ def _token_text(tok: Token) -> str:
     return repr(str(tok))
 
 
-TOP_LEVEL = re.compile(r"^(model|use|param|override|type|register|struct|var|slot|actor|def|invariant|cover|"
+TOP_LEVEL = re.compile(r"^(model|use|param|override|type|register|word|struct|var|slot|actor|def|invariant|cover|"
                        r"expect|property|decide|check)\b", re.M)
 
 
@@ -442,8 +446,10 @@ def _syntax_diag(e: lark.exceptions.UnexpectedInput, file: str) -> Diagnostic:
             return Diagnostic("KV103", "error", "unexpected end of file", Span(file, line, col, line, col + 1),
                               f"expected {expected}")
         end = col + max(len(str(tok)), 1)
-        return Diagnostic("KV101", "error", f"unexpected {_token_text(tok)}", Span(file, line, col, line, end),
-                          f"expected {expected}")
+        hint = f"expected {expected}"
+        if str(tok) == "@" and "AT" in e.expected:  # `register X @ 0x... : 64`: `@` places fields, `at` registers
+            hint = "a register is placed with `at`: register NAME at 0x4b564d00 : 64 { ... }; `@` places its fields"
+        return Diagnostic("KV101", "error", f"unexpected {_token_text(tok)}", Span(file, line, col, line, end), hint)
     if isinstance(e, lark.exceptions.UnexpectedCharacters):
         ch = e.char if hasattr(e, "char") else "?"
         if ch == "'":

@@ -11,6 +11,8 @@ with the first step that fails and why.
 from __future__ import annotations
 
 import json
+import os
+import stat
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,26 +31,53 @@ KV_TRACE_BAD_STATE = "KV604"  # a state does not fit the model's variables and t
 KV_TRACE_BAD_ACTION = "KV605"  # a step names an action instance the model does not have
 KV_TRACE_BAD_PARAM = "KV606"  # a trace parameter the model does not declare, or a malformed one
 KV_TRACE_NO_PROPERTY = "KV607"  # the property the trace was exported for is gone (warning)
+KV_TRACE_TOO_BIG = "KV608"  # JSON beyond the limits: a huge number, nesting too deep
 
 
 def _file_span(path: str) -> Span:
     return Span(path, 1, 1, 1, 1)
 
 
+MAX_TRACE_BYTES = 64 << 20  # a 200-step trace of apf_int is about 1 MB
+
+
 def load_trace(path: str) -> dict[str, Any]:
-    """Read and shape-check an ITF file. Raises DiagnosticError (KV601-KV603)."""
+    """Read and shape-check an ITF file. Raises DiagnosticError (KV601-KV603, KV608).
+
+    The file type is checked before it is opened (a FIFO would block the open, /dev/zero never ends) and at most
+    MAX_TRACE_BYTES are read."""
+    def unreadable(why: str, hint: str | None = None) -> DiagnosticError:
+        return DiagnosticError([Diagnostic(KV_TRACE_UNREADABLE, "error", f"cannot read trace file '{path}': {why}",
+                                           _file_span(path), hint)])
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise unreadable(e.strerror or str(e))
+    if not stat.S_ISREG(st.st_mode):
+        kind = ("a directory" if stat.S_ISDIR(st.st_mode) else "a FIFO" if stat.S_ISFIFO(st.st_mode)
+                else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "not a regular file")
+        raise unreadable(f"it is {kind}", "replay reads an .itf.json file written by `check --trace-format itf`")
+    if st.st_size > MAX_TRACE_BYTES:
+        raise unreadable(f"it has {st.st_size} bytes, more than the {MAX_TRACE_BYTES >> 20} MiB a trace may have")
     try:
         with open(path, encoding="utf-8") as f:
-            text = f.read()
+            text = f.read(MAX_TRACE_BYTES + 1)
     except (OSError, UnicodeDecodeError) as e:
-        raise DiagnosticError([Diagnostic(KV_TRACE_UNREADABLE, "error", f"cannot read trace file '{path}': "
-                                          f"{getattr(e, 'strerror', None) or e}", _file_span(path))])
+        raise unreadable(getattr(e, "strerror", None) or str(e))
+    if len(text) > MAX_TRACE_BYTES:  # it grew while we read it
+        raise unreadable(f"it has more than the {MAX_TRACE_BYTES >> 20} MiB a trace may have")
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as e:
         raise DiagnosticError([Diagnostic(KV_TRACE_NOT_JSON, "error", f"the trace file is not JSON: {e.msg}",
                                           Span(path, e.lineno, e.colno, e.lineno, e.colno + 1),
                                           "export traces with `kvmverify check --trace-format itf --out DIR`")])
+    except (ValueError, RecursionError) as e:  # a number of more than 4300 digits, or arrays nested too deep
+        why = "it nests arrays or objects too deeply" if isinstance(e, RecursionError) else \
+            "it holds an integer too long to read (more than 4300 digits)"
+        raise DiagnosticError([Diagnostic(KV_TRACE_TOO_BIG, "error", f"the trace file is beyond kvmverify's limits: "
+                                          f"{why}", _file_span(path),
+                                          "ITF writes large integers as {\"#bigint\": \"...\"}; traces nest a few levels")])
     problems = shape_problems(doc)
     if problems:
         raise DiagnosticError([Diagnostic(KV_TRACE_NOT_ITF, "error", f"not an ITF trace: {p}", _file_span(path),
@@ -120,6 +149,22 @@ class StepReport:
     violated: list[str] = field(default_factory=list)  # properties this step (or its state) violates
 
 
+@dataclass(frozen=True)
+class ParamUse:
+    """A parameter value the replay applied, where it came from, and the model's own default."""
+
+    name: str
+    shown: str
+    default: str
+    source: str  # the trace | --param | the model
+
+
+def show_param(model, name: str, value: int) -> str:
+    """A param value as the transition system shows it (true/false, hex from 1024 on)."""
+    from ..ir.lower import _show_param
+    return _show_param(model.param_types[name], value)
+
+
 @dataclass
 class ReplayReport:
     model: str
@@ -129,6 +174,7 @@ class ReplayReport:
     violates: bool  # ... and its last step (or state) violates `property`
     first_problem: StepReport | None
     notes: list[str] = field(default_factory=list)
+    params: list[ParamUse] = field(default_factory=list)  # set by the caller, which knows where each came from
 
     @property
     def reproduced(self) -> bool:
@@ -275,6 +321,12 @@ def _check_step(ts, ex: Explorer, check_prop, prev, aid: int, state) -> tuple[st
 
 def render_report(r: ReplayReport, trace_path: str, style: Style = PLAIN) -> str:
     lines = [f"replay {trace_path} on model {r.model}" + (f", property {r.property}" if r.property else "")]
+    if r.params:
+        lines.append("  params applied: " + " ".join(f"{p.name}={p.shown}" for p in r.params))
+        differ = [f"{p.name}={p.shown} (from {p.source}; the model's default is {p.default})"
+                  for p in r.params if p.shown != p.default]
+        if differ:
+            lines.append("  not the model's defaults: " + ", ".join(differ))
     for s in r.steps:
         mark = "FAIL" if s.problem else "ok"
         extra = style.bad(f"   violates {', '.join(s.violated)}") if s.violated else ""
@@ -300,7 +352,8 @@ def report_json(r: ReplayReport, trace_path: str) -> dict[str, Any]:
             "violates": r.violates, "reproduced": r.reproduced,
             "steps": [{"index": s.index, "action": s.label, "ok": s.problem is None, "problem": s.problem,
                        "violates": s.violated} for s in r.steps],
-            "notes": r.notes}
+            "notes": r.notes,
+            "params": {p.name: {"value": p.shown, "default": p.default, "from": p.source} for p in r.params}}
 
 
 __all__ = ["load_trace", "replay", "render_report", "report_json", "ReplayReport", "action_label"]

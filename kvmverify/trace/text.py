@@ -5,7 +5,9 @@ from __future__ import annotations
 from ..check.types import show_value
 from ..engines.shared.result import CheckResult, PropertyResult, Trace
 from ..ir import nodes as ir
+from ..diagnostics import Sources, Span
 from ..ir.simplify import false_conjuncts, vars_read
+from .explain import violation_text
 
 STATUS_MARK = {"holds": "ok", "reached": "ok", "violated": "FAIL", "vacuous": "FAIL", "unknown": "??"}
 
@@ -80,6 +82,11 @@ def nonzero_dict(ts: ir.TransitionSystem, state: tuple[int, ...]) -> dict[str, s
     return out
 
 
+def call_text(a: ir.ActionInstance) -> str:
+    """An action instance as its actor's lane shows it: `post(x=2)`."""
+    return a.action + "(" + ", ".join(f"{n}={s}" for n, _, s in a.args) + ")"
+
+
 def action_label(ts: ir.TransitionSystem, action: int | None) -> str:
     return "initial state" if action is None else ts.actions[action].label
 
@@ -99,8 +106,7 @@ def render_trace(ts: ir.TransitionSystem, trace: Trace, prop: ir.Property | None
         lines.append(f"  {style.dim(f'{i:>{width}}')}  {style.bold(action_label(ts, step.action))}{marker}")
         indent = " " * (width + 6)
         if last and trace.violation is not None and prop is not None and prop.is_step:
-            detail = ", ".join(f"{k}={show_field(v, 64)}" for k, v in trace.violation.detail)
-            lines.append(f"{indent}" + style.bad(trace.violation.message + (f" ({detail})" if detail else "")))
+            lines.append(f"{indent}" + style.bad(violation_text(ts, prop, trace.violation)))
         if step.state is None:
             if last and prop is not None and prop.is_step:
                 lines.append(f"{indent}(the step stops here)")
@@ -145,12 +151,46 @@ def lasso_summary(trace: Trace) -> str:
 
 
 def witness(ts: ir.TransitionSystem, expr: ir.Expr, state: tuple[int, ...]) -> str:
-    """The values read by the false part of an invariant, so the reader sees why it fails."""
+    """The values read by the false part of an invariant, so the reader sees why it fails: of a register or
+    struct, only the fields it reads (all of them if it reads the whole value)."""
     shown: dict[str, str] = {}
     for part in false_conjuncts(expr, state)[:3]:
+        fields = _fields_read(part)
         for i in vars_read(part):
-            shown.update(decoded(ts.vars[i], state[i]))
+            values = decoded(ts.vars[i], state[i])
+            lows = fields.get(i)
+            layout = ts.vars[i].layout
+            if layout is not None and lows is not None:
+                keep = {f"{ts.vars[i].name}.{f.name}" for f in layout.fields if f.lo in lows}
+                values = {k: x for k, x in values.items() if k in keep} or values
+            shown.update(values)
     return ", ".join(f"{k} = {v}" for k, v in shown.items())
+
+
+def _fields_read(e: ir.Expr) -> dict[int, set[int] | None]:
+    """State variable -> the low bits of the fields an expression extracts from it (None: it reads the whole)."""
+    out: dict[int, set[int] | None] = {}
+
+    def walk(x) -> None:
+        if isinstance(x, ir.Extract) and isinstance(x.arg, ir.Var):
+            lows = out.setdefault(x.arg.index, set())
+            if lows is not None:
+                lows.add(x.lo)
+            return
+        if isinstance(x, ir.Var):
+            out[x.index] = None
+            return
+        for child in (getattr(x, "args", None) or ()):
+            walk(child)
+        for name in ("arg", "base", "value", "index"):
+            child = getattr(x, name, None)
+            if child is not None and not isinstance(child, int):
+                walk(child)
+        for child in getattr(x, "options", ()) or ():
+            walk(child)
+
+    walk(e)
+    return out
 
 
 def coverage_text(r: PropertyResult, invariants: list[str] = ()) -> str:
@@ -203,7 +243,8 @@ def _symbolic_stats(engine: str, depth: int) -> str:
     return f"symbolic: no states enumerated; longest trace {depth} step(s)"
 
 
-def render_result(ts: ir.TransitionSystem, result: CheckResult, traces: bool = True, style: Style = PLAIN) -> str:
+def render_result(ts: ir.TransitionSystem, result: CheckResult, traces: str | bool = "all", style: Style = PLAIN,
+                  sources: Sources | None = None) -> str:
     stateless = not ts.vars and not ts.actions and bool(ts.tables or ts.checks)  # only tables and checks
     if stateless:
         out = [f"model {ts.name}: {_count(len(ts.tables), 'decision table')}, {_count(len(ts.checks), 'check')} "
@@ -239,21 +280,66 @@ def render_result(ts: ir.TransitionSystem, result: CheckResult, traces: bool = T
                    f"property holds to one that breaks {', '.join(broken)}; the first state need not be reachable: "
                    "an invariant that excludes it strengthens the induction")
         out.append(render_trace(ts, trace).replace("initial state", "arbitrary state", 1))
-    if traces:
-        for r in result.results:
-            if r.status == "violated" and (r.witness is not None or r.findings):
-                exp = " (expected)" if r.as_expected else ""
-                out.append("")
-                out.append(style.bold(f"{r.prop.name} violated{exp}") + f" -- {r.prop.span}")
-                out.append(render_witness(r) if r.witness is not None else render_findings(r))
-            if r.status == "violated" and r.trace is not None:
-                p = r.prop
-                out.append("")
-                exp = " (expected)" if r.as_expected else ""
-                out.append(style.bold(f"{p.name} violated{exp}") + f" -- {p.span}")
-                out.append(f"  {p.description}" if p.kind != "invariant" else f"  invariant {p.name}")
-                out.append(render_trace(ts, r.trace, p, style))
+    for r in result.results:
+        if r.status != "violated" or (r.trace is None and r.witness is None and not r.findings) or not _shows_trace(r, traces):
+            continue
+        out.append("")
+        out.append(violation_report(ts, r, sources, style))
     return "\n".join(out) + "\n"
+
+
+TRACES = ("all", "unexpected", "none")  # which counterexamples a report prints
+
+
+def _shows_trace(r: PropertyResult, traces: str | bool) -> bool:
+    if traces is True or traces == "all":
+        return True
+    return traces == "unexpected" and not r.as_expected
+
+
+MAX_QUOTED_LINES = 12
+
+
+def source_lines(sources: Sources | None, span: Span | None, indent: str = "  ") -> list[str]:
+    """The source of a declaration, whole (a multi-line invariant too), numbered: `  25 | slot box.data : ...`;
+    at most MAX_QUOTED_LINES lines."""
+    if sources is None or span is None or span.line < 1:
+        return []
+    last = min(max(span.end_line, span.line), span.line + MAX_QUOTED_LINES - 1)
+    width = len(str(last))
+    out = []
+    for n in range(span.line, last + 1):
+        text = sources.line(span.file, n)
+        if text is None:
+            break
+        out.append(f"{indent}{n:>{width}} | {text.expandtabs(4).rstrip()}")
+    if out and span.end_line > last:
+        out.append(f"{indent}{' ' * width} | ... ({span.end_line - last} more lines)")
+    return out
+
+
+def violation_report(ts: ir.TransitionSystem, r: PropertyResult, sources: Sources | None = None,
+                     style: Style = PLAIN) -> str:
+    """A violated property as every text format shows it (check, the pytest plugin, JUnit, --trace-format text):
+    name and location, its source, what it means, then the shortest trace (or a check's input)."""
+    p = r.prop
+    exp = " (expected)" if r.as_expected else ""
+    out = [style.bold(f"{p.name} violated{exp}") + f" -- {p.span}"]
+    if r.witness is not None:
+        out.append(render_witness(r))
+        return "\n".join(out)
+    if r.findings:
+        out.append(render_findings(r))
+        return "\n".join(out)
+    quoted = source_lines(sources, p.span)
+    out.extend(quoted)
+    if p.kind != "invariant":
+        out.append(f"  {p.description}")
+    elif not quoted:
+        out.append(f"  invariant {p.name}")
+    assert r.trace is not None
+    out.append(render_trace(ts, r.trace, p, style))
+    return "\n".join(out)
 
 
 def _count(n: int, what: str) -> str:
@@ -279,4 +365,4 @@ def render_witness(r: PropertyResult) -> str:
     return "\n".join(out)
 
 
-__all__ = ["render_result", "render_witness", "render_findings", "render_trace", "result_line", "coverage_text", "state_dict", "decoded", "witness", "Style", "PLAIN"]
+__all__ = ["render_result", "violation_report", "source_lines", "TRACES", "render_witness", "render_findings", "render_trace", "result_line", "coverage_text", "state_dict", "decoded", "witness", "Style", "PLAIN"]

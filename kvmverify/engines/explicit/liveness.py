@@ -22,6 +22,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from ...ir import nodes as ir
+from ..shared.limits import PROGRESS_EVERY, Ticker
 from .codegen import compile_predicates
 from ..shared.result import Coverage, PropertyResult, Step, Trace, Violation
 
@@ -315,9 +316,11 @@ def _unwind(par: dict[int, tuple[int, int]], start: int, end: int) -> list[tuple
     return out
 
 
-def explore_graph(explorer, limits, interrupt, deadline):
+def explore_graph(explorer, limits, interrupt, deadline, progress=None):
     """BFS over the concrete states (no symmetry reduction: a lasso must close on the very same state), keeping
-    every transition. Returns states, BFS-tree arrays, the graph, the depth reached and the bound hit, if any."""
+    every transition. Returns states, BFS-tree arrays, the graph, the depth reached and the bound hit, if any.
+    `progress` hears about it every 16,384 states (phase "liveness graph")."""
+    tick = Ticker(progress, "liveness graph", every=0.0)
     succ = explorer.c.succ
     index: dict[tuple, int] = {}
     states: list[tuple] = []
@@ -343,6 +346,8 @@ def explore_graph(explorer, limits, interrupt, deadline):
                 bound = explorer._bound_hit(limits, len(states), deadline, interrupt)
                 if bound:
                     break
+                if sid & (PROGRESS_EVERY - 1) == 0:
+                    tick(states=len(states), depth=depth, transitions=len(g.tgt))
             out.clear()
             viol.clear()
             succ(states[sid], out, viol)
@@ -375,15 +380,24 @@ def fair_bits(actions, extra: int = 0) -> tuple[list[int], int]:
     return fair_bit, strong
 
 
-def limit_check(interrupt, deadline: float | None):
-    """stop() for LassoSearch: 'interrupted' after SIGINT, 'timeout' past the deadline, else None."""
-    def stop() -> str | None:
-        if interrupt is not None and interrupt.set:
+class LimitCheck:
+    """stop() for LassoSearch: 'interrupted' after SIGINT, 'timeout' past the deadline, else None. It is called
+    all through the lasso search, so it also reports progress (phase "fair lassos", about once a second, with
+    what `doing` names)."""
+
+    def __init__(self, interrupt, deadline: float | None, progress=None):
+        self.interrupt, self.deadline = interrupt, deadline
+        self.tick = Ticker(progress, "fair lassos")
+        self.doing = ""
+
+    def __call__(self) -> str | None:
+        self.tick(self.doing)
+        if self.interrupt is not None and self.interrupt.set:
             return "interrupted"
-        return "timeout" if deadline is not None and time.monotonic() > deadline else None
-    return stop
+        return "timeout" if self.deadline is not None and time.monotonic() > self.deadline else None
 
 
+limit_check = LimitCheck
 def not_goal(masks, n: int, pbit: int, gbit: int) -> tuple[bytearray, list[int]]:
     """From the predicate masks of the expanded states: the states where the goal is false (member), and those
     of them where the premise holds (the sources of a violating lasso)."""
@@ -397,21 +411,21 @@ def not_goal(masks, n: int, pbit: int, gbit: int) -> tuple[bytearray, list[int]]
     return member, sources
 
 
-def check_liveness(explorer, limits, interrupt, deadline
+def check_liveness(explorer, limits, interrupt, deadline, progress=None
                    ) -> tuple[dict[int, PropertyResult], str | None, tuple[str, ...]]:
     """A result per liveness property (by property id): violated with a lasso, holds (exhaustive search only), or
     unknown (a bound stopped the search before the graph was complete, or stopped the lasso search); the bound
     that stopped it, if any; notes (a premise that never holds makes a property hold vacuously)."""
     ts = explorer.ts
     expects = {name: verdict for name, verdict, _ in ts.expects}
-    states, parent, via, g, depth, bound = explore_graph(explorer, limits, interrupt, deadline)
+    states, parent, via, g, depth, bound = explore_graph(explorer, limits, interrupt, deadline, progress)
     exhaustive = bound is None
     preds = [e for lv in ts.liveness for inst in lv.instances for e in (inst.premise, inst.goal)]
     evaluate = compile_predicates(ts, preds)
     n, expanded = len(states), g.expanded
     masks = [evaluate(states[s]) for s in range(expanded)]
     fair_bit, strong = fair_bits(ts.actions)
-    stop = limit_check(interrupt, deadline)
+    stop = LimitCheck(interrupt, deadline, progress)
     search = LassoSearch(g, fair_bit, strong, stop)
     out: dict[int, PropertyResult] = {}
     notes: list[str] = []
@@ -420,12 +434,14 @@ def check_liveness(explorer, limits, interrupt, deadline
         prop = ts.properties[lv.prop]
         found: Trace | None = None
         premise_seen = False
+        stop.doing = prop.name
         stopped = bound is None and stop()
         for inst in lv.instances:
             pbit, gbit = bit, bit << 1
             bit <<= 2
             if found is not None or stopped:
                 continue
+            stop.doing = prop.name + (f" for {inst.label}" if inst.label else "")
             member, sources = not_goal(masks, n, pbit, gbit)
             premise_seen = premise_seen or any(m & pbit for m in masks)
             try:

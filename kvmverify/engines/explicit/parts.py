@@ -133,7 +133,8 @@ def run_parts(ts: ir.TransitionSystem, parts: list[Part], limits: Limits = Limit
         from .parts_liveness import part_liveness
         from .liveness import limit_check
         deadline = None if limits.timeout is None else started + limits.timeout
-        live, live_bound = part_liveness(ts, parts, limits, interrupt, deadline, limit_check(interrupt, deadline))
+        live, live_bound = part_liveness(ts, parts, limits, interrupt, deadline,
+                                         limit_check(interrupt, deadline, progress), progress)
     counts = tuple(r.stats.states for r in results)
     if bound is None:
         states = math.prod(counts)

@@ -30,11 +30,11 @@ from ..shared.result import Coverage, PropertyResult, Step, Trace
 class PartGraph:
     """One part's concrete state graph, with its runs as (action, part state) moves."""
 
-    def __init__(self, part, limits: Limits, interrupt: Interrupt | None, deadline: float | None):
+    def __init__(self, part, limits: Limits, interrupt: Interrupt | None, deadline: float | None, progress=None):
         self.part = part
         self.explorer = Explorer(part.system, symmetry=False)
         self.states, self.parent, self.via, self.g, self.depth, self.bound = explore_graph(
-            self.explorer, limits, interrupt, deadline)
+            self.explorer, limits, interrupt, deadline, progress)
         # one pseudo-action after the real ones: the stutter (another part moves), of no fairness
         self.fair_bit, self.strong = fair_bits(part.system.actions, extra=1)
         self.stutter = len(part.system.actions)
@@ -77,11 +77,11 @@ class PartGraph:
 
 
 def part_liveness(ts: ir.TransitionSystem, parts, limits: Limits, interrupt: Interrupt | None,
-                  deadline: float | None, stop) -> tuple[dict[int, PropertyResult], str | None]:
+                  deadline: float | None, stop, progress=None) -> tuple[dict[int, PropertyResult], str | None]:
     """A result for each liveness property; the bound that stopped the search, if one did (the properties then
     stay out of the result)."""
     part_of_var = {v: k for k, p in enumerate(parts) for v in p.vars}
-    graphs = [PartGraph(p, limits, interrupt, deadline) for p in parts]
+    graphs = [PartGraph(p, limits, interrupt, deadline, progress) for p in parts]
     bound = next((pg.bound for pg in graphs if pg.bound is not None), None)
     if bound is not None:
         return {}, bound

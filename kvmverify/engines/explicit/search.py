@@ -161,7 +161,7 @@ class Explorer:
         # liveness: fair lassos in the concrete graph, explored again without symmetry reduction and with its edges
         index.clear()  # traces need only states/parent/via: free the visited set before the liveness search
         live, live_bound, live_notes = ({}, None, ()) if not ts.liveness else check_liveness(self, limits, interrupt,
-                                                                                          deadline)
+                                                                                          deadline, progress)
         stats = Stats(len(states), transitions, max(reached, 0), time.monotonic() - started, peak_rss_mb())
         results = self._results(found, states, parent, via, stats, bound, live)
         resource_bound = bound if bound != "max-depth" else None

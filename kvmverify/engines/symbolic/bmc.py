@@ -11,7 +11,7 @@ from ...ir import nodes as ir
 from . import encode as E
 from .watchdog import trusted
 from ..explicit.search import Explorer
-from ..shared.limits import Interrupt
+from ..shared.limits import Interrupt, Ticker
 from ..shared.replay import replay
 from ..shared.result import CheckResult, Coverage, PropertyResult, Stats, Trace
 
@@ -90,16 +90,18 @@ class BMC:
         return out
 
     def search(self, props: list[ir.Property], depth: int, interrupt: Interrupt | None = None,
-               each_depth=None) -> tuple[dict[int, tuple[int, Trace]], int, str | None]:
+               each_depth=None, progress=None) -> tuple[dict[int, tuple[int, Trace]], int, str | None]:
         """Shortest traces (depth of the last state, trace) for the props that fail within `depth`; the depth
         fully searched; and what stopped the search early (timeout | interrupted), if anything. `each_depth(d)`
         runs after the queries of depth d (the lasso search)."""
         found: dict[int, tuple[int, Trace]] = {}
         pending = list(props)
+        tick = Ticker(progress, self.engine if self.engine == "bmc" else f"{self.engine}: shortest traces")
         for d in range(depth + 1):
             if interrupt is not None and interrupt.set:
                 return found, d - 1, "interrupted"
             here = [p for p in pending if not (p.is_step and d >= depth)]
+            tick(f"depth {d} of {depth}, {len(here)} open", depth=d, force=True)
             try:
                 for pid, t in self.at_depth(here, d).items():
                     found[pid] = (d, t)
@@ -142,7 +144,7 @@ def property_results(ts: ir.TransitionSystem, found: dict[int, Trace], proved: d
 
 
 def run_bmc(ts: ir.TransitionSystem, depth: int, timeout: float | None = None,
-            interrupt: Interrupt | None = None) -> CheckResult:
+            interrupt: Interrupt | None = None, progress=None) -> CheckResult:
     started = time.monotonic()
     deadline = started + timeout if timeout is not None else None
     engine = BMC(ts, deadline=deadline)
@@ -151,7 +153,7 @@ def run_bmc(ts: ir.TransitionSystem, depth: int, timeout: float | None = None,
         from .lasso import LassoSearch
         lassos = LassoSearch(engine, list(ts.liveness))
     found, reached, bound = engine.search(safety_and_covers(ts), depth, interrupt,
-                                          lassos.at_depth if lassos else None)
+                                          lassos.at_depth if lassos else None, progress)
     cov = Coverage("bounded", depth=max(reached, 0), bound=bound)
     notes: tuple[str, ...] = (f"BMC stopped by {bound}; no violation up to depth {max(reached, 0)}",) if bound else ()
     live: dict[int, PropertyResult] = {}

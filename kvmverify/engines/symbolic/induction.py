@@ -21,7 +21,7 @@ from . import encode as E
 from .watchdog import trusted
 from .bmc import BMC, OutOfTime, property_results, safety_and_covers
 from ..explicit.search import Explorer
-from ..shared.limits import Interrupt
+from ..shared.limits import Interrupt, Ticker
 from ..shared.result import CheckResult, Coverage, Stats, Step, Trace
 
 
@@ -41,7 +41,7 @@ def k_induction_step(enc: E.Encoding, props: list[ir.Property], k: int) -> tuple
 
 def run_induction(ts: ir.TransitionSystem, max_k: int, timeout: float | None = None,
                   explorer: Explorer | None = None, skip: frozenset[int] = frozenset(), engine: str = "induction",
-                  interrupt: Interrupt | None = None):
+                  interrupt: Interrupt | None = None, progress=None):
     """(traces of failing props, coverage of proved props, the CTI or None, k reached, bound).
 
     The safety properties (invariants, step properties) are one group, proved together; each cover is a group
@@ -56,7 +56,9 @@ def run_induction(ts: ir.TransitionSystem, max_k: int, timeout: float | None = N
     found: dict[int, Trace] = {}
     proved: dict[int, Coverage] = {}
     ctis: dict[int, tuple[Trace, tuple[str, ...]]] = {}
+    tick = Ticker(progress, "k-induction")
     for k in range(1, max_k + 1):
+        tick(f"k={k} of {max_k}, {sum(map(len, groups))} open", depth=k, force=True)
         if deadline is not None and time.monotonic() > deadline:
             return found, proved, _first(ctis), k - 1, "timeout"
         if interrupt is not None and interrupt.set:
@@ -112,9 +114,9 @@ def _step(enc: E.Encoding, props: list[ir.Property], k: int, deadline: float | N
 
 
 def check_induction(ts: ir.TransitionSystem, max_k: int, timeout: float | None = None,
-                    interrupt: Interrupt | None = None) -> CheckResult:
+                    interrupt: Interrupt | None = None, progress=None) -> CheckResult:
     started = time.monotonic()
-    found, proved, cti, k, bound = run_induction(ts, max_k, timeout, interrupt=interrupt)
+    found, proved, cti, k, bound = run_induction(ts, max_k, timeout, interrupt=interrupt, progress=progress)
     fallback = Coverage("cti", k=k, bound=bound) if cti is not None else Coverage("bounded", depth=k - 1,
                                                                                    bound=bound or "max-k")
     results = property_results(ts, found, proved, fallback)

@@ -23,7 +23,7 @@ from . import encode as E
 from .watchdog import trusted
 from .bmc import BMC, property_results, safety_and_covers
 from ..explicit.search import Explorer
-from ..shared.limits import Interrupt
+from ..shared.limits import Interrupt, Ticker
 from ..shared.result import CheckResult, Coverage, Stats, Trace
 from .show import show_formula
 
@@ -284,7 +284,8 @@ MAX_TRACE_DEPTH = 200
 
 
 def run_pdr(ts: ir.TransitionSystem, timeout: float | None = None, explorer: Explorer | None = None,
-            skip: frozenset[int] = frozenset(), engine: str = "pdr", interrupt: Interrupt | None = None
+            skip: frozenset[int] = frozenset(), engine: str = "pdr", interrupt: Interrupt | None = None,
+            progress=None
             ) -> tuple[dict[int, Trace], dict[int, Coverage], list[str]]:
     """Decide every property not in `skip`: traces for the failing ones, PDR coverage for the proved ones.
 
@@ -324,6 +325,8 @@ def run_pdr(ts: ir.TransitionSystem, timeout: float | None = None, explorer: Exp
             return "out of time"
         return None
 
+    tick = Ticker(progress, "pdr")
+    queries = 0
     while work:
         props = work.pop(0)
         for group in groups(props):
@@ -335,6 +338,9 @@ def run_pdr(ts: ir.TransitionSystem, timeout: float | None = None, explorer: Exp
                     notes.append(f"PDR {why} before it decided {', '.join(ts.properties[pid].name for pid in rest)}")
                 work = []
                 break
+            queries += 1
+            names = sorted({ob.prop.name for ob in group})
+            tick(f"query {queries}: {', '.join(names[:3])}{' ...' if len(names) > 3 else ''}", force=True)
             status, info = pdr_prove(enc, group, left())
             members = sorted({ob.prop.id for ob in group})
             if status == "proved":
@@ -352,6 +358,7 @@ def run_pdr(ts: ir.TransitionSystem, timeout: float | None = None, explorer: Exp
     proved: dict[int, Coverage] = {}
     for p in todo:
         if p.id in failed:
+            tick(f"shortest trace of {p.name} (BMC)", force=True)
             trace = shortest_trace(bmc, p, MAX_TRACE_DEPTH)
             if trace is not None:
                 found[p.id] = trace
@@ -365,10 +372,10 @@ def run_pdr(ts: ir.TransitionSystem, timeout: float | None = None, explorer: Exp
     return found, proved, notes
 
 
-def check_pdr(ts: ir.TransitionSystem, timeout: float | None = None, interrupt: Interrupt | None = None
-              ) -> CheckResult:
+def check_pdr(ts: ir.TransitionSystem, timeout: float | None = None, interrupt: Interrupt | None = None,
+              progress=None) -> CheckResult:
     started = time.monotonic()
-    found, proved, notes = run_pdr(ts, timeout, interrupt=interrupt)
+    found, proved, notes = run_pdr(ts, timeout, interrupt=interrupt, progress=progress)
     results = property_results(ts, found, proved, Coverage("pdr"))
     depth = max((t.length for t in found.values()), default=0)
     stats = Stats(0, 0, depth, time.monotonic() - started)
