@@ -87,7 +87,7 @@ class KvFile(pytest.File):
         self._result = None
         ts = self.system
         expects = {name: verdict for name, verdict, _ in ts.expects}
-        for p in [*ts.properties, *(c.prop for c in ts.checks)]:
+        for p in [*ts.properties, *(c.prop for c in ts.checks), *(f.prop for f in ts.lint)]:
             item = KvProperty.from_parent(self, name=p.name, prop=p)
             if expects.get(p.name) == "violated":
                 item.add_marker(pytest.mark.xfail(reason=f"the model says `expect violated {p.name}`",

@@ -111,10 +111,10 @@ def test_the_github_workflow_runs_from_the_wheel(venv, tmp_path):
         r = run_line(command, tmp_path, env)
         assert r.returncode == 0, (command, r.stdout[-2000:], r.stderr[-2000:])
     suites = ET.parse(tmp_path / "reports" / "kvmverify.xml").getroot().findall("testsuite")
-    assert sum(int(s.get("tests")) for s in suites) == 10
+    assert sum(int(s.get("tests")) for s in suites) == 12  # 5 properties, msr: and layout: per model
     plugin = ET.parse(tmp_path / "reports" / "pytest-models.xml").getroot()
     suite = plugin if plugin.tag == "testsuite" else plugin[0]
-    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("10", "0", "2")
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("12", "0", "2")
     assert (tmp_path / "summary.md").read_text().count("```mermaid") == 2
     write_models(tmp_path / "models", broken=BUGGY_UNANNOTATED)
     gate = next(r for r in runs if r.startswith("kvmverify check"))

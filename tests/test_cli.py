@@ -83,7 +83,7 @@ def test_json_document_shape():
     assert doc["stats"]["states"] == 137
     first = doc["properties"][0]
     assert set(first) == {"name", "kind", "status", "as_expected", "expected", "description", "location",
-                          "coverage", "trace", "input"}
+                          "coverage", "trace", "input", "findings"}
     assert first["location"] == {"file": "models/apf_int.kv", "line": 199, "column": 1}
 
 

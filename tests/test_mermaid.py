@@ -90,7 +90,7 @@ def test_the_job_summary(tmp_path, monkeypatch, chromium, mermaid_js):  # noqa: 
     code, _, _ = run("check", str(tmp_path / "models"), "-q")
     assert code == 1
     text = summary.read_text()
-    assert text.startswith("earlier step\n## kvmverify: 3 model(s), 15 result(s), 2 failed (exit code 1)\n")
+    assert text.startswith("earlier step\n## kvmverify: 3 model(s), 18 result(s), 2 failed (exit code 1)\n")
     assert "| ❌ | `" + models["c_broken"] + "` | `slot:box.data` | violated | shortest trace: 3 step(s) |" in text
     assert "| ✅ | `" + models["b_buggy"] + "` | `slot:box.data` | violated (expected) |" in text
     assert "### ❌ `slot:box.data` violated — `" + models["c_broken"] + ":25:1`" in text

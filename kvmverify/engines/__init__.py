@@ -49,8 +49,9 @@ def run_engine(ts: ir.TransitionSystem, name: str, options: Options = Options(),
         result = dataclasses.replace(result, notes=tuple(dict.fromkeys((*result.notes, *ts.notes))))
     if ts.lint:
         expects = {name: verdict for name, verdict, _ in ts.expects}
-        lint = tuple(PropertyResult(f.prop, "violated", Coverage("lint", states=len(f.findings)), None,
-                                    expects.get(f.prop.name), findings=f.findings) for f in ts.lint)
+        lint = tuple(PropertyResult(f.prop, "violated" if f.defects else "holds",
+                                    Coverage("lint", states=len(f.findings)), None, expects.get(f.prop.name),
+                                    findings=f.findings) for f in ts.lint)
         result = dataclasses.replace(result, results=result.results + lint)
     if not ts.checks or result.bound == "interrupted":
         return result

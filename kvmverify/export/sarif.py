@@ -181,10 +181,7 @@ def sarif_document(runs: list[ModelRun]) -> dict[str, Any]:
 
     seen: set[tuple] = set()
     for run in runs:
-        layout_found = {(code, span) for r in (run.result.results if run.result else ()) for code, _, span in r.findings}
         for d in (*run.errors, *run.warnings):
-            if (d.code, d.span) in layout_found:
-                continue  # reported below, as the result of its `layout:` property
             key = (d.code, d.span.file, d.span.line, d.span.col, d.message)
             if key in seen:
                 continue  # the same finding in a file several models use (a spec/ file): report it once
@@ -195,6 +192,8 @@ def sarif_document(runs: list[ModelRun]) -> dict[str, Any]:
         ts = run.system
         for r in run.result.results:
             p = r.prop
+            if p.kind == "layout":
+                continue  # its findings are results above, each at its field, once for a file several models use
             failing = r.status == "violated" or (r.status == "vacuous" and not r.as_expected)
             if not failing and r.as_expected:
                 continue
@@ -208,7 +207,7 @@ def sarif_document(runs: list[ModelRun]) -> dict[str, Any]:
                 # undecided (a bound hit): neither a failure nor a pass, shown as a note that says how far it got
                 "level": "note" if r.status == "unknown" else "error",
                 "message": {"text": text},
-                "locations": [_location(r.findings[0][2] if r.findings else p.span)],
+                "locations": [_location(p.span)],
                 "partialFingerprints": {"kvmverify/v1": _fingerprint(run.path, ts.name, p.name)},
                 "properties": {"model": ts.name, "property": p.name, "status": r.status,
                                "expected": r.expected, "params": {k: v for k, v, _ in ts.params}},

@@ -248,6 +248,12 @@ class LayoutFinding:
     prop: Property  # kind "layout"; its id follows the `check`s'
     findings: tuple[tuple[str, str, Span], ...]  # (code, message, where)
 
+    @property
+    def defects(self) -> bool:
+        """Overlapping, out-of-bounds or misaligned fields are defects: the property is violated. Bits or bytes
+        no field covers (KV405) are reserved or undocumented: noted, and the property holds."""
+        return any(code != "KV405" for code, _, _ in self.findings)
+
 
 @dataclass(frozen=True)
 class TransitionSystem:

@@ -211,6 +211,8 @@ def coverage_text(r: PropertyResult, invariants: list[str] = ()) -> str:
         if r.trace is not None and r.trace.loop is not None:
             what = lasso_summary(r.trace)
         cov = f"{what}; {cov}" if r.coverage.kind == "bounded" else what
+    elif r.status == "holds" and r.findings:  # a layout with bits no field covers: noted, not a defect
+        cov = "layout lint: only " + "; ".join(f"{code} at {span.file}:{span.line}" for code, _, span in r.findings)
     elif r.status == "reached":
         cov = f"reached in {r.trace.length} step(s)" if r.trace else "reached"
     elif r.status == "vacuous":

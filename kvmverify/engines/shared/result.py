@@ -107,7 +107,7 @@ class Coverage:
                 why = f", stopped by {self.bound}" if self.bound else ""
                 return f"no fair lasso up to depth {self.depth} (BMC{why}); only --engine explicit proves liveness"
             case "lint":
-                return f"layout lint, {self.states} finding(s)"
+                return f"layout lint, {self.states} finding(s)" if self.states else "layout lint"
             case "unsupported":
                 return "liveness: decided by --engine explicit (--engine bmc searches for lassos)"
         return self.kind
