@@ -281,19 +281,35 @@ def test_an_uncertified_pdr_answer_is_asked_again_with_other_seeds(monkeypatch):
     from kvmverify.engines.symbolic import pdr as P
     seeds = []
 
-    def once(enc, obs, timeout, seed):
+    def once(enc, obs, timeout, seed, fallback=0):
         seeds.append(seed)
         return ("proved", "x <= 5") if seed == 1 else ("uncertified", "fails its consecution check")
 
     monkeypatch.setattr(P, "_prove_once", once)
     assert P.pdr_prove(None, [], 10) == ("proved", "x <= 5") and seeds == [0, 1]
     seeds.clear()
-    def never(enc, obs, timeout, seed):
+    def never(enc, obs, timeout, seed, fallback=0):
         seeds.append(seed)
         return "uncertified", "no"
 
     monkeypatch.setattr(P, "_prove_once", never)
     assert P.pdr_prove(None, [], 10) == ("uncertified", "no") and seeds == [0, 1, 2]
+
+
+def test_an_internal_spacer_failure_is_asked_again_in_the_fallback_configurations(monkeypatch):
+    """z3 5.4.1's Spacer fails an assertion on some queries (tests/test_trust.py has one); the query is asked again
+    without interpolating unsat cores, then bit-blasted; a failure in all of them leaves the property undecided."""
+    from kvmverify.engines.symbolic import pdr as P
+    tried = []
+
+    def crash(enc, obs, timeout, seed, fallback=0):
+        tried.append(fallback)
+        return "failed", "unreachable"
+
+    monkeypatch.setattr(P, "_prove_once", crash)
+    status, why = P.pdr_prove(None, [], 10)
+    assert status == "unknown" and "Spacer failed internally (unreachable)" in why
+    assert tried == list(range(len(P.FALLBACKS)))
 
 
 def test_an_interrupted_z3_context_is_replaced_before_the_next_run():
