@@ -125,7 +125,7 @@ class KvProperty(pytest.Item):
             pytest.skip(f"{r.prop.name}: {verdict}")
         if r.expected == "violated" and r.status != "violated":
             return  # marked xfail(strict): passing here makes it XPASS(strict), a failure
-        if r.status == "violated" and (r.trace is not None or r.witness is not None):
+        if r.status == "violated" and (r.trace is not None or r.witness is not None or r.findings):
             raise KvViolation(violation_report(parent.system, r, parent.sources))
         if not r.as_expected:
             raise KvViolation(f"{r.prop.name}: {verdict} -- {r.prop.span}")

@@ -117,3 +117,13 @@ def test_bad_param_overrides(args, message):
 def test_bad_command_lines_exit_2(args):
     code, out, err = run_cli(*args)
     assert code == 2 and "usage:" in err and "Traceback" not in err + out
+
+
+def test_without_a_project_marker_the_working_directory_is_the_project(tmp_path, monkeypatch):
+    # a fresh directory of models (no .git yet): a bug variant's `use "../m.kv"` stays inside the project
+    (tmp_path / "models" / "m_bugs").mkdir(parents=True)
+    (tmp_path / "models" / "m.kv").write_text("model m\ntype Bit = 0 .. 1\nvar x : Bit = 0\n")
+    (tmp_path / "models" / "m_bugs" / "b.kv").write_text('model b\nuse "../m.kv"\n')
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run_cli("check", "models/m_bugs/b.kv")
+    assert code == 0 and "KV212" not in err, err

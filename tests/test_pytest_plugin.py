@@ -124,3 +124,20 @@ def test_a_failure_quotes_the_property_source(tmp_path):
     write_models(tmp_path / "models", broken=BUGGY_UNANNOTATED)
     code, out = pytest_run(tmp_path, "models")
     assert code == 1 and "  25 | slot box.data : empty 0, filled by host, emptied by guest" in out
+
+
+LAYOUT = """model lay
+struct S size 4 { a : u32 @ 0; b : u8 @ 4 }
+var s : S = 0
+actor A { action w() when s.a == 0 { s.a := 1 } }
+invariant i: true
+"""
+
+
+def test_a_layout_finding_is_a_failing_item_and_an_expected_one_an_expected_failure(tmp_path):
+    write_models(tmp_path / "models", lay=LAYOUT, lay_expected=LAYOUT + 'expect violated "layout:S"\n')
+    code, out = pytest_run(tmp_path, "models")
+    assert code == 1, out
+    assert "1 failed, 2 passed, 1 xfailed" in out
+    assert "FAILED models/lay.kv::layout:S" in out and "KV406" in out
+    assert "XFAIL models/lay_expected.kv::layout:S" in out

@@ -22,15 +22,18 @@ PROJECT_MARKERS = (".git", "pyproject.toml", "kvmverify.toml")
 
 
 def project_root(model: str) -> str:
-    """The nearest directory above the model that holds .git, pyproject.toml or kvmverify.toml; else the model's
-    own directory. `use` paths that leave it are reported: a check must not depend on files outside the project."""
+    """The nearest directory above the model that holds .git, pyproject.toml or kvmverify.toml; without one, the
+    working directory when the model lies under it (a fresh directory of models, `kvmverify check models/`, whose
+    bug variants `use "../model.kv"`), else the model's own directory. `use` paths that leave it are reported: a
+    check must not depend on files outside the project."""
     start = here = os.path.dirname(model)
     while True:
         if any(os.path.exists(os.path.join(here, m)) for m in PROJECT_MARKERS):
             return here
         parent = os.path.dirname(here)
         if parent == here:
-            return start
+            cwd = os.path.abspath(os.getcwd())
+            return cwd if os.path.commonpath([cwd, os.path.abspath(start)]) == cwd else start
         here = parent
 
 
