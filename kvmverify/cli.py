@@ -148,7 +148,7 @@ def build_parser(stdout: TextIO) -> _Parser:
     r.add_argument("--json", action="store_true", help="print the replay report as JSON")
     r.add_argument("--no-color", action="store_true", help="plain text even on a terminal (also: NO_COLOR=1)")
     r.add_argument("-q", "--quiet", action="store_true", help="no warnings on stderr")
-    sub.add_parser("lsp", help="run the language server for editors (stdio; needs pip install 'kvmverify[lsp]')",
+    sub.add_parser("lsp", help="run the language server for editors (stdio; needs pygls: pip install -e '.[lsp]' in a checkout)",
                    description="Serve the Language Server Protocol on stdin/stdout: diagnostics, hover, definition, "
                                "references, symbols, completion and a check action for .kv files (docs/editors.md).")
     k = sub.add_parser("completion", help="print a shell completion script: eval \"$(kvmverify completion bash)\"",
@@ -417,7 +417,8 @@ def _lsp(stderr: TextIO) -> int:
     except ImportError as e:
         missing = (e.name or "pygls").split(".")[0]
         stderr.write(f"kvmverify: error: the language server needs pygls ({missing} is not installed)\n"
-                     "  install it with: pip install 'kvmverify[lsp]'\n")
+                     "  install it with: pip install 'pygls>=2.0,<3' 'lsprotocol>=2025.0.0'\n"
+                     "  (or, from a kvmverify checkout: pip install -e '.[lsp]')\n")
         return EXIT_USAGE
     return serve()
 

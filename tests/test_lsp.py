@@ -307,4 +307,5 @@ def test_without_pygls_the_command_says_how_to_install_it(monkeypatch):
     code, out, err = run_cli("lsp")
     assert code == 2 and out == ""
     assert err == ("kvmverify: error: the language server needs pygls (pygls is not installed)\n"
-                   "  install it with: pip install 'kvmverify[lsp]'\n")
+                   "  install it with: pip install 'pygls>=2.0,<3' 'lsprotocol>=2025.0.0'\n"
+                   "  (or, from a kvmverify checkout: pip install -e '.[lsp]')\n")
