@@ -11,12 +11,16 @@ from .model import generate
 from .promela import TooBig
 
 
-def one(args: tuple[int, bool]) -> Outcome | None:
+def one(args: tuple[int, bool]) -> Outcome | str | None:
+    """The comparison of one seed's model; None when it is drawn again; the traceback's last line when comparing
+    it failed (a bug of the generator, the Promela writer or an engine: reported with its seed, never lost)."""
     seed, z3_engines = args
     try:
         return compare(seed, generate(seed), z3_engines=z3_engines)
     except TooBig:
         return None
+    except Exception as e:  # noqa: BLE001 -- one model's failure must not end a campaign of thousands
+        return f"{type(e).__name__}: {e}"
 
 
 @dataclass
@@ -28,7 +32,10 @@ class Campaign:
     models_by_pair: dict[str, int] = field(default_factory=dict)
     disagreements: list[tuple[int, str]] = field(default_factory=list)  # (seed, what)
 
-    def add(self, o: Outcome | None) -> None:
+    def add(self, o: Outcome | str | None, seed: int | None = None) -> None:
+        if isinstance(o, str):
+            self.disagreements.append((seed, f"crash: comparing the model raised {o}"))
+            return
         if o is None or not o.accepted:
             self.skipped += 1
             return
@@ -59,8 +66,8 @@ def run(seeds: list[int], z3_every: int = 0, jobs: int | None = None, want: int 
     jobs = jobs or os.cpu_count() or 1
     work = [(s, bool(z3_every) and i % z3_every == 0) for i, s in enumerate(seeds)]
     with ProcessPoolExecutor(jobs) as pool:
-        for o in pool.map(one, work, chunksize=4):
+        for (seed, _), o in zip(work, pool.map(one, work, chunksize=4)):
             if want is not None and out.models >= want:
                 break
-            out.add(o)
+            out.add(o, seed)
     return out

@@ -357,6 +357,8 @@ class Expander:
             fits = k(1)
         if fits != k(1):
             self.violations.append(("type_ok", land(*p.pc, neg(fits))))
+            if fits == k(0):
+                return  # the value never fits: the step stops here on every path (a[0] := -1, then a[a[0]])
             p = Path([*p.pc, fits], p.state, p.env)
         state = dict(p.state)
         if target[0] == "field":
