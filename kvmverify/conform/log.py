@@ -28,7 +28,7 @@ MAX_REPORTED = 20  # malformed lines reported one by one; the rest are counted
 TRACE_CMD = "trace-cmd report"
 FTRACE = "tracefs trace"
 
-_TASK = r"^\s*(?P<comm>.*)-(?P<pid>\d+)\s+(?:\(\s*(?:\d+|-+)\)\s+)?\[(?P<cpu>\d+)\]\s+"
+_TASK = r"^\s*(?P<comm>.*?)-(?P<pid>\d+)\s+(?:\(\s*(?:\d+|-+)\)\s+)?\[(?P<cpu>\d+)\]\s+"
 _TAIL = r"(?P<ts>\d+(?:\.\d+)?):\s+(?P<event>[A-Za-z_]\w*(?::[A-Za-z_]\w*)?):(?P<sep>\s*)(?P<fields>.*?)\s*$"
 # One line shape for both: trace-cmd report prints the flags only with -l (latency format), the tracefs file
 # unless its irq-info option is off; the formats differ in their headers (detect_format)
@@ -61,8 +61,9 @@ class TraceLog:
     warnings: list[Diagnostic] = field(default_factory=list)
 
 
-def read_trace(path: str, sources: Sources, fmt: str = "auto") -> TraceLog:
-    """Raises DiagnosticError (KV701 unreadable, KV702 malformed lines, KV703 no event at all)."""
+def read_trace(path: str, sources: Sources, fmt: str = "auto", wanted: set[str] | None = None) -> TraceLog:
+    """Raises DiagnosticError (KV701 unreadable, KV702 malformed lines, KV703 no event at all). The fields of
+    events are read for the names in `wanted` only (all of them without it): the others are only counted."""
     shown = display_path(path)
     where = Span(shown, 1, 1, 1, 1)
     if os.path.isdir(path) or (os.path.exists(path) and not os.path.isfile(path)):
@@ -92,7 +93,7 @@ def read_trace(path: str, sources: Sources, fmt: str = "auto") -> TraceLog:
                                           f"0x{data[e.start]:02x})", Span(shown, line, col, line, col + 1),
                                           "is this a text trace? `trace-cmd report` writes one")]) from None
     sources.texts[shown] = text
-    return parse_trace(text, shown, fmt)
+    return parse_trace(text, shown, fmt, wanted)
 
 
 def detect_format(lines: list[str]) -> str:
@@ -109,7 +110,7 @@ def detect_format(lines: list[str]) -> str:
     return TRACE_CMD
 
 
-def parse_trace(text: str, shown: str, fmt: str = "auto") -> TraceLog:
+def parse_trace(text: str, shown: str, fmt: str = "auto", wanted: set[str] | None = None) -> TraceLog:
     lines = text.splitlines()
     fmt = detect_format(lines) if fmt == "auto" else fmt
     pattern = _LINE
@@ -137,6 +138,9 @@ def parse_trace(text: str, shown: str, fmt: str = "auto") -> TraceLog:
                 errors.append(_malformed(line, n, shown))
             continue
         name = m.group("event").rsplit(":", 1)[-1]
+        if wanted is not None and name not in wanted:
+            events.append(Event(n, name, {}, "", int(m.group("cpu")), int(m.group("pid")), m.group("ts")))
+            continue
         raw = m.group("fields")
         tp = tracepoints.get(name)
         values = tp.parse(raw) if tp is not None else generic_fields(raw)

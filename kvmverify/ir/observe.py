@@ -24,6 +24,7 @@ class ObservedParam:
     size: int
     namespace: str  # ids of one namespace (the parameter's type) share their bindings
     shown: tuple[str, ...]  # each value as the model writes it
+    text: str = ""  # the argument's expression as written (`pid` for `v: id(pid)`)
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,8 @@ def _lower_one(low: Lowering, ts: ir.TransitionSystem, k: int, info: Observation
         name = getattr(t, "name", "") or f"{d.actor}.{d.action}.{a.param}"
         shown = tuple(show_value(t, lo + i) for i in range(size))
         expr = low.expr(a.expr, env) if a.expr is not None else None
-        params.append(ObservedParam(a.param, a.kind, expr, lo, size, name, shown))
+        text = (source_line(a.expr.span) if source_line is not None and a.expr is not None else None) or ""
+        params.append(ObservedParam(a.param, a.kind, expr, lo, size, name, shown, text))
     instances = {}
     for inst in ts.actions:
         if inst.actor == d.actor and inst.action == d.action:
