@@ -113,8 +113,13 @@ NOISE = [("kvm_exit", "vcpu {v} reason EPT_VIOLATION rip 0xffffffff81234567 info
 
 
 def render(lines: list[Line], fmt: str = "trace-cmd", noise: int = 0, seed: int = 0) -> str:
-    """The lines as `trace-cmd report` or the tracefs trace file print them; with `noise`, that many extra lines
-    of other events, comments and buffer headers in between."""
+    return render_numbered(lines, fmt, noise, seed)[0]
+
+
+def render_numbered(lines: list[Line], fmt: str = "trace-cmd", noise: int = 0, seed: int = 0) -> tuple[str, list[int]]:
+    """The lines as `trace-cmd report` or the tracefs trace file print them, and the line number of each; with
+    `noise`, that many extra lines of other events, comments and buffer headers in between."""
+    numbers: list[int] = []
     rng = random.Random(seed)
     out = []
     if fmt == "trace-cmd":
@@ -150,10 +155,93 @@ def render(lines: list[Line], fmt: str = "trace-cmd", noise: int = 0, seed: int 
             break
         ts += 0.000013
         out.append(_line(fmt, ln.comm, ln.pid, ln.cpu, ts, ln.event, ln.fields))
-    return "\n".join(out) + "\n"
+        numbers.append(len(out))
+    return "\n".join(out) + "\n", numbers
 
 
 def _line(fmt: str, comm: str, pid: int, cpu: int, ts: float, event: str, fields: str) -> str:
     if fmt == "trace-cmd":
         return f"{comm:>16}-{pid:<5} [{cpu:03d}] {ts:12.6f}: {event + ':':<26} {fields}"
     return f"{comm:>16}-{pid:<7} [{cpu:03d}] d..1. {ts:12.6f}: {event}: {fields}"
+
+
+# ------------------------------------------------------------------------------------------------ mutations
+# Each returns the mutated lines and the index (into them) of the line the log must stop conforming at, or None
+# when the run offers no place for it. A place is taken before the first 'not present' whose 'page ready' never
+# comes (a fault the random run left open): from there on, a 'page ready' for an unknown token could be that one.
+
+def _open_from(lines: list[Line], v: int) -> int:
+    readies = {ln.token for ln in lines if ln.event == "kvm_async_pf_ready" and ln.vcpu == v}
+    disables = [i for i, ln in enumerate(lines) if ln.action == "disable" and ln.vcpu == v]
+    for i, ln in enumerate(lines):
+        if ln.event == "kvm_async_pf_not_present" and ln.vcpu == v and ln.token not in readies \
+                and not any(d > i for d in disables):
+            return i
+    return len(lines)
+
+
+def _observed(ln: Line) -> bool:
+    return ln.action is not None and ln.event != "kvm_async_pf_completed"
+
+
+def ready_never_not_present(lines: list[Line], rng: random.Random):
+    """A 'page ready' for a token no 'not present' ever named, on a vCPU that has run."""
+    for _ in range(50):
+        v = rng.randrange(2)
+        seen = [i for i, ln in enumerate(lines) if ln.vcpu == v and _observed(ln)]
+        end = min(_open_from(lines, v), len(lines))
+        places = [i for i in range(len(lines)) if seen and seen[0] < i <= end]
+        if places:
+            i = places[rng.randrange(len(places))]
+            comm, pid, cpu = _thread(v)
+            fake = Line(comm, pid, cpu, "kvm_async_pf_ready", f"token {0xABC000 | v:#x} gva 0x7f00dead000",
+                        "page_ready", v, 0xABC000 | v)
+            return lines[:i] + [fake] + lines[i:], i
+    return None
+
+
+def second_ready_before_ack(lines: list[Line], rng: random.Random):
+    """A 'page ready' moved before the guest's ACK of the previous one: the token slot still holds an event."""
+    pairs = []
+    for i, ln in enumerate(lines):
+        if ln.event != "kvm_async_pf_ready":
+            continue
+        ack = next((j for j in range(i + 1, len(lines)) if lines[j].vcpu == ln.vcpu and lines[j].action ==
+                    "page_ready_irq"), None)
+        nxt = next((j for j in range(i + 1, len(lines)) if lines[j].vcpu == ln.vcpu and lines[j].event ==
+                    "kvm_async_pf_ready"), None)
+        if ack is not None and nxt is not None and ack < nxt and not any(
+                lines[j].vcpu == ln.vcpu and lines[j].action in ("disable", "enable") for j in range(i, nxt)):
+            pairs.append((i, ack, nxt))
+    if not pairs:
+        return None
+    i, ack, nxt = pairs[rng.randrange(len(pairs))]
+    moved = lines[nxt]
+    rest = lines[:nxt] + lines[nxt + 1:]
+    return rest[:ack] + [moved] + rest[ack:], ack
+
+
+def second_not_present(lines: list[Line], rng: random.Random):
+    """A 'not present' repeated for its token while that fault is still outstanding."""
+    places = [i for i, ln in enumerate(lines) if ln.event == "kvm_async_pf_not_present"]
+    if not places:
+        return None
+    i = places[rng.randrange(len(places))]
+    return lines[:i + 1] + [lines[i]] + lines[i + 1:], i + 1
+
+
+def ready_before_not_present(lines: list[Line], rng: random.Random):
+    """A fault's 'page ready' and its 'not present' swapped."""
+    pairs = []
+    for i, ln in enumerate(lines):
+        if ln.event == "kvm_async_pf_not_present" and i < _open_from(lines, ln.vcpu):
+            j = next((j for j in range(i + 1, len(lines)) if lines[j].event == "kvm_async_pf_ready"
+                      and lines[j].token == ln.token), None)
+            if j is not None:
+                pairs.append((i, j))
+    if not pairs:
+        return None
+    i, j = pairs[rng.randrange(len(pairs))]
+    out = list(lines)
+    out[i], out[j] = out[j], out[i]
+    return out, i

@@ -23,16 +23,28 @@ MAX_SHOWN_VALUES = 4
 class Candidate:
     observe: Observation
     label: str  # the action instance, or the observation's target when no instance could be formed
-    bindings: str  # the identifiers in force ("" without any)
     reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Possible:
+    """One configuration before the failing event: its bindings, its states summarised, why each candidate
+    action instance is not allowed there."""
+
+    bindings: str
+    states: int
+    summary: tuple[str, ...]
+    candidates: tuple[Candidate, ...]
 
 
 @dataclass(frozen=True)
 class Failure:
     index: int  # into the observed events
-    states: tuple[tuple, ...]  # the states of each part possible just before the event (closed), part by part
-    summary: tuple[str, ...]
-    candidates: tuple[Candidate, ...]
+    possible: tuple[Possible, ...]
+
+    @property
+    def candidates(self) -> tuple[Candidate, ...]:
+        return tuple(c for p in self.possible for c in p.candidates)
 
 
 def span_text(sources: Sources, span: Span) -> str:
@@ -54,12 +66,13 @@ def _conjuncts(e: ast.Expr | None) -> list[ast.Expr]:
     return [e]
 
 
-def summarize(ts: ir.TransitionSystem, groups: list[tuple[frozenset, list[tuple]]]) -> tuple[str, ...]:
-    """What the states share and where they differ, variable by variable (fields of registers and structs).
-    `groups` are (variables, states) per independent part: the states possible are every combination."""
-    same, differ, counts = [], [], []
+def summarize(ts: ir.TransitionSystem, groups: list[tuple[frozenset, list[tuple]]]) -> tuple[int, tuple[str, ...]]:
+    """How many states, what they share and where they differ, variable by variable (fields of registers and
+    structs). `groups` are (variables, states) per independent part: the states possible are every combination."""
+    same, differ, total, counts = [], [], 1, []
     for vars_, states in groups:
         counts.append(len(states))
+        total *= len(states)
         values: dict[str, list[str]] = {}
         for s in states:
             for i in sorted(vars_):
@@ -72,15 +85,12 @@ def summarize(ts: ir.TransitionSystem, groups: list[tuple[frozenset, list[tuple]
             if len(vs) > 1:
                 more = f", ... ({len(vs)} values)" if len(vs) > MAX_SHOWN_VALUES else ""
                 differ.append(f"{k} in {{{', '.join(sorted(vs)[:MAX_SHOWN_VALUES])}{more}}}")
-    total = 1
-    for c in counts:
-        total *= c
     how = f" ({' x '.join(map(str, counts))}: independent parts)" if len(counts) > 1 else ""
     out = [f"{total} state(s){how}; in every one: " + ("; ".join(same) + " (all else 0 / false / {} / Free)"
                                                          if same else "every variable 0 / false / {} / Free")]
     if differ:
         out.append("they differ in: " + "; ".join(differ))
-    return tuple(out)
+    return total, tuple(out)
 
 
 _QUIET = ("0", "false", "{}", "Free")
@@ -89,22 +99,19 @@ _QUIET = ("0", "false", "{}", "Free")
 def explain(search: ConformSearch, outcome: SearchOutcome, matches: list[Match], k: int, model: Model,
             sources: Sources, describe_binding) -> Failure:
     ts = search.ts
-    before = outcome.history[k]
     low = Lowering(model)
     low.flatten()
-    cands: list[Candidate] = []
-    groups: list[tuple[frozenset, list[tuple]]] = []
-    for cfg in before:
+    possible = []
+    for cfg in outcome.history[k]:
         closed = search.closed(cfg)
-        if not groups:
-            groups = [(p.vars, sorted(c)) for p, c in zip(search.parts, closed)]
-        shown_key = describe_binding(cfg.key) if len(before) > 1 else ""
+        total, summary = summarize(ts, [(p.vars, sorted(c)) for p, c in zip(search.parts, closed)])
+        cands: list[Candidate] = []
         for m in matches:
             o = search.obs[m.obs]
             guard = _conjuncts(model.observations[o.index].action.decl.guard)
             options = search.assignments(m, cfg.key, cfg)
             if not options:
-                cands.append(Candidate(o, o.label + "(...)", shown_key, tuple(_no_values(o, m, cfg.key))))
+                cands.append(Candidate(o, o.label + "(...)", tuple(_no_values(o, m, cfg.key))))
                 continue
             for values, _ in options:
                 inst = o.instances.get(values)
@@ -115,9 +122,9 @@ def explain(search: ConformSearch, outcome: SearchOutcome, matches: list[Match],
                 lowered = [(span_text(sources, c.span) or "guard", low.expr(c, env)) for c in guard]
                 part = search.parts[search.part_of[inst]]
                 states = sorted(closed[search.part_of[inst]])
-                cands.append(Candidate(o, a.label, shown_key, tuple(_guard_reasons(ts, part, inst, lowered, states))))
-    every = tuple(s for _, states in groups for s in states)
-    return Failure(k, every, summarize(ts, groups), tuple(cands))
+                cands.append(Candidate(o, a.label, tuple(_guard_reasons(ts, part, inst, lowered, states))))
+        possible.append(Possible(describe_binding(cfg.key), total, summary, tuple(cands)))
+    return Failure(k, tuple(possible))
 
 
 def _guard_reasons(ts: ir.TransitionSystem, part, inst: int, conjuncts, states) -> list[str]:
@@ -135,8 +142,8 @@ def _guard_reasons(ts: ir.TransitionSystem, part, inst: int, conjuncts, states) 
     for i, bad in sorted(first_false.items()):
         text, e = conjuncts[i]
         values = witness(ts, e, bad[0])
-        where = "every one" if len(bad) == n else f"{len(bad)} of the {n}"
-        out.append(f"`{text}` is false in {where} of the states" + (f" ({values})" if values else ""))
+        where = f"every one of the {n} states" if len(bad) == n else f"{len(bad)} of the {n} states"
+        out.append(f"`{text}` is false in {where}" + (f" (e.g. {values})" if values else ""))
     if enabled:
         stopped = [s for s in enabled if not part.expand(s)[1].get(inst)]
         if stopped:

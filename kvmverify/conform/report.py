@@ -112,15 +112,19 @@ def _failure_lines(run: ConformRun, style: Style) -> list[str]:
     text = (run.sources.line(run.log.path, ev.line) or "").rstrip()
     out = [f"    {ev.line} | {text}"]
     before = f"after {f.index} event(s)" if f.index else "before any event"
-    out.append(f"  the model states possible {before} (closed under the internal actions):")
-    out.extend(f"    {line}" for line in f.summary)
-    out.append("  none allows this event:")
-    for c in f.candidates:
-        where = f"{c.observe.span}"
-        out.append(f"    {c.label}  ({where}: {c.observe.text})")
-        if c.bindings:
-            out.append(f"      with {c.bindings}")
-        out.extend(f"      {r}" for r in c.reasons)
+    several = len(f.possible) > 1
+    out.append(f"  the model states possible {before}, closed under the internal actions"
+               + (f", in {len(f.possible)} ways of binding the log's identifiers:" if several else ":"))
+    for p in f.possible:
+        indent = "    "
+        if several:
+            out.append(f"    with {p.bindings}:")
+            indent = "      "
+        out.extend(f"{indent}{line}" for line in p.summary)
+        out.append(f"{indent[:-2]}  none allows this event:" if not several else f"{indent}none allows this event:")
+        for c in p.candidates:
+            out.append(f"{indent}  {c.label}  ({c.observe.span}: {c.observe.text})")
+            out.extend(f"{indent}    {r}" for r in c.reasons)
     return out
 
 
@@ -198,8 +202,9 @@ def result_json(run: ConformRun, exit_code: int) -> dict[str, Any]:
     if run.failure is not None:
         f = run.failure
         e = m.events[f.index]
-        doc["failure"] = {"event": f.index + 1, "line": e.line, "text": (run.sources.line(run.log.path, e.line) or "").strip(),
-                          "states": len(f.states), "summary": list(f.summary),
-                          "candidates": [{"action": c.label, "observe": str(c.observe.span), "bindings": c.bindings,
-                                          "reasons": list(c.reasons)} for c in f.candidates]}
+        doc["failure"] = {
+            "event": f.index + 1, "line": e.line, "text": (run.sources.line(run.log.path, e.line) or "").strip(),
+            "possible": [{"bindings": p.bindings, "states": p.states, "summary": list(p.summary),
+                          "candidates": [{"action": c.label, "observe": str(c.observe.span), "reasons": list(c.reasons)}
+                                         for c in p.candidates]} for p in f.possible]}
     return doc

@@ -82,6 +82,7 @@ class PartSearch:
         self.expanded: dict[tuple, tuple] = {}  # state -> (internal successors, {instance: successors})
         self.closures: dict[frozenset, frozenset] = {}
         self.steps: dict[frozenset, dict[int, frozenset]] = {}
+        self.largest = 0  # the largest closed set
         self.index = tuple(sorted(vars_))
         self.get = itemgetter(*self.index) if len(self.index) > 1 else (lambda s, i=self.index[0]: (s[i],))
 
@@ -127,6 +128,7 @@ class PartSearch:
                 if limit is not None and len(seen) > limit:
                     raise Stopped("max-states")
             c = self.closures[states] = intern(frozenset(seen))
+            self.largest = max(self.largest, len(c))
         return c
 
     def by_instance(self, closed: frozenset, intern) -> dict[int, frozenset]:
@@ -302,7 +304,6 @@ class ConformSearch:
         current = self.initial()
         history: list = []
         edges: list = []
-        largest = 0
         actions = [o.instances for o in self.obs]
         part_of = self.part_of
         parts = self.parts
@@ -370,7 +371,7 @@ class ConformSearch:
             outcome.processed = k + 1
         else:
             history.append(current)
-        outcome.largest = largest
+        outcome.largest = max(p.largest for p in self.parts)
         outcome.states_seen = sum(len(p.expanded) for p in self.parts)
         outcome.seconds = time.monotonic() - started
         return outcome
