@@ -198,3 +198,22 @@ def test_output_is_deterministic_across_hash_seeds(tmp_path):
                            capture_output=True, text=True, env=env, cwd=ROOT)
         outs.append(r.stdout)
     assert outs[0] == outs[1] and outs[0]
+
+
+def test_the_conform_docs_show_real_output():
+    """docs/conform.md's `$ kvmverify conform ...` block: each line it shows (but `...`) is in the real output, and
+    its excerpt of a failure is in the golden failure."""
+    import re
+    text = (ROOT / "docs" / "conform.md").read_text()
+    blocks = [body for _, body in re.findall(r"```(\w*)\n(.*?)```", text, re.S)]
+    shown = next(b for b in blocks if b.startswith("$ kvmverify conform"))
+    command, *lines = shown.splitlines()
+    _, out, _ = run_cli(*command.split()[2:], "-q")
+    for line in lines:
+        if line.strip() != "...":
+            assert line in out.splitlines(), line
+    failure = next(b for b in blocks if b.startswith("  does not conform at event"))
+    golden = (ROOT / "tests" / "golden" / "conform_early_ready.txt").read_text().splitlines()
+    for line in failure.splitlines():
+        if line.strip() != "...":
+            assert line in golden, line

@@ -149,8 +149,8 @@ def _argument(ck, a: ast.ObserveArg, t: FiniteT, scope: dict[str, Local]) -> Obs
             raise ck.error("KV301", f"argument '{a.name}' must be bool, found {vt}", e)
     elif fits(vt, t) == "no":
         raise ck.error("KV301", f"argument '{a.name}' must be {t}, found {vt}", e,
-                       "an event's value that lies outside the type when matched makes the event that action's "
-                       "impossible; a value that never can is an error")
+                       "a number outside the type is checked when an event is matched (that event cannot be this "
+                       "action); a value of another kind never fits")
     return ObservedArg(a.name, t, "value", e)
 
 

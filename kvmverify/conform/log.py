@@ -39,7 +39,7 @@ _SKIP = (re.compile(r"^\s*$"), re.compile(r"^\s*#"), re.compile(r"^cpus=\d+\s*$"
          re.compile(r"^\s*CPU \d+ is empty\s*$"), re.compile(r"^\s*trace-cmd: "))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Event:
     line: int
     name: str  # without a `kvm:` system prefix
@@ -129,7 +129,8 @@ def parse_trace(text: str, shown: str, fmt: str = "auto", wanted: set[str] | Non
             if lost:
                 log.lost.append((n, int(lost.group("cpu")), int(lost.group("n"))))
                 log.warnings.append(Diagnostic("KV704", "warning", f"the kernel lost {lost.group('n')} event(s) on "
-                                               f"CPU {lost.group('cpu')} here: the log has a hole", Span(shown, n, 1, n, len(line) + 1),
+                                               f"CPU {lost.group('cpu')} here: the log has a hole",
+                                               Span(shown, n, 1, n, len(line) + 1),
                                                "record again with a larger buffer (trace-cmd record -b 20000) or "
                                                "fewer events; a verdict after a hole is about an incomplete log"))
                 continue
@@ -137,11 +138,11 @@ def parse_trace(text: str, shown: str, fmt: str = "auto", wanted: set[str] | Non
             if bad <= MAX_REPORTED:
                 errors.append(_malformed(line, n, shown))
             continue
-        name = m.group("event").rsplit(":", 1)[-1]
+        comm, pid, cpu, _, ts, event, _, raw = m.groups()
+        name = event.rsplit(":", 1)[-1] if ":" in event else event
         if wanted is not None and name not in wanted:
-            events.append(Event(n, name, {}, "", int(m.group("cpu")), int(m.group("pid")), m.group("ts")))
+            events.append(Event(n, name, {}, comm, int(cpu), int(pid), ts))
             continue
-        raw = m.group("fields")
         tp = tracepoints.get(name)
         values = tp.parse(raw) if tp is not None else generic_fields(raw)
         if values is None:
@@ -152,10 +153,9 @@ def parse_trace(text: str, shown: str, fmt: str = "auto", wanted: set[str] | Non
                                          Span(shown, n, col, n, col + max(len(raw), 1)),
                                          f"the format of {name} in {tp.source}; was the line cut or edited?"))
             continue
-        cpu, pid = int(m.group("cpu")), int(m.group("pid"))
-        values["cpu"] = cpu
-        values["pid"] = pid
-        events.append(Event(n, name, values, m.group("comm").strip(), cpu, pid, m.group("ts")))
+        values["cpu"] = cpu_n = int(cpu)
+        values["pid"] = pid_n = int(pid)
+        events.append(Event(n, name, values, comm.strip(), cpu_n, pid_n, ts))
     if bad > MAX_REPORTED:
         errors.append(Diagnostic("KV702", "error", f"{bad - MAX_REPORTED} more malformed line(s) not shown",
                                  Span(shown, len(lines), 1, len(lines), 1)))

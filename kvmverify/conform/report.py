@@ -66,17 +66,18 @@ def render(run: ConformRun, style: Style = PLAIN) -> str:
     out.append("  " + mark(headline(run)))
     if run.replay_problem is not None:
         out.append(style.bad(f"  internal error: the witness does not replay: {run.replay_problem}"))
+    if run.failure is not None:
+        out.extend(_failure_lines(run, style))
     if run.bindings:
-        out.append("  identifiers, mapped by first appearance (a model value is reused once the identifier it stood "
-                   "for appears no more):")
+        before = "" if o.status == "conforms" else f" (by the run that explains the events before event {o.processed + 1})"
+        out.append(f"  identifiers, mapped by first appearance{before} (a model value is reused once the identifier "
+                   "it stood for appears no more):")
         names = [f"{b.source} {b.shown_raw}" for b in run.bindings]
         width = max(len(x) for x in names)
         for b, name in zip(run.bindings, names):
             out.append(f"    {name:<{width}} -> {b.namespace} {b.value}  (lines {b.first}-{b.last})")
     if o.status == "conforms" and run.witness is not None:
         out.extend(_witness_lines(run, style))
-    if run.failure is not None:
-        out.extend(_failure_lines(run, style))
     out.append(f"  search: {o.processed} of {len(m.events)} events, largest closed set {o.largest} states, "
                f"{o.states_seen} model states expanded"
                + (f", witness of {run.steps} steps replayed through the interpreter" if run.witness is not None

@@ -1,6 +1,7 @@
 """`kvmverify conform MODEL TRACE`: compile, read the log, search, and rebuild the witness or the failure."""
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass, field
 
 from ..check.model import Model
@@ -68,6 +69,19 @@ def conform(model_path: str, trace_path: str, overrides: dict[str, int], sources
             interrupt: Interrupt | None = None, symmetry: bool = True) -> ConformRun:
     """Raises DiagnosticError for a model or log that cannot be read (every diagnostic of the phase); `sources`
     keeps the text of every file read, for the diagnostics' carets."""
+    # a long log makes millions of small objects and no cycles: the cyclic collector would only rescan them
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _conform(model_path, trace_path, overrides, sources, fmt, max_states, timeout, interrupt, symmetry)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _conform(model_path: str, trace_path: str, overrides: dict[str, int], sources: Sources, fmt: str,
+             max_states: int | None, timeout: float | None, interrupt: Interrupt | None,
+             symmetry: bool) -> ConformRun:
     compiled = compile_model(model_path, overrides, sources)
     model, ts = compiled.model, compiled.system
     if not model.observations:

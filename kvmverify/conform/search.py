@@ -21,6 +21,7 @@ configuration cannot tell apart only the smallest is tried.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import time
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -45,8 +46,7 @@ class Config(NamedTuple):
     parts: tuple[frozenset, ...]
 
 
-@dataclass(frozen=True)
-class Edge:
+class Edge(NamedTuple):
     old: int  # index of the configuration before the event
     inst: int
     new: int  # index of the configuration after it
@@ -298,6 +298,18 @@ class ConformSearch:
 
     def run(self, matched: Matched, max_states: int | None = None, timeout: float | None = None,
             interrupt: Interrupt | None = None) -> SearchOutcome:
+        # The history keeps every configuration (millions of small objects for a long log) and makes no cycles:
+        # without the cyclic collector, which would scan all of them again and again, the search is 2-3x faster.
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return self._run(matched, max_states, timeout, interrupt)
+        finally:
+            if enabled:
+                gc.enable()
+
+    def _run(self, matched: Matched, max_states: int | None, timeout: float | None,
+             interrupt: Interrupt | None) -> SearchOutcome:
         started = time.monotonic()
         deadline = started + timeout if timeout is not None else None
         live = matched.live

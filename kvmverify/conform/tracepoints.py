@@ -25,11 +25,11 @@ class Tracepoint:
     source: str = ""
 
     def parse(self, text: str) -> dict[str, int] | None:
-        m = self.pattern.fullmatch(text.strip())
+        m = self.pattern.fullmatch(text)
         if m is None:
             return None
         out: dict[str, int] = {}
-        for name, raw in m.groupdict().items():
+        for name, raw in zip(self.fields, m.groups()):
             if raw is None:
                 out[name] = 0
             elif name in self.hex_fields:
@@ -37,7 +37,7 @@ class Tracepoint:
             elif name in _WORDS:
                 out[name] = _WORDS[name].get(raw, 1 if raw else 0)
             else:
-                out[name] = int(raw, 0) if not raw.startswith("-") else -int(raw[1:], 0)
+                out[name] = _number(raw)
         return out
 
 
@@ -71,6 +71,14 @@ TRACEPOINTS: dict[str, Tracepoint] = {t.name: t for t in (
         ("write", "ecx", "data", "exception"), ("ecx",), "arch/x86/kvm/trace.h"),
 )}
 
+def _number(raw: str) -> int:
+    """A decimal or 0x-hex number as TP_printk prints it (%d, %u, %#llx, 0x%llx); `007` reads as decimal."""
+    neg = raw.startswith("-")
+    digits = raw[1:] if neg else raw
+    v = int(digits, 16) if digits[:2] in ("0x", "0X") else int(digits, 10)
+    return -v if neg else v
+
+
 _PAIR = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*(?:=|:)?\s*(" + _NUM + r")\b")
 
 
@@ -78,5 +86,5 @@ def generic_fields(text: str) -> dict[str, int]:
     """`name value` and `name = value` pairs of an event kvmverify has no format for."""
     out: dict[str, int] = {}
     for name, raw in _PAIR.findall(text):
-        out.setdefault(name, int(raw, 0) if not raw.startswith("-") else -int(raw[1:], 0))
+        out.setdefault(name, _number(raw))
     return out
