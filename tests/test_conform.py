@@ -16,7 +16,7 @@ from conform_support import (compile_apf, ready_before_not_present, ready_never_
 from conftest import ROOT, check_golden, run_cli
 from kvmverify.conform.log import FTRACE, TRACE_CMD, parse_trace
 from kvmverify.conform.run import conform
-from kvmverify.diagnostics import DiagnosticError, Sources
+from kvmverify.diagnostics import Sources
 
 MODEL = "models/apf_int.kv"
 ASYNCPF = "tests/data/conform/asyncpf.trace-cmd.txt"
@@ -217,3 +217,22 @@ def test_the_conform_docs_show_real_output():
     for line in failure.splitlines():
         if line.strip() != "...":
             assert line in golden, line
+
+
+@pytest.mark.parametrize("seed", [21, 22])
+def test_parts_and_symmetry_change_the_cost_never_the_verdict(tmp_path, apf, seed):
+    """The search by independent parts and the symmetric choice of a new vCPU against the plain search over whole
+    states trying every value: same verdict, same failing event, on a log that conforms and a mutated one."""
+    from kvmverify.conform.match import match_events
+    from kvmverify.conform.search import ConformSearch
+    from kvmverify.ir.observe import lower_observations
+    gen = random_run(seed, 300, compiled=apf)
+    mutated, _ = second_not_present(gen.lines, random.Random(seed))
+    obs = lower_observations(apf.model, apf.system)
+    for lines in (gen.lines, mutated):
+        log = parse_trace(render(lines), "t.txt")
+        matched = match_events(apf.system, obs, log.events)
+        verdicts = {(parts, sym): ConformSearch(apf.system, obs, symmetry=sym, parts=parts).run(matched)
+                    for parts in (True, False) for sym in (True, False)}
+        assert len({(o.status, o.processed) for o in verdicts.values()}) == 1
+        assert len(verdicts[(True, True)].history[-1]) <= len(verdicts[(False, False)].history[-1])

@@ -78,9 +78,10 @@ def _observation(ck, d: ast.ObserveDecl) -> ObservationInfo | None:
     if action is None:
         if d.actor not in ck.m.actors:
             raise ck.error("KV201", f"unknown actor '{d.actor}'", _at(d.target_span), did_you_mean(d.actor, ck.m.actors))
-        names = [a.decl.name for a in ck.m.actions if a.actor == d.actor]
-        if d.action in names or d.action in ck.m.broken:
-            raise Unresolved()  # its own declaration had an error
+        names = [a.name for f in ck.loaded.files for x in f.decls if isinstance(x, ast.ActorDecl)
+                 and x.name == d.actor for a in x.actions]
+        if d.action in names:
+            raise Unresolved()  # declared, but its declaration had an error: reported there
         raise ck.error("KV201", f"actor {d.actor} has no action '{d.action}'", _at(d.target_span),
                        did_you_mean(d.action, names) or f"its actions: {', '.join(names) or 'none'}")
     if d.when is not None:

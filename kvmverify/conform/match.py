@@ -7,7 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from ..engines.explicit.codegen import _Gen
+from ..engines.explicit.codegen import python_expr
 from ..ir import nodes as ir
 from ..ir.observe import Observation
 from .log import Event
@@ -35,7 +35,6 @@ class Matched:
 def compile_matchers(ts: ir.TransitionSystem, observations: tuple[Observation, ...]):
     """One generated function per observation: fields -> None (its `when` is false, or a field is missing) or
     the raw argument values. Generated from the IR like the successor function: no model text reaches it."""
-    g = _Gen(ts)
     lines = []
     for o in observations:
         lines.append(f"def m{o.index}(F):")
@@ -45,9 +44,9 @@ def compile_matchers(ts: ir.TransitionSystem, observations: tuple[Observation, .
         lines.append("    except KeyError:")
         lines.append("        return None")
         if o.when is not None:
-            lines.append(f"    if not {g.expr(o.when)}:")
+            lines.append(f"    if not {python_expr(ts, o.when)}:")
             lines.append("        return None")
-        vals = ", ".join("None" if p.expr is None else g.expr(p.expr) for p in o.params)
+        vals = ", ".join("None" if p.expr is None else python_expr(ts, p.expr) for p in o.params)
         lines.append(f"    return ({vals}{',' if o.params else ''})")
     namespace: dict = {"__builtins__": {}}
     exec(compile("\n".join(lines) + "\n", f"<kvmverify:{ts.name}:observe>", "exec"), namespace)  # noqa: S102

@@ -1,6 +1,7 @@
 """The conformance result as text and JSON, and the witness as a trace file in any export format."""
 from __future__ import annotations
 
+import json
 import os
 import re
 from typing import Any
@@ -29,10 +30,6 @@ def _counts(d: dict[str, int]) -> str:
     return ", ".join(f"{name} {n}" for name, n in d.items())
 
 
-def _raw(r: int) -> str:
-    return hex(r) if r >= 1024 else str(r)
-
-
 def headline(run: ConformRun) -> str:
     o, m = run.outcome, run.matched
     n = len(m.events)
@@ -58,12 +55,16 @@ def render(run: ConformRun, style: Style = PLAIN) -> str:
         parts.append(f"{sum(m.unobserved.values())} not observed by the model ({_counts(m.unobserved)})")
     if m.filtered:
         parts.append(f"{sum(m.filtered.values())} matched no `when` ({_counts(m.filtered)})")
-    out.append(f"  log: {run.log.lines} lines, {total} events: " + "; ".join(parts))
+    out.append(f"  log: {run.log.lines} lines, {total} event{'' if total == 1 else 's'}: " + "; ".join(parts))
     for line, cpu, lost in run.log.lost:
         out.append(style.warn(f"  note: the kernel lost {lost} event(s) on CPU {cpu} at line {line}: the log is "
                               "incomplete there"))
     mark = style.good if o.status == "conforms" else style.bad if o.status == "not-conform" else style.warn
     out.append("  " + mark(headline(run)))
+    if not m.events:
+        observed = sorted({ob.event for ob in run.observations})
+        out.append(style.warn(f"  note: no event of the log is one the model observes ({', '.join(observed)}): "
+                              "the verdict says nothing; was the trace recorded with those events enabled?"))
     if run.replay_problem is not None:
         out.append(style.bad(f"  internal error: the witness does not replay: {run.replay_problem}"))
     if run.failure is not None:
@@ -157,7 +158,6 @@ def witness_files(run: ConformRun, formats: tuple[str, ...], out_dir: str) -> li
         if fmt == "text":
             body = render(run) + render_trace(run.system, run.witness) + "\n"
         elif fmt == "itf":
-            import json
             from ..export import itf
             doc = itf.trace_document(run.system, r, run.model_path)
             for st, ev in zip(doc["states"], run.step_events):  # a witness has a state at every step
@@ -165,7 +165,6 @@ def witness_files(run: ConformRun, formats: tuple[str, ...], out_dir: str) -> li
                     st["#meta"]["log"] = _log_ref(run, ev)
             body = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
         elif fmt == "json":
-            import json
             body = json.dumps(result_json(run, 0), indent=2) + "\n"
         else:
             body = trace_text(mr, r, fmt)

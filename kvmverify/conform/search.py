@@ -32,7 +32,6 @@ from ..engines.explicit.parts import independent_parts
 from ..engines.shared.limits import Interrupt
 from ..ir import nodes as ir
 from ..ir.observe import Observation
-from ..ir.symmetry import _permutation
 from .match import Match, Matched
 
 Key = tuple  # sorted ((namespace, raw), value, prefix) bindings; prefix: ((namespace, value), ...)
@@ -268,9 +267,10 @@ class ConformSearch:
         return kept
 
     def _swappable(self, slices, a: int, b: int, closed: tuple[frozenset, ...]) -> bool:
-        order = list(range(len(slices)))
-        order[a], order[b] = b, a
-        perm = _permutation(slices, order, len(self.ts.vars))
+        perm = list(range(len(self.ts.vars)))  # perm[i]: where state variable i goes when values a and b swap
+        for x, y in ((a, b), (b, a)):
+            for i, j in zip(slices[x], slices[y]):
+                perm[i] = j
         if len(closed) == 1:
             return all(_apply(perm, s) in closed[0] for s in closed[0])
         images = set()
