@@ -433,6 +433,19 @@ def _replay(args, stdout: TextIO, stderr: TextIO) -> int:
 
 
 def _conform(args, stdout: TextIO, stderr: TextIO, interrupt: Interrupt) -> int:
+    # a long log makes millions of small objects and no cycles: the cyclic collector would only rescan them (the
+    # report and the files are written while they are alive); they are freed by reference counting at the end
+    import gc
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _conform_command(args, stdout, stderr, interrupt)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _conform_command(args, stdout: TextIO, stderr: TextIO, interrupt: Interrupt) -> int:
     from .conform.report import render as render_conform
     from .conform.report import result_json as conform_json
     from .conform.report import witness_files

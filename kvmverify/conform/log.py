@@ -54,11 +54,20 @@ class Event:
 class TraceLog:
     path: str  # as shown in messages
     format: str
-    events: list[Event]
+    events: list[Event]  # the events whose fields were read (with `wanted`: those named in it)
     lines: int
     skipped: int  # headers, comments, blank lines
     lost: list[tuple[int, int, int]] = field(default_factory=list)  # (line, cpu, events lost)
     warnings: list[Diagnostic] = field(default_factory=list)
+    others: dict[str, int] = field(default_factory=dict)  # events not in `wanted`: how many of each
+    text_lines: list[str] = field(default_factory=list)  # the file's lines, for quoting them
+
+    @property
+    def total(self) -> int:
+        return len(self.events) + sum(self.others.values())
+
+    def line(self, n: int) -> str:
+        return self.text_lines[n - 1] if 0 < n <= len(self.text_lines) else ""
 
 
 def read_trace(path: str, sources: Sources, fmt: str = "auto", wanted: set[str] | None = None) -> TraceLog:
@@ -117,7 +126,8 @@ def parse_trace(text: str, shown: str, fmt: str = "auto", wanted: set[str] | Non
     events: list[Event] = []
     errors: list[Diagnostic] = []
     bad = 0
-    log = TraceLog(shown, fmt, events, len(lines), 0)
+    log = TraceLog(shown, fmt, events, len(lines), 0, text_lines=lines)
+    others = log.others
     tracepoints = TRACEPOINTS
     for n, line in enumerate(lines, 1):
         m = pattern.match(line)
@@ -141,7 +151,7 @@ def parse_trace(text: str, shown: str, fmt: str = "auto", wanted: set[str] | Non
         comm, pid, cpu, _, ts, event, _, raw = m.groups()
         name = event.rsplit(":", 1)[-1] if ":" in event else event
         if wanted is not None and name not in wanted:
-            events.append(Event(n, name, {}, comm, int(cpu), int(pid), ts))
+            others[name] = others.get(name, 0) + 1
             continue
         tp = tracepoints.get(name)
         values = tp.parse(raw) if tp is not None else generic_fields(raw)
@@ -161,7 +171,7 @@ def parse_trace(text: str, shown: str, fmt: str = "auto", wanted: set[str] | Non
                                  Span(shown, len(lines), 1, len(lines), 1)))
     if errors:
         raise DiagnosticError([*log.warnings, *errors])
-    if not events:
+    if not events and not others:
         raise DiagnosticError([*log.warnings, Diagnostic(
             "KV703", "error", f"'{shown}' holds no trace event ({len(lines)} line(s))", Span(shown, 1, 1, 1, 1),
             "record with: trace-cmd record -e kvm:kvm_async_pf_\\* -e kvm:kvm_msr, then trace-cmd report > FILE")])

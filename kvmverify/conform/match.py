@@ -53,14 +53,16 @@ def compile_matchers(ts: ir.TransitionSystem, observations: tuple[Observation, .
     return [namespace[f"m{o.index}"] for o in observations]
 
 
-def match_events(ts: ir.TransitionSystem, observations: tuple[Observation, ...], events: list[Event]) -> Matched:
+def match_events(ts: ir.TransitionSystem, observations: tuple[Observation, ...], events: list[Event],
+                 others: dict[str, int] | None = None) -> Matched:
+    """`others`: events the reader already set aside (no observation names them), by name."""
     fns = compile_matchers(ts, observations)
     by_event: dict[str, list[int]] = defaultdict(list)
     for o in observations:
         by_event[o.event].append(o.index)
     kept: list[Event] = []
     matches: list[list[Match]] = []
-    unobserved: dict[str, int] = defaultdict(int)
+    unobserved: dict[str, int] = defaultdict(int, others or {})
     filtered: dict[str, int] = defaultdict(int)
     live: dict[tuple, tuple[int, int]] = {}
     ids = {o.index: [(i, p.namespace) for i, p in enumerate(o.params) if p.kind == "id"] for o in observations}

@@ -16,12 +16,13 @@ from ..trace.text import PLAIN, Style, render_trace
 from .run import ConformRun
 
 MAX_SHOWN_STEPS = 300  # a longer witness is summarised; --out DIR --trace-format text writes it whole
+MAX_SHOWN_BINDINGS = 20  # likewise the identifiers (a long log has thousands of tokens); --json lists them all
 _EVENT_TEXT = re.compile(r"\d+(?:\.\d+)?:\s+(.*\S)\s*$")
 
 
 def event_text(run: ConformRun, line: int) -> str:
     """`kvm_async_pf_ready: token 0x1000 gva 0x7f001000`: the event part of a log line."""
-    text = run.sources.line(run.log.path, line) or ""
+    text = run.log.line(line)
     m = _EVENT_TEXT.search(text)
     return re.sub(r"\s+", " ", m.group(1) if m else text.strip())
 
@@ -45,7 +46,7 @@ def headline(run: ConformRun) -> str:
 
 def render(run: ConformRun, style: Style = PLAIN) -> str:
     m, o, ts = run.matched, run.outcome, run.system
-    total = len(run.log.events)
+    total = run.log.total
     out = [style.bold(f"model {ts.name}") + f" ({run.model_path}), trace {run.log.path} ({run.log.format})"]
     params = " ".join(f"{n}={s}" for n, _, s in ts.params)
     if params:
@@ -73,10 +74,13 @@ def render(run: ConformRun, style: Style = PLAIN) -> str:
         before = "" if o.status == "conforms" else f" (by the run that explains the events before event {o.processed + 1})"
         out.append(f"  identifiers, mapped by first appearance{before} (a model value is reused once the identifier "
                    "it stood for appears no more):")
-        names = [f"{b.source} {b.shown_raw}" for b in run.bindings]
+        shown = run.bindings[:MAX_SHOWN_BINDINGS]
+        names = [f"{b.source} {b.shown_raw}" for b in shown]
         width = max(len(x) for x in names)
-        for b, name in zip(run.bindings, names):
+        for b, name in zip(shown, names):
             out.append(f"    {name:<{width}} -> {b.namespace} {b.value}  (lines {b.first}-{b.last})")
+        if len(run.bindings) > len(shown):
+            out.append(f"    ... and {len(run.bindings) - len(shown)} more (--json lists every one)")
     if o.status == "conforms" and run.witness is not None:
         out.extend(_witness_lines(run, style))
     out.append(f"  search: {o.processed} of {len(m.events)} events, largest closed set {o.largest} states, "
@@ -111,7 +115,7 @@ def _failure_lines(run: ConformRun, style: Style) -> list[str]:
     f = run.failure
     assert f is not None
     ev = run.matched.events[f.index]
-    text = (run.sources.line(run.log.path, ev.line) or "").rstrip()
+    text = run.log.line(ev.line).rstrip()
     out = [f"    {ev.line} | {text}"]
     before = f"after {f.index} event(s)" if f.index else "before any event"
     several = len(f.possible) > 1
@@ -184,7 +188,7 @@ def result_json(run: ConformRun, exit_code: int) -> dict[str, Any]:
         "version": JSON_VERSION, "exit_code": exit_code, "model": ts.name, "file": run.model_path,
         "params": typed_params(ts), "trace": run.log.path, "format": run.log.format, "status": o.status,
         "headline": headline(run),
-        "log": {"lines": run.log.lines, "events": len(run.log.events), "observed": len(m.events),
+        "log": {"lines": run.log.lines, "events": run.log.total, "observed": len(m.events),
                 "not_observed": m.unobserved, "filtered": m.filtered,
                 "lost": [{"line": line, "cpu": cpu, "events": n} for line, cpu, n in run.log.lost]},
         "events_explained": o.processed, "model_steps": run.steps,
@@ -203,7 +207,7 @@ def result_json(run: ConformRun, exit_code: int) -> dict[str, Any]:
         f = run.failure
         e = m.events[f.index]
         doc["failure"] = {
-            "event": f.index + 1, "line": e.line, "text": (run.sources.line(run.log.path, e.line) or "").strip(),
+            "event": f.index + 1, "line": e.line, "text": run.log.line(e.line).strip(),
             "possible": [{"bindings": p.bindings, "states": p.states, "summary": list(p.summary),
                           "candidates": [{"action": c.label, "observe": str(c.observe.span), "reasons": list(c.reasons)}
                                          for c in p.candidates]} for p in f.possible]}

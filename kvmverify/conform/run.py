@@ -92,7 +92,7 @@ def _conform(model_path: str, trace_path: str, overrides: dict[str, int], source
             "(docs/conform.md)")])
     observations = lower_observations(model, ts, lambda span: span_text(sources, span))
     log = read_trace(trace_path, sources, fmt, {o.event for o in observations})
-    matched = match_events(ts, observations, log.events)
+    matched = match_events(ts, observations, log.events, log.others)
     search = ConformSearch(ts, observations, symmetry=symmetry)
     outcome = search.run(matched, max_states, timeout, interrupt)
     run = ConformRun(model_path, log.path, sources, model, ts, observations, log, matched, outcome,

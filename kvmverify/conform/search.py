@@ -279,6 +279,38 @@ class ConformSearch:
         return images == set().union(*closed)  # parts map onto parts: their states (others at init) likewise
 
     # ------------------------------------------------------------------------------------------ the search
+    def _single(self, cfg: Config, m: Match, dying: frozenset, limit: int | None):
+        """One configuration and one match whose identifiers are all bound: ([the configuration after], the
+        instance), False when no state allows it, None when the general way is needed (a Stopped may escape)."""
+        key = cfg.key
+        bound = self.bound_of.get(key)
+        if bound is None:
+            bound = self.bound_of[key] = {b[0]: (b[1], b[2]) for b in key}
+        values = []
+        for kind, ns, lo, hi, r in zip(self.kinds[m.obs], self.spaces[m.obs], self.los[m.obs], self.his[m.obs],
+                                       m.raws):
+            if kind == "id":
+                b = bound.get((ns, r))
+                if b is None:
+                    return None
+                values.append(b[0])
+            elif kind == "value" and lo <= r < hi:
+                values.append(r)
+            else:
+                return None
+        inst = self.obs[m.obs].instances.get(tuple(values))
+        if inst is None:
+            return False
+        p = self.part_of[inst]
+        parts = cfg.parts
+        after = self.afters.get((parts[p], inst), False)
+        if after is False:
+            after = self.after(p, parts[p], inst, limit)
+        if not after:
+            return False
+        new = self.rekey(key, (), dying) if dying else key
+        return [Config(new, parts[:p] + (after,) + parts[p + 1:])], inst
+
     def rekey(self, key: Key, fresh: tuple, dying: frozenset) -> Key:
         """The bindings after an event: those it made, less those of identifiers it was the last appearance of."""
         m = (key, fresh, dying)
@@ -334,6 +366,20 @@ class ConformSearch:
                 if deadline is not None and time.monotonic() > deadline:
                     outcome.status, outcome.bound = "undecided", "timeout"
                     break
+            if len(current) == 1 and len(found) == 1:  # the common case, without the bookkeeping below
+                try:
+                    step = self._single(current[0], found[0], dying, max_states)
+                except Stopped as stop:
+                    outcome.status, outcome.bound = "undecided", stop.bound
+                    break
+                if step is not None:
+                    if step is False:
+                        outcome.status = "not-conform"
+                        break
+                    current, inst = step
+                    edges.append([Edge(0, inst, 0)])
+                    outcome.processed = k + 1
+                    continue
             merged: dict[tuple, set] = {}  # (new key, part, other parts) -> states of that part
             order: list[tuple] = []
             here: list[tuple] = []
