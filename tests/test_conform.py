@@ -236,3 +236,24 @@ def test_parts_and_symmetry_change_the_cost_never_the_verdict(tmp_path, apf, see
                     for parts in (True, False) for sym in (True, False)}
         assert len({(o.status, o.processed) for o in verdicts.values()}) == 1
         assert len(verdicts[(True, True)].history[-1]) <= len(verdicts[(False, False)].history[-1])
+
+
+def test_the_backward_witness_is_a_run_that_explains_the_log_too(apf):
+    """The fallback when the forward rebuild reaches a state with no future: a run of the model (replayed by the
+    interpreter) whose observed steps are the log's events, in order."""
+    from kvmverify.conform.match import match_events
+    from kvmverify.conform.search import ConformSearch
+    from kvmverify.conform.witness import _backward
+    from kvmverify.engines.explicit.search import Explorer
+    from kvmverify.engines.shared.replay import path_problem
+    from kvmverify.ir.observe import lower_observations
+    gen = random_run(31, 300, compiled=apf)
+    obs = lower_observations(apf.model, apf.system)
+    matched = match_events(apf.system, obs, parse_trace(render(gen.lines), "t.txt").events)
+    search = ConformSearch(apf.system, obs)
+    outcome = search.run(matched)
+    steps = _backward(search, outcome)
+    assert path_problem(Explorer(apf.system), [s for _, s, _ in steps], [i for i, _, _ in steps[1:]]) is None
+    assert [ev for _, _, ev in steps if ev is not None] == list(range(len(matched.events)))
+    assert [apf.system.actions[i].action for i, _, ev in steps if ev is not None] == \
+        [ln.action for ln in gen.lines if ln.action]
