@@ -148,6 +148,27 @@ def build_parser(stdout: TextIO) -> _Parser:
     r.add_argument("--json", action="store_true", help="print the replay report as JSON")
     r.add_argument("--no-color", action="store_true", help="plain text even on a terminal (also: NO_COLOR=1)")
     r.add_argument("-q", "--quiet", action="store_true", help="no warnings on stderr")
+    f = sub.add_parser("conform", help="does a recorded KVM trace conform to the model? (its `observe` declarations)",
+                       description="Search for a run of MODEL that explains TRACE, the text of `trace-cmd report` or "
+                                   "of /sys/kernel/tracing/trace: every event an `observe` declaration names is one "
+                                   "step of that action, the model's other actions happen in between (docs/conform.md).")
+    f.add_argument("model", metavar="MODEL", help=".kv file with `observe` declarations")
+    f.add_argument("trace", metavar="TRACE", help="trace text (trace-cmd report > FILE, or a copy of the tracefs trace file)")
+    f.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a `param` of the model (repeatable), e.g. --param NTOKEN=3")
+    f.add_argument("--format", choices=("auto", "trace-cmd", "tracefs"), default="auto",
+                   help="the trace's text format (default: from its header)")
+    f.add_argument("--max-states", type=_positive_int, metavar="N", default=None,
+                   help="stop (exit 4) when the states possible before one event pass N (default 1000000)")
+    f.add_argument("--timeout", type=_seconds, metavar="SECONDS", help="stop after this long (exit 4)")
+    f.add_argument("--no-symmetry", action="store_true",
+                   help="try every free value of a `symmetric` type for a new identifier, not one per class")
+    f.add_argument("--json", action="store_true", help="print the result as JSON")
+    f.add_argument("--out", metavar="DIR", help="write the witness run to a file in DIR (see --trace-format)")
+    f.add_argument("--trace-format", type=_trace_formats, default=None, metavar="FMT[,FMT]",
+                   help="text | itf | html | json | mermaid (comma-separated) for --out (default: text)")
+    f.add_argument("--no-color", action="store_true", help="plain text even on a terminal (also: NO_COLOR=1)")
+    f.add_argument("-q", "--quiet", action="store_true", help="no timing line and no warnings on stderr")
     sub.add_parser("lsp", help="run the language server for editors (stdio; needs pygls: pip install -e '.[lsp]' in a checkout)",
                    description="Serve the Language Server Protocol on stdin/stdout: diagnostics, hover, definition, "
                                "references, symbols, completion and a check action for .kv files (docs/editors.md).")
@@ -411,6 +432,66 @@ def _replay(args, stdout: TextIO, stderr: TextIO) -> int:
     return EXIT_OK if report.reproduced else EXIT_VIOLATED
 
 
+def _conform(args, stdout: TextIO, stderr: TextIO, interrupt: Interrupt) -> int:
+    # a long log makes millions of small objects and no cycles: the cyclic collector would only rescan them (the
+    # report and the files are written while they are alive); they are freed by reference counting at the end
+    import gc
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _conform_command(args, stdout, stderr, interrupt)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _conform_command(args, stdout: TextIO, stderr: TextIO, interrupt: Interrupt) -> int:
+    from .conform.report import render as render_conform
+    from .conform.report import result_json as conform_json
+    from .conform.report import witness_files
+    from .conform.run import DEFAULT_MAX_STATES, conform
+    overrides = _overrides(args.param)
+    if args.trace_format and not args.out:
+        raise DiagnosticError([Diagnostic("KV503", "error", f"--trace-format {','.join(args.trace_format)} writes "
+                                          "files: give the directory with --out DIR", NO_SPAN,
+                                          "e.g. --trace-format itf,html --out witness/")])
+    if args.out:
+        check_output_dir(args.out)
+    fmt = {"trace-cmd": "trace-cmd report", "tracefs": "tracefs trace"}.get(args.format, "auto")
+    started = time.monotonic()
+    sources = Sources()
+    try:
+        run = conform(args.model, args.trace, overrides, sources, fmt,
+                      args.max_states if args.max_states is not None else DEFAULT_MAX_STATES, args.timeout,
+                      interrupt, symmetry=not args.no_symmetry)
+    except DiagnosticError as e:
+        stderr.write(render(e.diagnostics, sources))
+        if args.json:
+            stdout.write(json.dumps(json_document([], list(e.diagnostics), EXIT_USAGE), indent=2) + "\n")
+        return EXIT_USAGE
+    if run.warnings and not args.quiet:
+        stderr.write(render(run.warnings, run.sources))
+    code = {"conforms": EXIT_OK, "not-conform": EXIT_VIOLATED}.get(run.status, EXIT_BOUND)
+    if run.outcome.bound == "interrupted":
+        code = EXIT_INTERRUPTED
+    if run.replay_problem is not None:
+        code = EXIT_INTERNAL
+    if args.json:
+        stdout.write(json.dumps(conform_json(run, code), indent=2) + "\n")
+    else:
+        stdout.write(render_conform(run, Style(_use_color(args, stdout))))
+    if args.out:
+        written = witness_files(run, args.trace_format or ("text",), args.out)
+        if written and not args.quiet:
+            stderr.write("".join(f"kvmverify: wrote {w}\n" for w in written))
+    if not args.quiet:
+        seconds = time.monotonic() - started
+        n = len(run.matched.events)
+        stderr.write(f"kvmverify: {run.log.path}: {n} observed events in {seconds:.2f} s "
+                     f"({n / seconds if seconds > 0 else 0:,.0f} events/s)\n")
+    return code
+
+
 def _lsp(stderr: TextIO) -> int:
     try:
         from .lsp.server import serve  # pygls is an optional extra: imported only here
@@ -464,10 +545,12 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
             return _lsp(stderr)
         if args.command == "completion":
             return _completion(args, stdout)
+        if args.command == "conform":
+            return _conform(args, stdout, stderr, interrupt)
         return _check(args, stdout, stderr, interrupt)
     except DiagnosticError as e:
         stderr.write(render(e.diagnostics, Sources()))
-        if args.command == "check" and args.json:  # --json has one shape, whatever went wrong
+        if args.command in ("check", "conform") and args.json:  # --json has one shape, whatever went wrong
             stdout.write(json.dumps(json_document([], list(e.diagnostics), EXIT_USAGE), indent=2) + "\n")
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -12,6 +12,7 @@ from . import layout as layout_lint
 from .exprs import ExprChecker, Local, Unresolved, const_eval, fits, is_boolish, is_finite
 from .loader import Loaded
 from .liveness import check_liveness
+from .observe import check_observations
 from .tables import check_property, check_table
 from .model import ActionInfo, DefInfo, HandlerInfo, Model, PropInfo, SlotInfo, VarInfo
 from .types import (BOOL, CTYPES, MAX_DOMAIN, MAX_SET_DOMAIN, BitsT, BoolT, EmptySetT, EnumT, IntT, SetT, Type,
@@ -120,6 +121,7 @@ class Checker(ExprChecker):
         for d in k(ast.CheckDecl):
             check_property(self, d, taken)
         self.m.expects = list(k(ast.ExpectDecl))
+        check_observations(self, k(ast.ObserveDecl))
         errors = [d for d in self.diags if d.is_error]
         self.m.warnings = [d for d in self.diags if not d.is_error]
         if errors:

@@ -121,6 +121,7 @@ class Model:
     # declared names whose declaration had an error already reported: a use of one is not reported again
     broken: set[str] = field(default_factory=set)
     param_defaults: dict[str, int] = field(default_factory=dict)  # the values without command-line overrides
+    observations: list = field(default_factory=list)  # check/observe.ObservationInfo: `observe` declarations
 
     def type_of(self, e: ast.Expr) -> Type:
         return self.expr_types[id(e)]

@@ -27,6 +27,7 @@ h1 { font-size: 20px; margin: 0 0 4px; }
 h2 { font-size: 16px; margin: 24px 0 8px; }
 code, pre, .mono { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: 13px; }
 .bad { color: var(--bad); font-weight: 600; }
+.ok { color: #1a7f37; font-weight: 600; }
 .muted { color: var(--muted); }
 .src { background: #f6f8fa; border-left: 4px solid var(--bad); padding: 6px 10px; margin: 6px 0; white-space: pre-wrap;
        overflow-wrap: anywhere; }
@@ -104,7 +105,8 @@ def trace_html(ts: ir.TransitionSystem, r: PropertyResult, sources: Sources | No
       "style-src 'unsafe-inline'; script-src 'unsafe-inline'\">")
     w(f"<title>{e(title)}</title><style>{CSS}</style></head><body>")
     params = ", ".join(f"{k}={shown}" for k, _, shown in ts.params)
-    w(f"<h1>{e(p.name)} <span class=\"bad\">{e(r.status)}</span></h1>")
+    status_class = "ok" if r.status == "conforms" else "bad"  # a conformance witness (kvmverify conform) is no failure
+    w(f"<h1>{e(p.name)} <span class=\"{status_class}\">{e(r.status)}</span></h1>")
     w(f"<p class=\"muted\">model <b>{e(ts.name)}</b>"
       + (f" ({e(source_path)})" if source_path else "") + (f" — params {e(params)}" if params else "")
       + f" — {trace.length} step(s) — kvmverify {e(__version__)}</p>")
@@ -112,9 +114,12 @@ def trace_html(ts: ir.TransitionSystem, r: PropertyResult, sources: Sources | No
         w(f"<p>The model expects this property to be <b>{e(r.expected)}</b>"
           + (" (as found)." if r.as_expected else " (it is not).") + "</p>")
     desc = p.description if p.kind != "invariant" else f"invariant {p.name}"
-    w(f'<p id="property">{e(p.kind)} <code>{e(p.name)}</code>: {e(desc)}<br>'
-      f'declared at <code class="loc">{e(str(p.span))}</code></p>')
-    quoted = source_lines(sources, p.span, indent="")  # the whole declaration: a multi-line invariant too
+    if p.kind == "conform":  # `kvmverify conform`'s witness: a run explaining a log, not a declared property
+        w(f'<p id="property">{e(desc)}</p>')
+    else:
+        w(f'<p id="property">{e(p.kind)} <code>{e(p.name)}</code>: {e(desc)}<br>'
+          f'declared at <code class="loc">{e(str(p.span))}</code></p>')
+    quoted = [] if p.kind == "conform" else source_lines(sources, p.span, indent="")  # a multi-line invariant too
     if quoted:
         w(f'<div class="src mono" id="property-source">{e(chr(10).join(quoted))}</div>')
     v = trace.violation
@@ -178,7 +183,8 @@ def _sequence(w, ts: ir.TransitionSystem, r: PropertyResult, false_here: str | N
         mem_changes = {k: c for k, c in changed.items() if key_var(k) in shared}
         other = {k: c for k, c in changed.items() if key_var(k) not in shared}
         viol_row = i == last and v is not None and p.is_step
-        classes = (["viol"] if viol_row or (i == last and not p.is_step and p.kind not in ir.LIVENESS_KINDS) else [])
+        classes = (["viol"] if viol_row or (i == last and not p.is_step and p.kind not in (*ir.LIVENESS_KINDS, "conform"))
+                   else [])
         if trace.loop is not None and i >= trace.loop:
             classes.append("loop")
         w(f'<tr data-step="{i}"{" class=" + chr(34) + " ".join(classes) + chr(34) if classes else ""}>'

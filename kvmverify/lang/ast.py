@@ -467,8 +467,40 @@ class ExpectDecl:
     prop: str
 
 
+# ---------------------------------------------------------------------------------------------- observations
+
+
+@dataclass(frozen=True)
+class ObserveField:
+    span: Span
+    name: str
+
+
+@dataclass(frozen=True)
+class ObserveArg:
+    """`param: value`: an expression over the event's fields, `id(expr)` or `_` (told apart by the checker)."""
+
+    span: Span
+    name: str
+    value: Expr
+
+
+@dataclass(frozen=True)
+class ObserveDecl:
+    """`observe EVENT(fields) [when COND] => actor.action(args)`: a tracepoint of a recorded log is that action."""
+
+    span: Span
+    event: str
+    fields: tuple[ObserveField, ...]
+    when: Expr | None
+    actor: str
+    action: str
+    args: tuple[ObserveArg, ...]
+    target_span: Span
+
+
 Decl = Union[ModelDecl, UseDecl, ParamDecl, OverrideDecl, TypeDecl, RegisterDecl, WordDecl, StructDecl, VarDecl, SlotDecl, ActorDecl,
-             DefDecl, InvariantDecl, CoverDecl, ExpectDecl, LivenessDecl, DecideDecl, CheckDecl]
+             DefDecl, InvariantDecl, CoverDecl, ExpectDecl, LivenessDecl, DecideDecl, CheckDecl, ObserveDecl]
 
 
 @dataclass(frozen=True)

@@ -308,6 +308,25 @@ class _ToAst(Transformer):
             prop = prop[1:-1]
         return ast.ExpectDecl(self.s(meta), str(c[0]), prop)
 
+    # --- observations (kvmverify conform)
+    def observe_field(self, meta, c):
+        return ast.ObserveField(self.s(meta), str(c[0]))
+
+    def observe_fields(self, meta, c):
+        return tuple(c)
+
+    def observe_arg(self, meta, c):
+        return ast.ObserveArg(self.s(meta), str(c[0]), c[1])
+
+    def observe_args(self, meta, c):
+        return tuple(c)
+
+    def observe_decl(self, meta, c):
+        event, fields, when, actor, action, args = c
+        target = Span(self.file, actor.line, actor.column, action.end_line, action.end_column)
+        return ast.ObserveDecl(self.s(meta), str(event), tuple(fields or ()), when, str(actor), str(action),
+                               tuple(args or ()), target)
+
     def start(self, meta, c):
         return tuple(c)
 
@@ -349,7 +368,7 @@ def _token_text(tok: Token) -> str:
 
 
 TOP_LEVEL = re.compile(r"^(model|use|param|override|type|register|word|struct|var|slot|actor|def|invariant|cover|"
-                       r"expect|property|decide|check)\b", re.M)
+                       r"expect|property|decide|check|observe)\b", re.M)
 
 
 def chunks(text: str) -> list[str]:

@@ -378,6 +378,12 @@ def compile_system(ts: ir.TransitionSystem) -> Compiled:
                     ticker)
 
 
+def python_expr(ts: ir.TransitionSystem, e: ir.Expr) -> str:
+    """`e` as the Python expression the generated functions evaluate (state variables v<i> of an unpacked state,
+    locals L_<name>): for other generated functions over the same system (kvmverify conform's event matchers)."""
+    return _Gen(ts).expr(e)
+
+
 def compile_predicates(ts: ir.TransitionSystem, preds: list[ir.Expr]) -> Callable:
     """`f(s)`: a bit mask with bit i set when preds[i] holds in state s (for the liveness search)."""
     g = _Gen(ts)

@@ -1,0 +1,188 @@
+"""`kvmverify conform MODEL TRACE`: compile, read the log, search, and rebuild the witness or the failure."""
+from __future__ import annotations
+
+import gc
+from dataclasses import dataclass, field
+
+from ..check.model import Model
+from ..diagnostics import Diagnostic, DiagnosticError, Sources, Span
+from ..engines.explicit.search import Explorer
+from ..engines.shared.limits import Interrupt
+from ..engines.shared.replay import path_problem
+from ..engines.shared.result import Step, Trace
+from ..ir import nodes as ir
+from ..ir.observe import Observation, lower_observations
+from ..pipeline import compile_model
+from .explain import Failure, explain, span_text
+from .log import TraceLog, read_trace
+from .match import Matched, match_events
+from .search import ConformSearch, SearchOutcome
+from .witness import witness as build_witness
+
+DEFAULT_MAX_STATES = 1_000_000  # states in one closed set: past this the search stops (exit 4)
+
+
+@dataclass(frozen=True)
+class Binding:
+    namespace: str
+    raw: int
+    value: str  # as the model shows it
+    first: int  # log lines
+    last: int
+    source: str = ""  # the identifier's expression (`token`, `pid`)
+
+    @property
+    def shown_raw(self) -> str:
+        """pids and CPUs in decimal, as the log prints them; everything else (tokens) in hex."""
+        return str(self.raw) if self.source in ("pid", "cpu") or self.raw < 1024 else hex(self.raw)
+
+
+@dataclass
+class ConformRun:
+    model_path: str
+    trace_path: str
+    sources: Sources
+    model: Model
+    system: ir.TransitionSystem
+    observations: tuple[Observation, ...]
+    log: TraceLog
+    matched: Matched
+    outcome: SearchOutcome
+    witness: Trace | None = None
+    step_events: tuple = ()  # per witness step: the index into matched.events of the event it explains, or None
+    bindings: tuple[Binding, ...] = ()
+    failure: Failure | None = None
+    replay_problem: str | None = None
+    warnings: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        return self.outcome.status
+
+    @property
+    def steps(self) -> int:
+        return self.witness.length if self.witness is not None else 0
+
+
+def conform(model_path: str, trace_path: str, overrides: dict[str, int], sources: Sources, fmt: str = "auto",
+            max_states: int | None = DEFAULT_MAX_STATES, timeout: float | None = None,
+            interrupt: Interrupt | None = None, symmetry: bool = True) -> ConformRun:
+    """Raises DiagnosticError for a model or log that cannot be read (every diagnostic of the phase); `sources`
+    keeps the text of every file read, for the diagnostics' carets."""
+    # a long log makes millions of small objects and no cycles: the cyclic collector would only rescan them
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _conform(model_path, trace_path, overrides, sources, fmt, max_states, timeout, interrupt, symmetry)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _conform(model_path: str, trace_path: str, overrides: dict[str, int], sources: Sources, fmt: str,
+             max_states: int | None, timeout: float | None, interrupt: Interrupt | None,
+             symmetry: bool) -> ConformRun:
+    compiled = compile_model(model_path, overrides, sources)
+    model, ts = compiled.model, compiled.system
+    if not model.observations:
+        raise DiagnosticError([*compiled.warnings, Diagnostic(
+            "KV355", "error", f"model {ts.name} observes no tracepoint: `kvmverify conform` needs `observe` "
+            "declarations", Span(model.root_file, 1, 1, 1, 1),
+            "e.g. observe kvm_async_pf_ready(token, pid) => host.page_ready(v: id(pid), t: id(token)) "
+            "(docs/conform.md)")])
+    observations = lower_observations(model, ts, lambda span: span_text(sources, span))
+    log = read_trace(trace_path, sources, fmt, {o.event for o in observations})
+    matched = match_events(ts, observations, log.events, log.others)
+    search = ConformSearch(ts, observations, symmetry=symmetry)
+    outcome = search.run(matched, max_states, timeout, interrupt)
+    run = ConformRun(model_path, log.path, sources, model, ts, observations, log, matched, outcome,
+                     warnings=[*compiled.warnings, *log.warnings])
+    if not matched.events:
+        return run
+    if outcome.processed or outcome.status == "conforms":
+        _witness(run, search)
+    if outcome.status == "not-conform":
+        k = outcome.processed
+        run.failure = explain(search, outcome, matched.matches[k], k, model, sources,
+                              lambda key: describe_key(run, key))
+    return run
+
+
+def _witness(run: ConformRun, search: ConformSearch) -> None:
+    steps = build_witness(search, run.outcome)
+    trace = Trace(tuple(Step(inst, state) for inst, state, _ in steps))
+    run.witness = trace
+    run.step_events = tuple(ev for _, _, ev in steps)
+    # the interpreter replays the run: every step is a transition of the model from an initial state
+    states = [s for _, s, _ in steps]
+    acts = [inst for inst, _, _ in steps[1:]]
+    problem = path_problem(_Replayer(run.system), states, acts)
+    run.replay_problem = problem[0] if problem is not None else _observed_problem(run, steps)
+    run.bindings = _bindings(run, steps)
+
+
+class _Replayer(Explorer):
+    """The interpreter, remembering the successors of each (state, instance): a witness of a long periodic log
+    visits the same states again and again."""
+
+    def __init__(self, ts: ir.TransitionSystem):
+        super().__init__(ts, symmetry=False)
+        self.memo: dict = {}
+
+    def step(self, state: tuple[int, ...], action: int):
+        got = self.memo.get((state, action))
+        if got is None:
+            got = self.memo[(state, action)] = super().step(state, action)
+        return got
+
+
+def _observed_problem(run: ConformRun, steps) -> str | None:
+    """Each observed event's step is an instance one of its matching observations names, in log order."""
+    expected = 0
+    for inst, _, ev in steps:
+        if ev is None:
+            if inst is not None and any((o.actor, o.action) == (run.system.actions[inst].actor,
+                                                                 run.system.actions[inst].action)
+                                        for o in run.observations):
+                return f"{run.system.actions[inst].label} is observed but explains no event"
+            continue
+        if ev != expected:
+            return f"event {ev} explained out of order"
+        if not any(inst in run.observations[m.obs].instances.values() for m in run.matched.matches[ev]):
+            return f"line {run.matched.events[ev].line} is explained by {run.system.actions[inst].label}, which no " \
+                   "matching observation names"
+        expected += 1
+    return None if expected == run.outcome.processed else "the witness explains too few events"
+
+
+def _bindings(run: ConformRun, steps) -> tuple[Binding, ...]:
+    """The identifiers of the log the witness bound, with the model value each stood for."""
+    out: dict[tuple, Binding] = {}
+    events = run.matched.events
+    for inst, _, ev in steps:
+        if ev is None:
+            continue
+        args = [v for _, v, _ in run.system.actions[inst].args]
+        for m in run.matched.matches[ev]:
+            o = run.observations[m.obs]
+            if o.instances.get(tuple(args)) != inst:
+                continue
+            for i, p in enumerate(o.params):
+                if p.kind != "id" or (p.namespace, m.raws[i]) in out:
+                    continue
+                first, last = run.matched.live[(p.namespace, m.raws[i])]
+                out[(p.namespace, m.raws[i])] = Binding(p.namespace, m.raws[i], p.shown[args[i] - p.lo],
+                                                        events[first].line, events[last].line, p.text)
+            break
+    return tuple(sorted(out.values(), key=lambda b: (b.first, b.namespace, b.raw)))
+
+
+def describe_key(run: ConformRun, key) -> str:
+    """The bindings of one configuration: `pid 4242 -> Vcpu 0, token 0x1000 -> Token 1`."""
+    shown = []
+    for (ns, raw), v, _ in key:
+        p = next((p for o in run.observations for p in o.params if p.namespace == ns and p.kind == "id"), None)
+        b = Binding(ns, raw, p.shown[v - p.lo] if p is not None else str(v), 0, 0, p.text if p is not None else "")
+        shown.append(f"{b.source or ns} {b.shown_raw} -> {ns} {b.value}")
+    return ", ".join(shown) if shown else "no identifier bound"
+

@@ -1,0 +1,147 @@
+"""The witness: one run of the model that explains the log, rebuilt from the search's history of sets.
+
+Forward first: from the state reached, the fewest internal steps of the event's part to a state that the event's
+instance takes into the next set. A state of a set is consistent with the log so far but may have no future, so
+should the forward run reach one, the run is rebuilt backwards instead (each set's states are reached from the
+set before, which always works), with possibly more internal steps than needed.
+"""
+from __future__ import annotations
+
+from .search import ConformSearch, SearchOutcome
+
+Step = tuple  # (instance or None, whole state, event index or None)
+
+
+def witness(search: ConformSearch, outcome: SearchOutcome, memo: dict | None = None) -> list[Step]:
+    steps = _forward(search, outcome, memo if memo is not None else {})
+    return steps if steps is not None else _backward(search, outcome)
+
+
+def _path(part, start, goal):
+    """A state of `start` and the fewest internal steps [(instance, state)] of `part` from it to a state that
+    satisfies `goal`; None if no such state is reachable."""
+    parent: dict[tuple, tuple] = {}
+    frontier = sorted(start)
+    for s in frontier:
+        parent[s] = (None, None)
+    while frontier:
+        nxt = []
+        for s in frontier:
+            if goal(s):
+                path = []
+                cur = s
+                while parent[cur][0] is not None:
+                    prev, inst = parent[cur]
+                    path.append((inst, cur))
+                    cur = prev
+                return cur, list(reversed(path))
+            for t in part.expand(s)[0]:
+                if t not in parent:
+                    parent[t] = (s, _internal_instance(part, s, t))
+                    nxt.append(t)
+        frontier = nxt
+    return None
+
+
+def _internal_instance(part, s: tuple, t: tuple) -> int:
+    out: list = []
+    part.c.succ(s, out, [])
+    return min(k for k, x in out if x == t and k in part.internal)
+
+
+def _lift(search: ConformSearch, whole: tuple, p: int, s: tuple) -> tuple:
+    """`whole` with part p's variables taken from `s`."""
+    return s if len(search.parts) == 1 else search.parts[p].put(whole, s)
+
+
+def _forward(search: ConformSearch, outcome: SearchOutcome, memo: dict) -> list[Step] | None:
+    n = outcome.processed
+    ci = 0
+    first = outcome.history[0][0]
+    cur = [min(s) for s in first.parts]  # each part's state (other parts' variables at their initial values)
+    state = search.join(tuple(cur))
+    steps: list[Step] = [(None, state, None)]
+    nparts = len(search.parts)
+    for k in range(n):
+        after = outcome.history[k + 1]
+        best = None
+        for e in outcome.edges[k]:
+            if e.old != ci:
+                continue
+            p = search.part_of[e.inst]
+            part = search.parts[p]
+            target = after[e.new].parts[p]
+            m = (cur[p], e.inst, target)
+            found = memo.get(m, False)
+            if found is False:
+                found = _path(part, (cur[p],), lambda s, i=e.inst, w=target:
+                              not w.isdisjoint(part.expand(s)[1].get(i, ())))
+                if found is not None:
+                    _, path = found
+                    pre = path[-1][1] if path else cur[p]
+                    found = (path, min(t for t in part.expand(pre)[1][e.inst] if t in target))
+                memo[m] = found
+            if found is not None and (best is None or len(found[0]) < len(best[2][0])):
+                best = (e, p, found)
+        if best is None:
+            return None
+        e, p, (path, post) = best
+        for inst, s in path:
+            state = _lift(search, state, p, s)
+            steps.append((inst, state, None))
+        cur[p] = post
+        state = _lift(search, state, p, post)
+        steps.append((e.inst, state, k))
+        ci = e.new
+        if nparts > 1 and any(cur[q] not in after[ci].parts[q] for q in range(nparts) if q != p):
+            return None
+    return steps
+
+
+def _proj(search: ConformSearch, q: int, state: tuple) -> tuple:
+    return search.parts[q].project(state) if len(search.parts) > 1 else state
+
+
+def _backward(search: ConformSearch, outcome: SearchOutcome) -> list[Step]:
+    n = outcome.processed
+    last = outcome.history[n]
+    ci = 0
+    state = search.join(tuple(min(s) for s in last[ci].parts))
+    steps: list[Step] = []
+    for k in range(n - 1, -1, -1):
+        before = outcome.history[k]
+        best = None
+        for e in outcome.edges[k]:
+            if e.new != ci:
+                continue
+            p = search.part_of[e.inst]
+            old = before[e.old]
+            if any(_proj(search, q, state) not in old.parts[q] for q in range(len(search.parts)) if q != p):
+                continue
+            part = search.parts[p]
+            want = _proj(search, p, state)
+            closed = part.closure(old.parts[p], None, search.intern)
+            found = _path(part, old.parts[p], lambda s, i=e.inst, w=want: w in part.expand(s)[1].get(i, ()))
+            if found is not None and closed and (best is None or len(found[1]) < len(best[2][1])):
+                best = (e, p, found)
+        assert best is not None, "the history explains every state it kept"
+        e, p, (start, path) = best
+        steps.append((e.inst, state, k))
+        for inst, s in reversed(path):
+            steps.append((inst, _lift(search, state, p, s), None))
+        state = _lift(search, state, p, start)
+        ci = e.old
+    steps.append((None, state, None))
+    steps.reverse()
+    # the internal steps were lifted into the state after them: recompute each one from its predecessor
+    return _relift(search, steps)
+
+
+def _relift(search: ConformSearch, steps: list[Step]) -> list[Step]:
+    """Whole states along the run: each step changes only its own part's variables, from the state before it."""
+    out = [steps[0]]
+    for inst, s, ev in steps[1:]:
+        prev = out[-1][1]
+        p = search.part_of[inst]
+        out.append((inst, _lift(search, prev, p, _proj(search, p, s)), ev))
+    return out
