@@ -66,3 +66,22 @@ def test_a_step_stopped_by_type_ok_is_not_followed_into_an_index_out_of_range():
               register=False, asserts=[])
     o = compare(1, m, z3_engines=False)
     assert o.accepted and not o.disagreements and o.compared["spin~explicit"] >= 4
+
+
+def _dies_on_seed_3(args):
+    seed, _ = args
+    if seed == 3:
+        os._exit(9)  # as the OOM killer would
+    from kvmverify.difftest.campaign import Outcome
+    return None if seed % 2 else Outcome(seed, True)
+
+
+def test_a_model_that_kills_its_worker_is_reported_with_its_seed(monkeypatch):
+    """A campaign went down with its process pool when one model's worker was killed (out of memory); now the
+    culprit is found, reported as a disagreement with its seed, and the campaign goes on."""
+    import kvmverify.difftest.campaign as C
+    monkeypatch.setattr(C, "one", _dies_on_seed_3)
+    c = C.run(list(range(10)), jobs=2)
+    assert c.models == 5 and c.skipped == 4
+    assert c.disagreements == [(3, "crash: the worker process died (killed: out of memory, or a crash in native "
+                                   "code)")]

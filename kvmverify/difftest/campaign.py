@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
 from .compare import Outcome, compare
@@ -20,7 +21,7 @@ def one(args: tuple[int, bool]) -> Outcome | str | None:
     except TooBig:
         return None
     except Exception as e:  # noqa: BLE001 -- one model's failure must not end a campaign of thousands
-        return f"{type(e).__name__}: {e}"
+        return f"comparing the model raised {type(e).__name__}: {e}"
 
 
 @dataclass
@@ -34,7 +35,7 @@ class Campaign:
 
     def add(self, o: Outcome | str | None, seed: int | None = None) -> None:
         if isinstance(o, str):
-            self.disagreements.append((seed, f"crash: comparing the model raised {o}"))
+            self.disagreements.append((seed, f"crash: {o}"))
             return
         if o is None or not o.accepted:
             self.skipped += 1
@@ -61,13 +62,43 @@ class Campaign:
 
 
 def run(seeds: list[int], z3_every: int = 0, jobs: int | None = None, want: int | None = None) -> Campaign:
-    """Compare the models of `seeds` (z3 engines on every `z3_every`-th, 0: none) until `want` were compared."""
+    """Compare the models of `seeds` (z3 engines on every `z3_every`-th, 0: none) until `want` were compared.
+
+    A model that kills its worker process (out of memory under a ulimit, a crash inside z3) is found and reported
+    as a disagreement with its seed: the models that were running when the pool broke are run again one at a time,
+    each in a process of its own, and the campaign goes on with the rest."""
     out = Campaign()
     jobs = jobs or os.cpu_count() or 1
     work = [(s, bool(z3_every) and i % z3_every == 0) for i, s in enumerate(seeds)]
-    with ProcessPoolExecutor(jobs) as pool:
-        for (seed, _), o in zip(work, pool.map(one, work, chunksize=4)):
-            if want is not None and out.models >= want:
-                break
-            out.add(o, seed)
+    done: dict[int, Outcome | str | None] = {}
+    nxt = 0  # the next index whose outcome goes into `out`, in seed order
+    todo = list(range(len(work)))
+    while todo:
+        futures: list = []
+        try:
+            with ProcessPoolExecutor(jobs) as pool:
+                futures = [(i, pool.submit(one, work[i])) for i in todo]
+                for i, f in futures:
+                    done[i] = f.result()
+                    while nxt in done:
+                        if want is not None and out.models >= want:
+                            return out
+                        out.add(done.pop(nxt), work[nxt][0])
+                        nxt += 1
+                todo = []
+        except BrokenProcessPool:
+            # the pool runs its work in order: the suspects are the first ones it did not finish
+            suspects = [i for i, g in futures if not (g.done() and g.exception() is None)][:jobs + 1]
+            for i in suspects:  # each alone: the one that dies again is the culprit
+                with ProcessPoolExecutor(1) as alone:
+                    try:
+                        done[i] = alone.submit(one, work[i]).result()
+                    except BrokenProcessPool:
+                        done[i] = "the worker process died (killed: out of memory, or a crash in native code)"
+            todo = [i for i in range(nxt, len(work)) if i not in done]
+            while nxt in done:
+                if want is not None and out.models >= want:
+                    return out
+                out.add(done.pop(nxt), work[nxt][0])
+                nxt += 1
     return out
