@@ -251,3 +251,39 @@ invariant i: true
     assert code == 1
     props = {p["name"]: p for p in json.loads(out)["models"][0]["properties"]}
     assert props["layout:T"]["status"] == "violated"
+
+
+def test_pdr_stopped_after_one_site_of_a_shared_assert_claims_nothing(monkeypatch):
+    """Campaign seed 3143100: an assert with two sites is two PDR obligations (one per action) in two groups. The
+    time limit came after the group of the never-enabled site was proved and before the other was asked, and PDR
+    reported the assert proved; the explicit engine violates it in one step. A property is proved only when all of
+    its obligations are."""
+    from kvmverify.diagnostics import Sources
+    from kvmverify.engines.shared.limits import Interrupt
+    from kvmverify.engines.symbolic import pdr as P
+    from kvmverify.pipeline import compile_model
+    import tempfile, os
+    text = """model two_sites
+var b : bool = false
+var x : 0 .. 3 = 0
+actor A { action one() when x < 3 { x := x + 1; assert a0: x < 3 }
+          action two() when b { assert a0: b } }
+"""
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "m.kv")
+        with open(path, "w") as f:
+            f.write(text)
+        ts = compile_model(path, {}, Sources()).system
+    stop = Interrupt()
+    real, calls = P.pdr_prove, []
+
+    def first_then_stop(enc, obs, timeout=None):
+        calls.append([ob.action.label for ob in obs])
+        stop.set = True  # as if the time ran out after this query
+        return real(enc, obs, timeout)
+
+    monkeypatch.setattr(P, "pdr_prove", first_then_stop)
+    found, proved, notes = P.run_pdr(ts, 30, interrupt=stop)
+    assert calls == [["A.two()"]]  # the never-enabled site's group alone was asked
+    assert ts.prop("a0").id not in proved and ts.prop("a0").id not in found
+    assert any("before it decided" in n and "a0" in n.split("decided", 1)[1] for n in notes), notes

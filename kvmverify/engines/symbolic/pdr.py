@@ -334,6 +334,13 @@ def run_pdr(ts: ir.TransitionSystem, timeout: float | None = None, explorer: Exp
         return [by_cone[k] for k in sorted(by_cone, key=lambda k: (len(k), sorted(k)))]
 
     invariants: dict[int, list[str]] = {p.id: [] for p in todo}
+    # a property is proved only once every one of its obligations is: a stop after some of its groups were proved
+    # leaves it undecided (a timeout once left a shared assert 'proved' by the group of its other site alone)
+    proved_obs: dict[int, set[Obligation]] = {p.id: set() for p in todo}
+
+    def complete(pid: int) -> bool:
+        return len(proved_obs[pid]) == len(obs[pid])
+
     failed: set[int] = set()
     unknown: set[int] = set()
     safety = [p for p in todo if p.kind != "cover"]
@@ -352,7 +359,7 @@ def run_pdr(ts: ir.TransitionSystem, timeout: float | None = None, explorer: Exp
         for group in groups(props):
             if why := stopped():  # one note for what was never asked, not one per group
                 rest = {ob.prop.id for g in [group, *(x for ps in work for x in groups(ps))] for ob in g}
-                rest = sorted(rest - failed - {pid for pid in invariants if invariants[pid]})
+                rest = sorted(rest - failed - {pid for pid in invariants if complete(pid)})
                 unknown.update(rest)
                 if rest:
                     notes.append(f"PDR {why} before it decided {', '.join(ts.properties[pid].name for pid in rest)}")
@@ -366,6 +373,8 @@ def run_pdr(ts: ir.TransitionSystem, timeout: float | None = None, explorer: Exp
             if status == "proved":
                 for pid in members:
                     invariants[pid].append(info)
+                for ob in group:
+                    proved_obs[ob.prop.id].add(ob)
             elif status in ("reachable", "uncertified") and len(members) > 1:
                 work.extend([ts.properties[pid]] for pid in members)  # one by one: which of them, if any
             elif status == "reachable":
@@ -385,7 +394,7 @@ def run_pdr(ts: ir.TransitionSystem, timeout: float | None = None, explorer: Exp
             else:
                 notes.append(f"{p.name}: PDR found it {'reachable' if p.kind == 'cover' else 'violated'} but BMC "
                              f"found no trace within depth {MAX_TRACE_DEPTH} or the time limit")
-        elif p.id not in unknown and invariants[p.id]:
+        elif p.id not in unknown and invariants[p.id] and complete(p.id):
             proved[p.id] = Coverage("pdr", invariant="\n".join(dict.fromkeys(invariants[p.id])))
         elif not obs[p.id]:  # a step property no action checks (every write valid by construction): `true`
             proved[p.id] = Coverage("pdr", invariant="true")
