@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import assert_never
 
 from ..check.model import Model
-from ..check.types import EnumT, IntT, SetT, Type, domain
+from ..check.types import EnumT, IntT, OptionT, QueueT, SetT, Type, domain
 from ..diagnostics import Diagnostic, Span
 from . import nodes as ir
 from .deps import body_vars, expr_vars
@@ -37,7 +37,7 @@ def _named(t: Type, name: str) -> bool:
 
 
 def _mentions(t: Type, name: str) -> bool:
-    return _named(t, name) or (isinstance(t, SetT) and _mentions(t.elem, name))
+    return _named(t, name) or (isinstance(t, (SetT, OptionT, QueueT)) and _mentions(t.elem, name))
 
 
 def _slices(ts: ir.TransitionSystem, model: Model, name: str, span: Span) -> tuple[tuple[int, ...], ...] | Diagnostic:

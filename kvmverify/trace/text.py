@@ -8,6 +8,7 @@ from ..ir import nodes as ir
 from ..diagnostics import Sources, Span
 from ..ir.simplify import false_conjuncts, vars_read
 from .explain import violation_text
+from .views import is_blank, shown, views
 
 STATUS_MARK = {"holds": "ok", "reached": "ok", "violated": "FAIL", "vacuous": "FAIL", "unknown": "??"}
 
@@ -62,28 +63,38 @@ def decoded(sv: ir.StateVar, value: int) -> dict[str, str]:
 
 
 def state_dict(ts: ir.TransitionSystem, state: tuple[int, ...]) -> dict[str, str]:
+    """A state as name -> shown value: registers and structs by field, queues as lists, program counters as
+    `@point` (trace/views.py)."""
     out: dict[str, str] = {}
-    for sv, v in zip(ts.vars, state):
-        out.update(decoded(sv, v))
+    for v in views(ts):
+        if v.kind == "plain":
+            out.update(decoded(ts.vars[v.slots[0]], state[v.slots[0]]))
+        else:
+            out[v.name] = shown(ts, v, state)
     return out
 
 
 def nonzero_dict(ts: ir.TransitionSystem, state: tuple[int, ...]) -> dict[str, str]:
-    """Only the variables (or fields) whose raw value is not 0: an initial state is mostly zeros."""
+    """Only the variables (or fields) not at their blank value (0, `none`, an empty queue): an initial state is
+    mostly blank."""
     out: dict[str, str] = {}
-    for sv, v in zip(ts.vars, state):
-        if v == 0:
+    for v in views(ts):
+        if is_blank(ts, v, state):
             continue
-        layout = sv.layout
-        if layout is None:
-            out[sv.name] = show_value(sv.type, v)
+        sv = ts.vars[v.slots[0]]
+        if v.kind == "plain" and sv.layout is not None:
+            out.update({k: x for k, x in decoded(sv, state[v.slots[0]]).items() if x != "0"})
+        elif v.kind == "plain":
+            out[sv.name] = show_value(sv.type, state[v.slots[0]])
         else:
-            out.update({k: x for k, x in decoded(sv, v).items() if x != "0"})
+            out[v.name] = shown(ts, v, state)
     return out
 
 
 def call_text(a: ir.ActionInstance) -> str:
-    """An action instance as its actor's lane shows it: `post(x=2)`."""
+    """An action instance as its actor's lane shows it: `post(x=2)`; a process step `guest(0)@wait`."""
+    if a.process is not None:
+        return a.label
     return a.action + "(" + ", ".join(f"{n}={s}" for n, _, s in a.args) + ")"
 
 
@@ -124,7 +135,30 @@ def render_trace(ts: ir.TransitionSystem, trace: Trace, prop: ir.Property | None
     last = trace.steps[-1].state
     if prop is not None and prop.kind == "invariant" and last is not None and prop.expr is not None:
         lines.append(f"  {prop.name} is false here: " + witness(ts, prop.expr, last))
+    if prop is not None and prop.kind == "deadlock" and last is not None and trace.loop is None:
+        lines.extend(stuck_lines(ts, last))
     return "\n".join(lines)
+
+
+def stuck_lines(ts: ir.TransitionSystem, state: tuple[int, ...]) -> list[str]:
+    """Why nothing can move in a deadlocked state: where each process waits, and on what."""
+    out = [f"  no step is enabled here" + ("; no action's guard holds" if any(a.process is None for a in ts.actions)
+                                           else "")]
+    seen: set[str] = set()
+    for a in ts.actions:
+        if a.process is None or a.instance in seen:
+            continue
+        pc = next(sv for sv in ts.vars if sv.role == "pc" and sv.name == a.instance)
+        point = show_value(pc.type, state[ts.vars.index(pc)])
+        if point != a.point and point != "done":
+            continue
+        seen.add(a.instance)
+        if point == "done":
+            out.append(f"  {a.instance} has terminated")
+            continue
+        why = witness(ts, a.guard, state)
+        out.append(f"  {a.instance} waits at @{point}" + (f": {why}" if why else ""))
+    return out
 
 
 def loop_closing(ts: ir.TransitionSystem, trace: Trace, prev: dict[str, str] | None, width: int) -> list[str]:
@@ -236,6 +270,47 @@ def result_line(r: PropertyResult, name_width: int, style: Style = PLAIN, invari
     return f"  {style.mark(f'{mark:<4}')} {r.status:<8}  {kind + r.prop.name:<{name_width}}  {cov}{expect}"
 
 
+SANITY_GROUPS = {"enabled": ("enabled:*", "every action and process step is enabled in some state"),
+                 "premise": ("premise:*", "the premise of every implication in an invariant holds in some state")}
+
+
+def shown_results(results) -> list:
+    """The results as the result table lists them: each `enabled:` and `premise:` finding that reached its target
+    as it should is folded into one line per kind (`enabled:*  all 12 ...`), so a healthy model lists what it
+    states; the ones that did not (vacuous, expected vacuous, undecided) are listed one by one."""
+    out: list = []
+    folded: dict[str, list] = {}
+    for r in results:
+        kind = r.prop.kind
+        if kind in SANITY_GROUPS and r.status == "reached" and r.as_expected:
+            if kind not in folded:
+                folded[kind] = []
+                out.append(kind)  # the summary line takes the place of the group's first member
+            folded[kind].append(r)
+            continue
+        out.append(r)
+    return [_summary(x, folded[x]) if isinstance(x, str) else x for x in out]
+
+
+def _summary(kind: str, members: list) -> tuple[str, str, str, str]:
+    """(mark, status, name, coverage) of a folded group."""
+    name, what = SANITY_GROUPS[kind]
+    return ("ok", "reached", name, f"{what} ({len(members)} of {len(members)})")
+
+
+def line_of(x, width: int, style: Style = PLAIN, invariants: list[str] = ()) -> str:
+    if isinstance(x, tuple):
+        mark, status, name, cov = x
+        return f"  {style.mark(f'{mark:<4}')} {status:<8}  {name:<{width}}  {cov}"
+    return result_line(x, width, style, invariants)
+
+
+def _shown_name(x) -> str:
+    if isinstance(x, tuple):
+        return x[2]
+    return ("cover " if x.prop.kind == "cover" else "") + x.prop.name
+
+
 def _symbolic_stats(engine: str, depth: int) -> str:
     match engine:
         case "bmc":
@@ -256,11 +331,12 @@ def render_result(ts: ir.TransitionSystem, result: CheckResult, traces: str | bo
                f"{_count(len(ts.vars), 'state variable')}"]
     if ts.params:
         out.append("  params: " + " ".join(f"{k}={shown}" for k, _, shown in ts.params))
-    width = max([len(("cover " if r.prop.kind == "cover" else "") + r.prop.name) for r in result.results] + [8])
+    lines = shown_results(result.results)
+    width = max([len(_shown_name(x)) for x in lines] + [8])
     # PDR invariants are printed after the table, one numbered block each; the result lines point at them
     invariants = list(dict.fromkeys(r.coverage.invariant for r in result.results
                                     if r.coverage.kind == "pdr" and r.coverage.invariant is not None))
-    out.extend(result_line(r, width, style, invariants) for r in result.results)
+    out.extend(line_of(x, width, style, invariants) for x in lines)
     s = result.stats
     if stateless:
         pass
@@ -283,6 +359,10 @@ def render_result(ts: ir.TransitionSystem, result: CheckResult, traces: str | bo
                    "an invariant that excludes it strengthens the induction")
         out.append(render_trace(ts, trace).replace("initial state", "arbitrary state", 1))
     for r in result.results:
+        if r.status == "vacuous" and r.prop.kind in SANITY_GROUPS and _shows_trace(r, traces):
+            out.append("")
+            out.append(vacuous_report(r, sources, style))
+            continue
         if r.status != "violated" or (r.trace is None and r.witness is None and not r.findings) or not _shows_trace(r, traces):
             continue
         out.append("")
@@ -333,7 +413,7 @@ def violation_report(ts: ir.TransitionSystem, r: PropertyResult, sources: Source
     if r.findings:
         out.append(render_findings(r))
         return "\n".join(out)
-    quoted = source_lines(sources, p.span)
+    quoted = source_lines(sources, p.span) if p.kind != "deadlock" else []
     out.extend(quoted)
     if p.kind != "invariant":
         out.append(f"  {p.description}")
@@ -341,6 +421,25 @@ def violation_report(ts: ir.TransitionSystem, r: PropertyResult, sources: Source
         out.append(f"  invariant {p.name}")
     assert r.trace is not None
     out.append(render_trace(ts, r.trace, p, style))
+    return "\n".join(out)
+
+
+def vacuous_report(r: PropertyResult, sources: Sources | None = None, style: Style = PLAIN) -> str:
+    """A sanity finding that never reached its target: the guard (or premise) that never holds, quoted."""
+    p = r.prop
+    exp = " (expected)" if r.as_expected else ""
+    what = ("is never enabled: no reachable state satisfies" if p.kind == "enabled" else
+            "never holds: the invariant holds only vacuously")
+    subject = p.name.split(":", 1)[1]
+    out = [style.bold(f"{p.name} vacuous{exp}") + f" -- {p.span}"]
+    out.extend(source_lines(sources, p.span))
+    if p.kind == "enabled" and "@" in subject:
+        out.append(f"  {subject} is never enabled: no reachable state has the process at this point with the "
+                   f"`await`s its step starts with true; {r.coverage.describe()}")
+    elif p.kind == "enabled":
+        out.append(f"  {subject} {what} its guard; {r.coverage.describe()}")
+    else:
+        out.append(f"  this premise of {subject.split('#')[0]} {what}; {r.coverage.describe()}")
     return "\n".join(out)
 
 

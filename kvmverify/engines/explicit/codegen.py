@@ -322,10 +322,10 @@ class _Gen:
         self.emit(1, "r = 0")
         mask = 0
         for p in self.ts.properties:
-            if p.kind == "invariant":
+            if p.is_invariant:
                 mask |= 1 << p.id
                 self.emit(1, f"if not {self.expr(p.expr)}:")
-            elif p.kind == "cover":
+            elif p.is_cover:
                 self.emit(1, f"if {self.expr(p.expr)}:")
             else:
                 continue

@@ -132,11 +132,11 @@ def property_results(ts: ir.TransitionSystem, found: dict[int, Trace], proved: d
             out.append(live[p.id] if live and p.id in live else
                        PropertyResult(p, "unknown", Coverage("unsupported"), None, exp))
         elif p.id in found:
-            status = "reached" if p.kind == "cover" else "violated"
+            status = "reached" if p.is_cover else "violated"
             out.append(PropertyResult(p, status, Coverage("shortest", depth=found[p.id].length), found[p.id], exp))
         elif p.id in proved:
-            out.append(PropertyResult(p, "vacuous" if p.kind == "cover" else "holds", proved[p.id], None, exp))
-        elif fallback.kind == "bounded" and p.kind != "cover" and fallback.bound is None:
+            out.append(PropertyResult(p, "vacuous" if p.is_cover else "holds", proved[p.id], None, exp))
+        elif fallback.kind == "bounded" and not p.is_cover and fallback.bound is None:
             out.append(PropertyResult(p, "holds", fallback, None, exp))
         else:
             out.append(PropertyResult(p, "unknown", fallback, None, exp))

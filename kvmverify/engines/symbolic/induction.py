@@ -52,7 +52,7 @@ def run_induction(ts: ir.TransitionSystem, max_k: int, timeout: float | None = N
     enc = E.Encoding(ts)
     bmc = BMC(ts, explorer, engine, deadline)
     todo = [p for p in safety_and_covers(ts) if p.id not in skip]
-    groups = [g for g in [[p for p in todo if p.kind != "cover"]] + [[p] for p in todo if p.kind == "cover"] if g]
+    groups = [g for g in [[p for p in todo if not p.is_cover]] + [[p] for p in todo if p.is_cover] if g]
     found: dict[int, Trace] = {}
     proved: dict[int, Coverage] = {}
     ctis: dict[int, tuple[Trace, tuple[str, ...]]] = {}
