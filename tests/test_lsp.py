@@ -219,8 +219,9 @@ def test_the_check_action_shows_a_violation_with_its_trace(client, tmp_path):
     assert action["command"] == {"title": "kvmverify check", "command": "kvmverify.check", "arguments": [u]}
     answer = client.request("workspace/executeCommand", action["command"])
     assert answer["exit"] == 1
-    assert [(r["property"], r["status"]) for r in answer["results"]] == [("small", "violated"), ("three", "reached"),
-                                                                        ("type_ok", "holds")]
+    assert [(r["property"], r["status"]) for r in answer["results"]] == [
+        ("small", "violated"), ("three", "reached"), ("type_ok", "holds"), ("deadlock", "violated"),
+        ("enabled:a.inc", "reached")]  # the counter stops at 3: a deadlock
     diags = client.diagnostics(u)
     small = next(d for d in diags if d["message"].startswith("small:"))
     assert small["range"] == rng(5, 10, 5, 15) and small["severity"] == 1 and small["source"] == "kvmverify check"
@@ -229,7 +230,7 @@ def test_the_check_action_shows_a_violation_with_its_trace(client, tmp_path):
     three = next(d for d in diags if d["message"].startswith("three:"))
     assert three["severity"] == 3 and three["range"] == rng(6, 6, 6, 11)
     summary = next(d for d in diags if d["message"].startswith("kvmverify check"))
-    assert summary["range"] == rng(0, 6, 0, 13) and "1 violated, 1 reached" in summary["message"]
+    assert summary["range"] == rng(0, 6, 0, 13) and "2 violated, 2 reached" in summary["message"]
     hover = client.at("textDocument/hover", u, 5, 12)["contents"]["value"]
     assert "last check: violated: shortest trace: 2 step(s)" in hover
     client.change(u, 2, COUNTER + "\n")  # an edit: the verdicts no longer apply to the text

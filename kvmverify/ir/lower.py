@@ -645,8 +645,8 @@ class Lowering(CodeLowering):
         self.finish_asserts()
         notes = _dead_asserts(self.props, actions)
         init = self.initial_values()
-        deadlock = sanity_properties(self, actions)
         liveness = [self.liveness(li) for li in self.m.liveness]
+        deadlock = sanity_properties(self, actions)  # the sanity findings close the list
         checks = [self.input_check(c, len(self.props) + i) for i, c in enumerate(self.m.checks)]
         layouts = self.layout_findings(len(self.props) + len(checks))
         tables = [self.table(name) for name in self.m.tables]

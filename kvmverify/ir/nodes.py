@@ -116,9 +116,10 @@ class Choose:
 
 @dataclass(frozen=True)
 class Check:
-    """Step property `prop` must hold here. `detail` names the values shown when it fails."""
+    """Step property `prop` must hold here. `detail` names the values shown when it fails. `prop` None: a fatal
+    check whose property was left out (ir/select.py): it still stops the step, and reports nothing."""
 
-    prop: int
+    prop: int | None
     cond: Expr
     fatal: bool
     span: Span

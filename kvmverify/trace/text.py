@@ -270,8 +270,8 @@ def result_line(r: PropertyResult, name_width: int, style: Style = PLAIN, invari
     return f"  {style.mark(f'{mark:<4}')} {r.status:<8}  {kind + r.prop.name:<{name_width}}  {cov}{expect}"
 
 
-SANITY_GROUPS = {"enabled": ("enabled:*", "every action and process step is enabled in some state"),
-                 "premise": ("premise:*", "the premise of every implication in an invariant holds in some state")}
+SANITY_GROUPS = {"enabled": ("enabled:*", "actions and process steps enabled in some state"),
+                 "premise": ("premise:*", "premises of the implications in invariants that hold in some state")}
 
 
 def shown_results(results) -> list:
@@ -279,23 +279,30 @@ def shown_results(results) -> list:
     as it should is folded into one line per kind (`enabled:*  all 12 ...`), so a healthy model lists what it
     states; the ones that did not (vacuous, expected vacuous, undecided) are listed one by one."""
     out: list = []
-    folded: dict[str, list] = {}
+    folded: dict[tuple[str, str], list] = {}
     for r in results:
         kind = r.prop.kind
-        if kind in SANITY_GROUPS and r.status == "reached" and r.as_expected:
-            if kind not in folded:
-                folded[kind] = []
-                out.append(kind)  # the summary line takes the place of the group's first member
-            folded[kind].append(r)
+        if kind in SANITY_GROUPS and r.status in ("reached", "unknown") and (r.as_expected or r.status == "unknown"):
+            key = (kind, r.status)
+            if key not in folded:
+                folded[key] = []
+                out.append(key)  # the summary line takes the place of the group's first member
+            folded[key].append(r)
             continue
         out.append(r)
-    return [_summary(x, folded[x]) if isinstance(x, str) else x for x in out]
+    total = {k: sum(1 for r in results if r.prop.kind == k) for k in SANITY_GROUPS}
+    return [_summary(x, folded[x], total[x[0]]) if isinstance(x, tuple) else x for x in out]
 
 
-def _summary(kind: str, members: list) -> tuple[str, str, str, str]:
+def _summary(key: tuple[str, str], members: list, total: int) -> tuple[str, str, str, str]:
     """(mark, status, name, coverage) of a folded group."""
+    kind, status = key
     name, what = SANITY_GROUPS[kind]
-    return ("ok", "reached", name, f"{what} ({len(members)} of {len(members)})")
+    if status == "unknown":
+        shown = ", ".join(r.prop.name.split(":", 1)[1] for r in members[:4]) + (", ..." if len(members) > 4 else "")
+        cov = members[0].coverage.describe().replace("no violation up to", "not reached up to")
+        return ("??", "unknown", name, f"undecided for {len(members)} of {total} ({shown}); {cov}")
+    return ("ok", "reached", name, f"{what}: {len(members)} of {total}")
 
 
 def line_of(x, width: int, style: Style = PLAIN, invariants: list[str] = ()) -> str:

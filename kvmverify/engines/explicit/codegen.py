@@ -285,6 +285,9 @@ class _Gen:
                 self.guarded(body, depth + 1)
                 self.loops -= 1
                 self.scope.pop()
+            case ir.Check(None, cond, _, _, _, _):  # a fatal check of a property left out (--exclude)
+                self.emit(depth, f"if not {self.expr(cond)}:")
+                self.emit(depth + 1, "raise Abort")
             case ir.Check(prop, cond, fatal, span, message, detail):
                 cid = len(self.checks)
                 self.checks.append(CheckSite(prop, message, tuple(lbl for lbl, _ in detail), span))

@@ -261,7 +261,8 @@ class _Exec:
                     local[name] = enc.expr(value, s, env, local)
                 case ir.Check(prop, c, fatal, _, _, _):
                     holds = enc.cond(c, s, env, local)
-                    viol.setdefault(prop, []).append(z3.And(pc, z3.Not(holds)))
+                    if prop is not None:  # None: a fatal check of a property left out, which still stops the step
+                        viol.setdefault(prop, []).append(z3.And(pc, z3.Not(holds)))
                     if fatal:
                         ok.append(holds)
                         pc = z3.And(pc, holds)
