@@ -346,6 +346,8 @@ def builtin_call(checker, e: ast.Call, scope) -> Type:
 def _at(checker, e: ast.Call, scope) -> Type:
     target, label = e.args
     m = checker.m
+    if isinstance(target, ast.Name):  # a process without parameters: at(monitor, L)
+        target = ast.Call(target.span, target.id, ())
     if not isinstance(target, ast.Call) or not any(p.name == target.func for p in m.processes):
         names = [p.name for p in m.processes]
         raise checker.error("KV303", "at(p(args), L): the first argument is a process instance", target,
@@ -358,12 +360,17 @@ def _at(checker, e: ast.Call, scope) -> Type:
         t = checker.expr(a, scope, pt)
         if fits(t, pt) != "ok":
             raise checker.error("KV301", f"parameter '{pname}' of process {p.name} is {pt}, found {t}", a)
-    if not isinstance(label, ast.Name):
-        raise checker.error("KV351", "at(p(args), L): L is a label of the process", label)
-    matches = tuple(pt.name for pt in p.points if label.id in (pt.name, pt.label, f"{pt.proc}.{pt.label}"))
+    if isinstance(label, ast.Field) and isinstance(label.base, ast.Name):  # proc.label
+        written = f"{label.base.id}.{label.name}"
+    elif isinstance(label, ast.Name):
+        written = label.id
+    else:
+        raise checker.error("KV351", "at(p(args), L): L is a label of the process (or proc.label)", label)
+    matches = tuple(pt.name for pt in p.points
+                    if written in (pt.name, pt.label, f"{pt.proc}.{pt.label}") or pt.name.startswith(written + "#"))
     if not matches:
-        raise checker.error("KV351", f"process {p.name} has no label '{label.id}'", label,
-                            did_you_mean(label.id, [pt.name for pt in p.points]) or
+        raise checker.error("KV351", f"process {p.name} has no label '{written}'", label,
+                            did_you_mean(written, [pt.name for pt in p.points]) or
                             f"its points: {', '.join(pt.name for pt in p.points)}")
     checker.record(label, BOOL)
     m.at_points[id(e)] = (p.name, matches)

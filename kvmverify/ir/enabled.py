@@ -81,7 +81,10 @@ def can_run(stmts, values: dict[int, ir.Expr], local: dict[str, ir.Expr]) -> ir.
                 if _blocks(then) or _blocks(else_):  # not produced by lowering; kept exact all the same
                     return mk("ite", c, can_run((*then, *stmts[i + 1:]), values, local),
                               can_run((*else_, *stmts[i + 1:]), values, local))
-                values = _merge(c, then, else_, values, local)
+                # a fatal check in a branch stops the step there (attempted: enabled); otherwise the rest runs
+                stopped = mk("ite", c, _stops(then, values, local), _stops(else_, values, local))
+                rest = can_run(stmts[i + 1:], _merge(c, then, else_, values, local), local)
+                return disj([stopped, rest])
             case ir.Choose(name, lo, hi, where, body):
                 return disj([conj([substitute(where, values, {**local, name: ir.Const(v)}),
                                    can_run(body, values, {**local, name: ir.Const(v)})]) for v in range(lo, hi + 1)])
@@ -112,6 +115,25 @@ def _run(stmts, values, local) -> dict[int, ir.Expr]:
             case ir.If(cond, then, else_, _):
                 values = _merge(substitute(cond, values, local), then, else_, values, local)
     return values
+
+
+def _stops(stmts, values, local) -> ir.Expr:
+    """When a fatal check in `stmts` (a body that cannot block) fails, stopping the path."""
+    values, local = dict(values), dict(local)
+    found: list[ir.Expr] = []
+    for s in stmts:
+        match s:
+            case ir.Assign(var, value, _):
+                values[var] = substitute(value, values, local)
+            case ir.Let(name, value):
+                local[name] = substitute(value, values, local)
+            case ir.Check(_, cond, fatal, _, _, _) if fatal:
+                found.append(negate(substitute(cond, values, local)))
+            case ir.If(cond, then, else_, _):
+                c = substitute(cond, values, local)
+                found.append(mk("ite", c, _stops(then, values, local), _stops(else_, values, local)))
+                values = _merge(c, then, else_, values, local)
+    return disj(found)
 
 
 def _assigned(stmts) -> set[int]:

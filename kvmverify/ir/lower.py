@@ -308,7 +308,10 @@ class Lowering(CodeLowering):
             if points and self.is_point(s, env):
                 out.extend(self.stop(s, env))
                 return out
-            if s is END:
+            if s is END or isinstance(s, ast.Label):  # a label that is not where the step ends: its start
+                continue
+            if points and id(s) in env["\0process"].hoisted:  # a leading `await`: already the step's guard
+                env["\0process"].hoisted.discard(id(s))
                 continue
             if isinstance(s, ast.While):
                 cond = self.expr(s.cond, env)

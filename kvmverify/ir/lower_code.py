@@ -43,6 +43,7 @@ class ProcessCtx:
         self.p, self.pc_slot, self.start = p, pc_slot, start
         self.fresh = True
         self.frames = 0
+        self.hoisted: set[int] = set()  # the leading `await`s, already in the guard: skipped once
 
     def value(self, point: str) -> int:
         return self.p.point_names().index(point)
@@ -126,7 +127,7 @@ class CodeLowering:
             case "at":
                 proc, points = self.m.at_points[id(e)]
                 p = next(x for x in self.m.processes if x.name == proc)
-                pc = self.element(f"{proc}#pc", [self.expr(a, env) for a in e.args[0].args])
+                pc = self.element(f"{proc}#pc", [self.expr(a, env) for a in at_args(e)])
                 return disj([mk("eq", pc, ir.Const(p.point_names().index(pt))) for pt in points])
             case "old":
                 inner = self.expr(e.args[0], env)
@@ -270,7 +271,7 @@ class CodeLowering:
                     found = self.locate(body, env, actor, target, (self.loop_frame(stmts, i, env, actor), *k))
                     if found:
                         return found
-                case ast.CallStmt(_, func) if func in self.m.procs:
+                case ast.CallStmt(_, func) if func in self.m.procs and self.m.procs[func].multi_step:
                     _, inner = self.proc_env(s, env)  # multi-step procedures take step-constant arguments
                     found = self.locate(self.m.procs[func].decl.body, inner, actor, target, (rest, *k))
                     if found:
@@ -308,8 +309,10 @@ class CodeLowering:
         return out
 
     def leading_awaits(self, frames, ctx: ProcessCtx):
-        """The `await`s a step starts with become its guard (the step is disabled, not stopped, when one fails)."""
-        (stmts, env, actor), rest = frames[0], frames[1:]
+        """The `await`s a step starts with become its guard (the step is disabled, not stopped, when one fails);
+        they are skipped once when the step's code is lowered (the statement list stays whole: a label before a
+        loop must stay next to it)."""
+        (stmts, env, actor), _ = frames[0], frames[1:]
         cp = env.get("\0cp", ())
         conds, i = [], 0
         while i < len(stmts):
@@ -322,10 +325,9 @@ class CodeLowering:
             if not isinstance(s, ast.Await):
                 break
             conds.append(self.expr(s.cond, env))
+            ctx.hoisted.add(id(s))
             i += 1
-        if i > 0:
-            ctx.fresh = False  # the point the step starts from has been passed
-        return conj(conds), ((stmts[i:], env, actor), *rest)
+        return conj(conds), frames
 
     def frame_guard(self, env) -> None:
         ctx = env.get("\0process")
@@ -357,6 +359,12 @@ class CodeLowering:
             detail += [(self.vars[i].name, ir.Var(i)) for i in read]
             tail.append(ir.Check(pid, cond, False, span, f"the step breaks transition {name}", tuple(detail[:8])))
         return (*lets, *_at_ends(body, tuple(tail)))
+
+
+def at_args(e: ast.Call) -> tuple:
+    """The instance arguments of `at(p(args), L)` (none for `at(p, L)`)."""
+    target = e.args[0]
+    return target.args if isinstance(target, ast.Call) else ()
 
 
 def old_local(i: int) -> str:

@@ -92,7 +92,8 @@ class CodeSemantics:
                 return q[0] if q else self.first(self.type(e.args[0]).elem)
             case "at":
                 proc, points = self.m.at_points[id(e)]
-                args = tuple(self.eval(a, env, state) for a in e.args[0].args)
+                target = e.args[0]
+                args = tuple(self.eval(a, env, state) for a in (target.args if isinstance(target, ast.Call) else ()))
                 return self.pc(state, proc, args) in points
             case "old":
                 return self.eval(e.args[0], env, env["\0old"])
@@ -302,7 +303,7 @@ def _locate(sem, stmts, i0, env, cp, where, target, outer):
                 found = _locate(sem, body, 0, env, cp, where, target, ((stmts, head, env, cp, where), *outer))
                 if found:
                     return found
-            case ast.CallStmt(_, func) if func in sem.m.procs:
+            case ast.CallStmt(_, func) if func in sem.m.procs and sem.m.procs[func].multi_step:
                 info = sem.m.procs[func]
                 # a procedure with points takes arguments that do not depend on the state (KV357)
                 inner = {n: sem.eval(a, env, {}) for (n, _), a in zip(info.params, s.args)}
