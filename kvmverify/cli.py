@@ -2,8 +2,8 @@
 
 Exit codes:
   0  every property holds (or is as its `expect` annotation says) within the stated coverage
-  1  a property is violated, a cover is vacuous, or a result differs from its `expect` annotation (an
-     `expect violated` property that now holds is a failure too)
+  1  a property is violated (a deadlock too), a cover or a sanity finding (enabled:, premise:) is vacuous, or a
+     result differs from its `expect` annotation (an `expect violated` property that now holds is a failure too)
   2  the model or the command line is wrong (diagnostics on stderr)
   3  internal error in kvmverify (please report it)
   4  no violation found, but some result is undecided because a bound stopped the search (--max-states,
