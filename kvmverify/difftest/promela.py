@@ -302,6 +302,8 @@ class Expander(CodeExpander):
         if not stmts:
             if rest is None:
                 self.done.append(p)
+                if len(self.done) > MAX_OPTIONS:  # stop enumerating now: the paths multiply with every choose
+                    raise TooBig(f"more than {MAX_OPTIONS} paths")
             else:
                 rest(p)
             return

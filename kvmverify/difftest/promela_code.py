@@ -113,8 +113,11 @@ class CodeExpander:
 
     def stop(self, prop: str, cond: tuple) -> None:
         """A fatal check fails on this condition: the violation, and a path that was attempted (not blocked)."""
+        from .promela import MAX_OPTIONS, TooBig
         self.violations.append((prop, cond))
         self.stops.append(cond)
+        if len(self.stops) > MAX_OPTIONS:
+            raise TooBig(f"more than {MAX_OPTIONS} stopped paths")
 
 
 # ---------------------------------------------------------------------------------------------- the program

@@ -146,6 +146,26 @@ def _assigned(stmts) -> set[int]:
     return out
 
 
+def tree_size(e: ir.Expr, memo: dict[int, int]) -> int:
+    """The number of nodes of `e` written out as a tree. Substitution shares subexpressions, so `e` may be a small
+    graph that no engine can print or walk: `a[i] := a[i] + a[0] + a[1]` in a loop of n rounds before an `await`
+    gives a formula of about 3^n nodes."""
+    key = id(e)
+    if key not in memo:
+        match e:
+            case ir.Op(_, args, _):
+                memo[key] = 1 + sum(tree_size(x, memo) for x in args)
+            case ir.Extract(arg, _, _):
+                memo[key] = 1 + tree_size(arg, memo)
+            case ir.Insert(base, _, _, value):
+                memo[key] = 1 + tree_size(base, memo) + tree_size(value, memo)
+            case ir.Select(options, index, _):
+                memo[key] = 1 + tree_size(index, memo) + sum(tree_size(x, memo) for x in options)
+            case _:
+                memo[key] = 1
+    return memo[key]
+
+
 def enabled(a: ir.ActionInstance) -> ir.Expr:
     """The instance can take a step (or attempt one that a fatal check stops) in the current state."""
     if a.guard == FALSE:
@@ -153,4 +173,4 @@ def enabled(a: ir.ActionInstance) -> ir.Expr:
     return conj([a.guard, can_run(a.body, {}, {})])
 
 
-__all__ = ["enabled", "can_run", "substitute", "TRUE", "FALSE"]
+__all__ = ["enabled", "can_run", "substitute", "tree_size", "TRUE", "FALSE"]

@@ -649,7 +649,8 @@ class Lowering(CodeLowering):
         notes = _dead_asserts(self.props, actions)
         init = self.initial_values()
         liveness = [self.liveness(li) for li in self.m.liveness]
-        deadlock = sanity_properties(self, actions)  # the sanity findings close the list
+        deadlock, sanity_notes = sanity_properties(self, actions)  # the sanity findings close the list
+        notes += sanity_notes
         checks = [self.input_check(c, len(self.props) + i) for i, c in enumerate(self.m.checks)]
         layouts = self.layout_findings(len(self.props) + len(checks))
         tables = [self.table(name) for name in self.m.tables]

@@ -13,6 +13,10 @@
   second implication.
 
 Only models with actions or processes get them (a file of layouts and decision tables has no steps).
+
+When a step can be taken is a formula over the state before it (ir/enabled.py). A `choose` or `await` after a
+loop whose rounds build on each other makes that formula exponential in the rounds; beyond MAX_ENABLED_NODES
+nodes the step's `enabled:` finding and `deadlock` are left out, and a note in every result says so.
 """
 from __future__ import annotations
 
@@ -21,29 +25,46 @@ import itertools
 from ..check.types import BoolT, domain
 from ..lang import ast
 from . import nodes as ir
-from .enabled import enabled
+from .enabled import enabled, tree_size
 from .simplify import FALSE, conj, const_value, disj, mk
 
 
-def sanity_properties(low, actions: list[ir.ActionInstance]) -> ir.Deadlock | None:
-    """Add the sanity properties to the lowering `low` (ir/lower.py); the deadlock record for the system."""
+MAX_ENABLED_NODES = 20_000  # the largest in models/ has 119
+
+
+def step_name(a: ir.ActionInstance) -> str:
+    return f"{a.process}@{a.point}" if a.process else f"{a.actor}.{a.action}"
+
+
+def sanity_properties(low, actions: list[ir.ActionInstance]) -> tuple[ir.Deadlock | None, tuple[str, ...]]:
+    """Add the sanity properties to the lowering `low` (ir/lower.py); the deadlock record for the system, and the
+    notes on what could not be checked."""
     m = low.m
     if not m.actions and not m.processes:
-        return None
+        return None, ()
     per_instance = [(a.id, enabled(a)) for a in actions]
+    memo: dict[int, int] = {}
+    too_big = {step_name(a) for a, (_, e) in zip(actions, per_instance) if tree_size(e, memo) > MAX_ENABLED_NODES}
+    notes = tuple(f"deadlock and enabled:{name} are not checked: when {name} can take a step is a formula of more "
+                  f"than {MAX_ENABLED_NODES} nodes (a `choose` or `await` after a loop whose rounds build on each "
+                  "other); move it before the loop, or end the step there" for name in sorted(too_big))
     terminal = _terminal(low)
     what = "some action or process step is enabled" if m.processes else "some action is enabled"
     if m.terminals:
         what += ", or a `terminal` declaration holds"
     if m.processes:
         what += ", or every process has terminated"
-    pid = low.new_prop("deadlock", "deadlock", disj([e for _, e in per_instance] + [terminal]),
-                       _root(m), f"in every reachable state {what}")
-    deadlock = ir.Deadlock(pid, tuple(per_instance), terminal)
+    deadlock = None
+    if not too_big:
+        pid = low.new_prop("deadlock", "deadlock", disj([e for _, e in per_instance] + [terminal]),
+                           _root(m), f"in every reachable state {what}")
+        deadlock = ir.Deadlock(pid, tuple(per_instance), terminal)
     by_step: dict[str, list[ir.Expr]] = {}
     where: dict[str, tuple] = {}
     for a, (_, e) in zip(actions, per_instance):
-        name = f"enabled:{a.process}@{a.point}" if a.process else f"enabled:{a.actor}.{a.action}"
+        if step_name(a) in too_big:
+            continue
+        name = f"enabled:{step_name(a)}"
         by_step.setdefault(name, []).append(e)
         where.setdefault(name, (a, e))
     for name, parts in by_step.items():
@@ -69,7 +90,7 @@ def sanity_properties(low, actions: list[ir.ActionInstance]) -> ir.Deadlock | No
             low.new_prop(name, "premise", cover, node.left.span,
                          f"the premise of an implication in invariant {p.name} holds in some reachable state "
                          "(else the invariant holds vacuously)")
-    return deadlock
+    return deadlock, notes
 
 
 def _terminal(low) -> ir.Expr:
@@ -103,4 +124,4 @@ def _root(m):
     return Span(m.root_file, 1, 1, 1, 1)
 
 
-__all__ = ["sanity_properties", "FALSE"]
+__all__ = ["sanity_properties", "step_name", "MAX_ENABLED_NODES", "FALSE"]

@@ -54,7 +54,16 @@ def _slices(ts: ir.TransitionSystem, model: Model, name: str, span: Span) -> tup
                               f"at most one is supported", info.span, f"drop `symmetric` from type {name}")
         if dims:
             for i, sv in enumerate(ts.vars):
-                if sv.var == info.name:
+                if sv.var == info.name and sv.role != "pc":
+                    members[sv.indices[dims[0]]].append(i)
+    for p in model.processes:  # a process's program counters are an array over its parameters
+        dims = [k for k, (_, t) in enumerate(p.params) if _named(t, name)]
+        if len(dims) > 1:
+            return Diagnostic("KV315", "error", f"process '{p.name}' has {len(dims)} parameters of symmetric type "
+                              f"{name}; at most one is supported", p.decl.span, f"drop `symmetric` from type {name}")
+        if dims:
+            for i, sv in enumerate(ts.vars):
+                if sv.var == p.name and sv.role == "pc":
                     members[sv.indices[dims[0]]].append(i)
     return tuple(tuple(members[v]) for v in values)
 

@@ -20,8 +20,8 @@ from ..lang.parser import chunks, parse
 from .text import Text
 
 # kinds of symbols whose names share the model's one namespace (checker.declare), and those of properties
-VALUE_KINDS = ("param", "type", "enum", "register", "struct", "var", "actor", "def", "decide")
-PROP_KINDS = ("invariant", "cover", "property", "check", "assert", "slot", "msr")
+VALUE_KINDS = ("param", "type", "enum", "register", "struct", "var", "actor", "def", "decide", "proc", "process")
+PROP_KINDS = ("invariant", "cover", "property", "check", "assert", "slot", "msr", "transition")
 
 
 @dataclass(eq=False)

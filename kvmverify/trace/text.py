@@ -2,7 +2,7 @@
 showing only what changed and decoding registers and structs into their named fields."""
 from __future__ import annotations
 
-from ..check.types import show_value
+from ..check.types import OptionT, show_value
 from ..engines.shared.result import CheckResult, PropertyResult, Trace
 from ..ir import nodes as ir
 from ..diagnostics import Sources, Span
@@ -46,6 +46,17 @@ class Style:
 
 PLAIN = Style(False)
 
+
+
+def _blank(ts: ir.TransitionSystem, state: tuple[int, ...]) -> str:
+    """What the variables left out of the initial state hold (trace/views.py is_blank)."""
+    kinds = ["0"]
+    hidden = [v for v in views(ts) if is_blank(ts, v, state)]
+    if any(v.kind == "plain" and isinstance(ts.vars[v.slots[0]].type, OptionT) for v in hidden):
+        kinds.append("none")
+    if any(v.kind == "queue" for v in hidden):
+        kinds.append("[]")
+    return " / ".join(kinds)
 
 def show_field(v: int, width: int) -> str:
     if width == 1 or v < 1024:
@@ -125,7 +136,8 @@ def render_trace(ts: ir.TransitionSystem, trace: Trace, prop: ir.Property | None
         now = state_dict(ts, step.state)
         if prev is None:
             shown = [f"{k} = {v}" for k, v in nonzero_dict(ts, step.state).items()]
-            lines.append(indent + ("; ".join(shown) + " (all else 0)" if shown else "every variable 0 / false / {}"))
+            lines.append(indent + ("; ".join(shown) + f" (all else {_blank(ts, step.state)})" if shown
+                                   else "every variable 0 / false / {}"))
         else:
             changes = [f"{k}: {prev[k]} -> {style.new(v)}" for k, v in now.items() if prev.get(k) != v]
             lines.extend(f"{indent}{c}" for c in changes or ["(no change)"])

@@ -93,4 +93,6 @@ def is_blank(ts: ir.TransitionSystem, v: View, state: tuple[int, ...]) -> bool:
     """Left out of a listing of the initial state: a plain variable at 0, an option at `none`, an empty queue (a
     program counter is always listed: where each process starts)."""
     x = state[v.slots[0]]
-    return v.kind != "pc" and (x == 0 or (x == NONE_VALUE and isinstance(ts.vars[v.slots[0]].type, OptionT)))
+    if isinstance(ts.vars[v.slots[0]].type, OptionT) and v.kind == "plain":
+        return x == NONE_VALUE  # some(0) is listed
+    return v.kind != "pc" and x == 0
