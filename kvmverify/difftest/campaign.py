@@ -11,10 +11,10 @@ from .model import generate
 from .promela import TooBig
 
 
-def one(args: tuple[int, bool]) -> Outcome | None:
-    seed, z3_engines = args
+def one(args: tuple[int, bool, bool]) -> Outcome | None:
+    seed, z3_engines, spin = args
     try:
-        return compare(seed, generate(seed), z3_engines=z3_engines)
+        return compare(seed, generate(seed), z3_engines=z3_engines, spin=spin)
     except TooBig:
         return None
 
@@ -54,13 +54,23 @@ class Campaign:
 
 
 def run(seeds: list[int], z3_every: int = 0, jobs: int | None = None, want: int | None = None) -> Campaign:
-    """Compare the models of `seeds` (z3 engines on every `z3_every`-th, 0: none) until `want` were compared."""
+    """Compare the models of `seeds` with SPIN until `want` were compared, then run the z3 engines on every
+    `z3_every`-th of the models compared (0: none). Chosen among the compared models, not among the seeds: a seed
+    whose model is refused or too large for Promela would otherwise take its z3 turn with it."""
     out = Campaign()
     jobs = jobs or os.cpu_count() or 1
-    work = [(s, bool(z3_every) and i % z3_every == 0) for i, s in enumerate(seeds)]
     with ProcessPoolExecutor(jobs) as pool:
-        for o in pool.map(one, work, chunksize=4):
+        compared = []
+        for o in pool.map(one, [(s, False, True) for s in seeds], chunksize=4):
             if want is not None and out.models >= want:
                 break
             out.add(o)
+            if o is not None and o.accepted:
+                compared.append(o.seed)
+        z3_seeds = compared[::z3_every] if z3_every else []
+        for o in pool.map(one, [(s, True, False) for s in z3_seeds], chunksize=1):
+            for pair, n in o.compared.items():
+                out.compared[pair] = out.compared.get(pair, 0) + n
+                out.models_by_pair[pair] = out.models_by_pair.get(pair, 0) + 1
+            out.disagreements.extend((o.seed, d) for d in o.disagreements)
     return out
