@@ -2,8 +2,8 @@
 
 Exit codes:
   0  every property holds (or is as its `expect` annotation says) within the stated coverage
-  1  a property is violated, a cover is vacuous, or a result differs from its `expect` annotation (an
-     `expect violated` property that now holds is a failure too)
+  1  a property is violated (a deadlock too), a cover or a sanity finding (enabled:, premise:) is vacuous, or a
+     result differs from its `expect` annotation (an `expect violated` property that now holds is a failure too)
   2  the model or the command line is wrong (diagnostics on stderr)
   3  internal error in kvmverify (please report it)
   4  no violation found, but some result is undecided because a bound stopped the search (--max-states,
@@ -120,6 +120,12 @@ def build_parser(stdout: TextIO) -> _Parser:
     c.add_argument("--parts", action="store_true",
                    help="explicit: explore the model's independent parts one at a time (safety only; the state "
                         "count is their product)")
+    c.add_argument("--property", action="append", default=[], metavar="NAME",
+                   help="check and report only the properties whose names match NAME, a shell glob (repeatable): "
+                        "--property deadlock --property 'slot:*'")
+    c.add_argument("--exclude", action="append", default=[], metavar="NAME",
+                   help="leave out the properties whose names match NAME, a shell glob (repeatable): "
+                        "--exclude 'enabled:*'")
     c.add_argument("--json", action="store_true", help="print the result as JSON")
     c.add_argument("--traces", choices=TRACES, default=None,
                    help="which counterexamples to print: all, unexpected (the failures only) or none; default: all "
@@ -313,10 +319,11 @@ def _check(args, stdout: TextIO, stderr: TextIO, interrupt: Interrupt) -> int:
         if printed and fresh:
             stderr.write(render(fresh, sources))
 
+    matched: set[str] = set()  # --property/--exclude patterns that matched a property of some model
     for path in files:
         run = ModelRun(path)
         runs.append(run)
-        code = _check_one(run, args, options, overrides, interrupt, stderr, report)
+        code = _check_one(run, args, options, overrides, interrupt, stderr, report, matched, len(files) == 1)
         codes.append(code)
         worst = _combine(worst, code)
         if run.result is not None:
@@ -330,6 +337,12 @@ def _check(args, stdout: TextIO, stderr: TextIO, interrupt: Interrupt) -> int:
                 stderr.write(_timing_line(run))
         if interrupt.set:
             break
+    never = [p for p in (*args.property, *args.exclude) if p not in matched]
+    if never and len(files) > 1 and any(run.system is not None for run in runs):
+        from .ir.select import all_names
+        names = {n for run in runs if run.system is not None for n in all_names(run.system)}
+        report(_unmatched_diagnostics(never, args, names), Sources())
+        worst = _combine(worst, EXIT_USAGE)
     if args.json:
         doc = json_document([run_json(run, c) for run, c in zip(runs, codes)], diagnostics, worst)
         stdout.write(json.dumps(doc, indent=2) + "\n")
@@ -347,7 +360,7 @@ def _check(args, stdout: TextIO, stderr: TextIO, interrupt: Interrupt) -> int:
 
 
 def _check_one(run: ModelRun, args, options: Options, overrides, interrupt: Interrupt, stderr: TextIO,
-               report) -> int:
+               report, matched: set[str] | None = None, alone: bool = True) -> int:
     """Compile and search one model into `run`; its exit code."""
     try:
         compiled = compile_model(run.path, overrides, run.sources)
@@ -358,7 +371,18 @@ def _check_one(run: ModelRun, args, options: Options, overrides, interrupt: Inte
         return EXIT_USAGE
     run.warnings = tuple(compiled.warnings)
     report(compiled.warnings, run.sources, printed=not args.quiet)
-    ts = run.system = compiled.system
+    ts = compiled.system
+    patterns = (*args.property, *args.exclude)
+    if patterns:
+        from .ir.select import select, unmatched
+        missing = unmatched(ts, patterns)
+        if matched is not None:
+            matched.update(p for p in patterns if p not in missing)
+        if missing and alone:  # one model: a pattern that selects nothing is a mistake, said before any search
+            from .ir.select import all_names
+            raise DiagnosticError(_unmatched_diagnostics(missing, args, set(all_names(ts))))
+        ts = select(ts, args.property, args.exclude)
+    run.system = ts
     progress = _progress_for(args, stderr, run.path)
     started = time.monotonic()
     try:
@@ -377,6 +401,18 @@ def _check_one(run: ModelRun, args, options: Options, overrides, interrupt: Inte
             progress.close()
     run.seconds = time.monotonic() - started
     return EXIT_INTERRUPTED if result.bound == "interrupted" else result.exit_code
+
+
+def _unmatched_diagnostics(patterns: list[str], args, names: set[str]) -> list[Diagnostic]:
+    """KV509 for each --property/--exclude pattern that matches no property of the models checked."""
+    known = sorted(names)
+    out = []
+    for p in patterns:
+        flag = "--property" if p in args.property else "--exclude"
+        out.append(Diagnostic("KV509", "error", f"{flag} {p}: no property matches it", NO_SPAN,
+                              did_you_mean(p, known) or ("properties: " + ", ".join(known[:12]) +
+                                                         (", ..." if len(known) > 12 else ""))))
+    return out
 
 
 def _timing_line(run: ModelRun) -> str:

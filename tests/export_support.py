@@ -66,11 +66,12 @@ actor host {
 invariant busy_means_data: phase == Busy -> box.data != 0
 invariant one_unread: !(sent[1] && sent[2]) || seen != {} || box.data == 0
 cover both_seen: seen == {1, 2}
+terminal seen == {1, 2}     // both messages posted and consumed: the protocol is over, not deadlocked
 """
 
 # the broken variant: the host ignores the slot; the model says so
 BUGGY = MAILBOX.replace("param BUG = false", "param BUG = true") + \
-    'expect violated "slot:box.data"\nexpect violated one_unread\n'
+    'expect violated "slot:box.data"\nexpect violated one_unread\nexpect violated deadlock\n'
 # the broken variant without its annotations: a plain failure
 BUGGY_UNANNOTATED = MAILBOX.replace("param BUG = false", "param BUG = true")
 # a "fixed" model that still claims to be broken: `expect violated` on a property that holds

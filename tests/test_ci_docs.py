@@ -70,17 +70,20 @@ def test_the_workflow_runs(tmp_path, site):
         assert r.returncode == 0, (command, r.stdout[-2000:], r.stderr[-2000:])
     reports = tmp_path / "reports"
     suites = ET.parse(reports / "kvmverify.xml").getroot().findall("testsuite")
-    assert [sum(int(s.get(k)) for s in suites) for k in ("tests", "failures")] == [12, 0]  # incl. msr:, layout:
+    # 11 a model: incl. msr:, layout:, deadlock and the enabled: and premise: findings
+    assert [sum(int(s.get(k)) for s in suites) for k in ("tests", "failures")] == [22, 0]
     sarif = json.loads((reports / "kvmverify.sarif").read_text())
     rules = sorted(res["ruleId"] for res in sarif["runs"][0]["results"])
-    assert rules == ["KV405", "KV405", "property/invariant/one_unread", "property/slot/slot:box.data"]
+    assert rules == ["KV405", "KV405", "property/deadlock/deadlock", "property/invariant/one_unread",
+                     "property/slot/slot:box.data"]
     assert sorted(os.listdir(reports / "traces")) == [
+        "buggy.deadlock.html", "buggy.deadlock.itf.json", "buggy.deadlock.mmd",
         "buggy.one_unread.html", "buggy.one_unread.itf.json", "buggy.one_unread.mmd", "buggy.slot_box.data.html",
         "buggy.slot_box.data.itf.json", "buggy.slot_box.data.mmd"]
     plugin = ET.parse(reports / "pytest-models.xml").getroot()
     suite = plugin if plugin.tag == "testsuite" else plugin[0]
-    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("12", "0", "2")  # 2 xfail
-    assert summary.read_text().count("```mermaid") == 2  # the job summary: both expected violations, folded
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("22", "0", "3")  # 3 xfail
+    assert summary.read_text().count("```mermaid") == 3  # the job summary: every expected violation, folded
     # the hosted actions are handed what the commands wrote
     uses = {s["uses"].split("@")[0]: s.get("with", {}) for s in steps if "uses" in s}
     assert uses["actions/upload-artifact"]["path"] == "reports/"

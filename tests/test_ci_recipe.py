@@ -111,11 +111,12 @@ def test_the_github_workflow_runs_from_the_wheel(venv, tmp_path):
         r = run_line(command, tmp_path, env)
         assert r.returncode == 0, (command, r.stdout[-2000:], r.stderr[-2000:])
     suites = ET.parse(tmp_path / "reports" / "kvmverify.xml").getroot().findall("testsuite")
-    assert sum(int(s.get("tests")) for s in suites) == 12  # 5 properties, msr: and layout: per model
+    # per model: its properties, msr:, layout:, deadlock and the enabled: and premise: findings
+    assert sum(int(s.get("tests")) for s in suites) == 22
     plugin = ET.parse(tmp_path / "reports" / "pytest-models.xml").getroot()
     suite = plugin if plugin.tag == "testsuite" else plugin[0]
-    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("12", "0", "2")
-    assert (tmp_path / "summary.md").read_text().count("```mermaid") == 2
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("22", "0", "3")
+    assert (tmp_path / "summary.md").read_text().count("```mermaid") == 3
     write_models(tmp_path / "models", broken=BUGGY_UNANNOTATED)
     gate = next(r for r in runs if r.startswith("kvmverify check"))
     assert run_line(gate, tmp_path, env).returncode == 1  # the gate closes on a violation

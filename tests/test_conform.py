@@ -89,7 +89,7 @@ def test_unreadable_inputs(tmp_path):
     code, _, err = run_cli("conform", MODEL, str(tmp_path / "trace.dat"))
     assert code == 2 and "binary trace.dat" in err and "trace-cmd report -i" in err
     code, _, err = run_cli("conform", "spec/msr.kv", ASYNCPF)
-    assert code == 2 and "error[KV355]" in err
+    assert code == 2 and "error[KV365]" in err
 
 
 # ------------------------------------------------------------------------------------------------ conformance

@@ -34,7 +34,8 @@ def test_a_directory_gives_one_summary_table_and_the_worst_exit_code(gate):
     table = stdout[stdout.index("summary\n"):].splitlines()
     assert table[1].split() == ["model", "property", "verdict", "coverage"]
     rows = [line.split(None, 3) for line in table[2:]]
-    assert len(rows) == 4 * 6  # four models, four properties, msr:DOORBELL and layout:DOORBELL (its gap) each
+    # four models, four properties, msr:DOORBELL, layout:DOORBELL (its gap), deadlock, enabled:* and premise:* each
+    assert len(rows) == 4 * 9
     by = {(os.path.basename(r[1]), r[2]): (r[0], r[3]) for r in rows}
     assert by[("b_buggy.kv", "slot:box.data")][0] == "ok"
     assert by[("b_buggy.kv", "slot:box.data")][1].startswith("violated (expected)")
@@ -64,7 +65,9 @@ def test_junit_has_one_testcase_per_model_and_property(gate):
     root = ET.parse(d / "junit.xml").getroot()
     assert root.tag == "testsuites" and root.attrib == {}  # the Ant schema allows no attribute there
     suites = root.findall("testsuite")
-    assert [sum(int(s.get(k)) for s in suites) for k in ("tests", "failures", "errors", "skipped")] == [24, 3, 0, 0]
+    # 11 testcases a model: 4 properties, msr:, layout:, deadlock, enabled: for its 3 actions, premise: for its one
+    # implication; failures: c_unannotated's slot:, one_unread and deadlock (the lost message), d's slot:
+    assert [sum(int(s.get(k)) for s in suites) for k in ("tests", "failures", "errors", "skipped")] == [44, 4, 0, 0]
     assert [os.path.basename(s.get("name")) for s in suites] == ["a_ok.kv", "b_buggy.kv", "c_unannotated.kv",
                                                                 "d_wrong_expect.kv"]
     cases = {(os.path.basename(s.get("name")), c.get("name")): c for s in suites for c in s.findall("testcase")}

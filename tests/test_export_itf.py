@@ -39,7 +39,7 @@ def exported(tmp_path_factory):
 def test_one_file_per_violated_property_and_every_file_is_schema_valid(exported):
     _, _, out = exported
     files = sorted(os.listdir(out))
-    assert files == ["buggy.one_unread.itf.json", "buggy.slot_box.data.itf.json"]
+    assert files == ["buggy.deadlock.itf.json", "buggy.one_unread.itf.json", "buggy.slot_box.data.itf.json"]
     generic, strict = schema("itf.schema.json"), schema("itf-kvmverify.schema.json")
     for name in files:
         with open(out / name) as f:
@@ -117,7 +117,7 @@ def test_export_is_byte_identical_across_runs(tmp_path):
         out = tmp_path / f"out{k}"
         run("check", models["buggy"], "--trace-format", "itf,json,text,html", "--out", str(out), "-q")
         outs.append({n: (out / n).read_bytes() for n in sorted(os.listdir(out))})
-    assert outs[0] == outs[1] and len(outs[0]) == 8
+    assert outs[0] == outs[1] and len(outs[0]) == 12
 
 
 # ------------------------------------------------------------------------------------------------ replay

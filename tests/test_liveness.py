@@ -136,7 +136,7 @@ def test_bounded_search_never_proves_liveness():
                         "property top: x == 0 leads_to x == 3000\n")
     assert result_of(counter, "top")[0].status == "holds"
     for ts, limits in ((system_of(starve("fair")), Limits(max_depth=1)), (counter, Limits(max_states=1500))):
-        r, res = result_of(ts, ts.properties[-1].name, limits)
+        r, res = result_of(ts, next(p for p in ts.properties if p.kind == "liveness").name, limits)
         assert r.status == "unknown" and r.coverage.kind == "bounded"
         assert res.exit_code == 4
         assert any("never proves a liveness property" in n for n in res.notes)
@@ -144,6 +144,7 @@ def test_bounded_search_never_proves_liveness():
 
 def test_a_premise_that_never_holds_is_reported_as_vacuous():
     ts = system_of("model v\nvar x : 0 .. 3 = 0\nactor a { fair action go() when x < 2 { x := x + 1 } }\n"
+                   "terminal x == 2\n"
                    "property never: x == 3 leads_to x == 0\nproperty sometimes: x == 1 leads_to x == 2\n")
     r, res = result_of(ts, "never")
     assert r.status == "holds" and res.exit_code == 0
@@ -208,7 +209,7 @@ def test_lasso_text_and_json(tmp_path):
     model.write_text(starve(""))
     code, out, _ = run_cli("check", str(model), "-q")
     assert code == 1
-    assert "FAIL violated  done      lasso: 0-step prefix, 2-step loop" in out
+    assert "FAIL violated  done       lasso: 0-step prefix, 2-step loop" in out
     assert "  -- loop starts here --\n  0  initial state" in out
     assert "  2  a.toggle()   back to step 0\n       y: true -> false\n" in out
     code, out, _ = run_cli("check", str(model), "-q", "--json")

@@ -121,6 +121,26 @@ def test_hover_on_a_register_decodes_it_field_by_field(client):
     assert shown[-1] == "*register*, spec/msr.kv:12"
 
 
+def test_processes_and_procedures_are_symbols_with_hover_definition_and_references(client):
+    path = ROOT / "models" / "apf_queue.kv"
+    text = path.read_text(encoding="utf-8")
+    u = compiled(client, path)
+    symbols = client.request("textDocument/documentSymbol", {"textDocument": {"uri": u}})
+    guest = next(s for s in symbols if s["name"] == "guest")
+    assert [c["name"] for c in guest["children"]] == ["irq", "boot", "task"]
+    assert [c["name"] for c in next(s for s in symbols if s["name"] == "kvm_async_pf_task_wait_schedule")
+            ["children"]] == ["sleep"]
+    line, col = position_of(text, "kvm_async_pf_task_wake(token)\n")  # the call in process irq
+    hover = client.at("textDocument/hover", u, line, col + 4)["contents"]["value"].splitlines()
+    assert hover[:2] == ["```kv", "proc kvm_async_pf_task_wake(token: u32) {"]
+    assert hover[-1] == "*proc*, models/apf_queue.kv:187"
+    decl = position_of(text, "kvm_async_pf_task_wake(token: u32)")
+    target = rng(decl[0], decl[1], decl[0], decl[1] + len("kvm_async_pf_task_wake"))
+    assert client.at("textDocument/definition", u, line, col + 4) == [{"uri": uri(path), "range": target}]
+    refs = client.at("textDocument/references", u, *decl, context={"includeDeclaration": True})
+    assert [r["range"]["start"]["line"] for r in refs] == [decl[0], line]
+
+
 def test_hover_on_a_struct_field_and_a_def(client):
     u = compiled(client, APF)
     line, col = position_of(APF_TEXT, "area[v].token", 0, len("area[v]."))
@@ -219,8 +239,9 @@ def test_the_check_action_shows_a_violation_with_its_trace(client, tmp_path):
     assert action["command"] == {"title": "kvmverify check", "command": "kvmverify.check", "arguments": [u]}
     answer = client.request("workspace/executeCommand", action["command"])
     assert answer["exit"] == 1
-    assert [(r["property"], r["status"]) for r in answer["results"]] == [("small", "violated"), ("three", "reached"),
-                                                                        ("type_ok", "holds")]
+    assert [(r["property"], r["status"]) for r in answer["results"]] == [
+        ("small", "violated"), ("three", "reached"), ("type_ok", "holds"), ("deadlock", "violated"),
+        ("enabled:a.inc", "reached")]  # the counter stops at 3: a deadlock
     diags = client.diagnostics(u)
     small = next(d for d in diags if d["message"].startswith("small:"))
     assert small["range"] == rng(5, 10, 5, 15) and small["severity"] == 1 and small["source"] == "kvmverify check"
@@ -229,7 +250,7 @@ def test_the_check_action_shows_a_violation_with_its_trace(client, tmp_path):
     three = next(d for d in diags if d["message"].startswith("three:"))
     assert three["severity"] == 3 and three["range"] == rng(6, 6, 6, 11)
     summary = next(d for d in diags if d["message"].startswith("kvmverify check"))
-    assert summary["range"] == rng(0, 6, 0, 13) and "1 violated, 1 reached" in summary["message"]
+    assert summary["range"] == rng(0, 6, 0, 13) and "2 violated, 2 reached" in summary["message"]
     hover = client.at("textDocument/hover", u, 5, 12)["contents"]["value"]
     assert "last check: violated: shortest trace: 2 step(s)" in hover
     client.change(u, 2, COUNTER + "\n")  # an edit: the verdicts no longer apply to the text

@@ -90,13 +90,13 @@ def test_the_job_summary(tmp_path, monkeypatch, chromium, mermaid_js):  # noqa: 
     code, _, _ = run("check", str(tmp_path / "models"), "-q")
     assert code == 1
     text = summary.read_text()
-    assert text.startswith("earlier step\n## kvmverify: 3 model(s), 18 result(s), 2 failed (exit code 1)\n")
+    assert text.startswith("earlier step\n## kvmverify: 3 model(s), 27 result(s), 3 failed (exit code 1)\n")
     assert "| ❌ | `" + models["c_broken"] + "` | `slot:box.data` | violated | shortest trace: 3 step(s) |" in text
     assert "| ✅ | `" + models["b_buggy"] + "` | `slot:box.data` | violated (expected) |" in text
     assert "### ❌ `slot:box.data` violated — `" + models["c_broken"] + ":25:1`" in text
     assert "<details><summary>✅ `slot:box.data` violated (expected)" in text
     blocks = re.findall(r"```mermaid\n(.*?)```", text, re.S)
-    assert len(blocks) == 4  # two violations in each of the two buggy models
+    assert len(blocks) == 6  # three violations in each of the two buggy models (the lost message deadlocks)
     results = render_all(chromium, mermaid_js, blocks + ["sequenceDiagram\n    a->>: oops\n"], tmp_path)
-    assert results[:-1] == ["svg"] * 4
+    assert results[:-1] == ["svg"] * 6
     assert results[-1].startswith("error: ")  # the harness does see a broken diagram

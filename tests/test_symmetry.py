@@ -75,6 +75,7 @@ actor w {
 invariant one_busy: forall i: W, j: W. (phase[i] == Busy && phase[j] == Busy) -> i == j
 invariant never_three: done < 3
 cover all_done: forall i: W. phase[i] == Done
+terminal forall i: W. phase[i] == Done && hits[i] == 2
 """
 
 
@@ -84,7 +85,10 @@ def test_workers_orbits_and_verdicts_match_the_full_search():
     full = Explorer(ts, symmetry=False).run()
     reduced = Explorer(ts).run()
     assert verdicts(full) == verdicts(reduced) == {"one_busy": "holds", "never_three": "violated",
-                                                   "all_done": "reached", "type_ok": "holds"}
+                                                   "all_done": "reached", "type_ok": "holds", "deadlock": "holds",
+                                                   "enabled:w.start": "reached", "enabled:w.finish": "reached",
+                                                   "enabled:w.again": "reached", "enabled:w.race": "reached",
+                                                   "premise:one_busy": "reached"}
     assert (full.stats.states, reduced.stats.states) == (256, 63)
     assert reduced.stats.states == len(orbits(ts, reachable(Explorer(ts, symmetry=False))))
     assert full.stats.depth == reduced.stats.depth
@@ -95,6 +99,41 @@ def test_workers_orbits_and_verdicts_match_the_full_search():
     # BFS over orbits still finds a shortest counterexample
     lengths = {r.prop.name: r.trace.length for r in full.results if r.trace is not None}
     assert lengths == {r.prop.name: r.trace.length for r in reduced.results if r.trace is not None}
+
+
+# The same workers as processes: each one's program counter is part of its slice of the state.
+PROC_WORKERS = """
+model proc_workers
+symmetric type W = 0 .. 2
+var lock : bool = false
+var hits[W] : 0 .. 2 = 0
+process worker(i: W) {
+    idle: while hits[i] < 2 {
+        await !lock
+        lock := true
+        busy: hits[i] := hits[i] + 1
+        lock := false
+    }
+}
+invariant one_busy: forall i: W, j: W. (at(worker(i), busy) && at(worker(j), busy)) -> i == j
+cover all_twice: forall i: W. hits[i] == 2
+"""
+
+
+def test_process_counters_are_permuted_with_their_instance():
+    ts = system_of(PROC_WORKERS)
+    (sym,) = ts.symmetries
+    assert [ts.vars[i].name for i in sym.slices[1]] == ["hits[1]", "worker(1)"]
+    full = Explorer(ts, symmetry=False).run()
+    reduced = Explorer(ts).run()
+    assert verdicts(full) == verdicts(reduced)
+    assert {k: v for k, v in verdicts(full).items() if ":" not in k} == {
+        "one_busy": "holds", "all_twice": "reached", "type_ok": "holds", "deadlock": "holds"}
+    assert (full.stats.states, reduced.stats.states) == (160, 40)
+    assert reduced.stats.states == len(orbits(ts, reachable(Explorer(ts, symmetry=False))))
+    for r in reduced.results:
+        if r.trace is not None:
+            assert_concrete_run(Explorer(ts), r.trace)
 
 
 def test_cli_reports_what_the_counts_mean():

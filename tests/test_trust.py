@@ -33,6 +33,7 @@ var r : 0 .. 7 = 0
 var done : bool = false
 actor A { action a() when !done { r := x >> 0; done := true } }
 invariant r_is_0: r == 0
+terminal done
 """
 
 OR_LARGE_CONST = """model or_large_const
@@ -41,6 +42,7 @@ var d : bool = false
 actor m { action orit() when !d { c := c | 300; d := true } }
 invariant small: c <= 255
 invariant wrapped: !d || c == 44
+terminal d
 """
 
 XOR_AND_NEGATIVE = """model xor_neg
@@ -51,6 +53,7 @@ actor m { action go() when !d { c := c ^ 256; e := e | -3; d := true } }
 invariant xor_wraps: !d || c == 1
 invariant or_neg_wraps: !d || e == 0xfd
 cover reached: d && e == 0xfd
+terminal d
 """
 
 DYN_INDEX_SELF_REF = """model dyn_index_self_ref
@@ -75,6 +78,7 @@ var d : bool = false
 actor A { action a() when !d { s.f := 1; d := true } }
 invariant set_once: s.f == 0 || d
 invariant never_set: s.f == 0
+terminal d
 """
 
 DEAD_AND_SHARED_ASSERT = """model deadassert
@@ -95,6 +99,7 @@ var d : bool = false
 actor A { action a() when !d { q := x / 2; r := x % 2; d := true } }
 invariant c_rules: !d || (q == -1 && r == -1)
 invariant floor_rules: !d || (q == -2 && r == 1)
+terminal d
 """
 
 

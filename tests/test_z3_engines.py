@@ -40,10 +40,13 @@ def run(ts, engine: str, depth: int = 20, max_k: int = 10):
 
 CORPUS = {
     "counter.kv": {"bounded": ("holds", None), "top": ("reached", 5), "beyond": ("vacuous", None),
-                   "type_ok": ("holds", None)},
-    "ladder.kv": {"never_three": ("holds", None), "two": ("reached", 2)},
+                   "type_ok": ("holds", None), "deadlock": ("holds", None), "enabled:p.inc": ("reached", 0),
+                   "enabled:p.reset": ("reached", 5)},
+    "ladder.kv": {"never_three": ("holds", None), "two": ("reached", 2), "deadlock": ("holds", None),
+                  "enabled:p.step": ("reached", 0)},
     "overflow.kv": {"sum_small": ("violated", 4), "both": ("reached", 4), "type_ok": ("holds", None),
-                    "small_b": ("violated", 5)},
+                    "small_b": ("violated", 5), "deadlock": ("violated", 6), "enabled:p.inc_a": ("reached", 0),
+                    "enabled:p.inc_b": ("reached", 0)},
 }
 
 
@@ -51,7 +54,7 @@ CORPUS = {
 @pytest.mark.parametrize("engine", ["explicit", "bmc", "induction", "pdr"])
 def test_corpus_verdicts_agree_across_engines(name, engine):
     ts = system(f"tests/corpus/{name}")
-    got = verdicts(run(ts, engine, depth=8, max_k=6))
+    got = verdicts(run(ts, engine, depth=8, max_k=8))
     want = dict(CORPUS[name])
     if engine == "bmc":  # a bounded search cannot show a cover unreachable
         want = {k: ("unknown", None) if v[0] == "vacuous" else v for k, v in want.items()}
@@ -61,8 +64,11 @@ def test_corpus_verdicts_agree_across_engines(name, engine):
 # liveness: the explicit engine decides it; BMC finds the fair lassos (transitions, the loop's closing one included)
 # and leaves the rest undecided; induction and PDR leave it to the others
 LIVE_CORPUS = {
-    "handshake.kv": {"exclusive": "holds", "served0": "holds", "served1": ("violated", 4)},
-    "halting.kv": {"type_ok": "holds", "returns": ("violated", 2), "reaches_top": "holds"},
+    "handshake.kv": {"exclusive": "holds", "served0": "holds", "served1": ("violated", 4), "deadlock": "holds",
+                     "enabled:client.ask": "reached", "enabled:client.consume": "reached",
+                     "enabled:server.answer0": "reached", "enabled:server.answer1": "reached"},
+    "halting.kv": {"type_ok": "holds", "returns": ("violated", 2), "reaches_top": "holds", "deadlock": "holds",
+                   "enabled:a.step": "reached"},
 }
 
 
@@ -127,8 +133,9 @@ def test_apf_int_small_pdr_proves_every_safety_property():
     ts = system("models/apf_int.kv", **APF_SMALL)
     pdr, explicit = run(ts, "pdr"), run(ts, "explicit")
     assert verdicts(pdr) == verdicts(explicit)
-    safety = [r for r in pdr.results if r.prop.kind not in ("cover", "liveness", "layout")]
-    assert len(safety) == 9 and all(r.coverage.kind == "pdr" and r.coverage.invariant for r in safety)
+    safety = [r for r in pdr.results if r.prop.kind not in ("cover", "liveness", "layout", "enabled", "premise")]
+    assert len(safety) == 10 and all(r.coverage.kind == "pdr" and r.coverage.invariant for r in safety)
+    assert next(r for r in safety if r.prop.name == "deadlock").status == "holds"
 
 
 def test_apf_int_small_induction_reports_a_real_cti():

@@ -15,8 +15,9 @@ from .liveness import check_liveness
 from .observe import check_observations
 from .tables import check_property, check_table
 from .model import ActionInfo, DefInfo, HandlerInfo, Model, PropInfo, SlotInfo, VarInfo
-from .types import (BOOL, CTYPES, MAX_DOMAIN, MAX_SET_DOMAIN, BitsT, BoolT, EmptySetT, EnumT, IntT, SetT, Type,
-                    describe_type, domain_size)
+from .types import (BOOL, CTYPES, MAX_DOMAIN, MAX_SET_DOMAIN, BitsT, BoolT, EmptySetT, EnumT, IntT, QueueT, SetT,
+                    Type, describe_type, domain_size)
+from . import code
 
 MAX_ARRAY_ELEMENTS = 1 << 16
 
@@ -47,6 +48,8 @@ class Checker(ExprChecker):
         super().__init__(model, diags)
         self.declared: dict[str, Span] = {}
         self.prop_names: set[str] = set()  # a set, not a scan: a file may declare 100,000 invariants
+        self.code = code.ACTION  # where statements are being checked (check/code.py)
+        self.in_transition = False  # typing a `transition` property: old(...) is allowed
 
     # ------------------------------------------------------------------------------------------ driver
     def run(self) -> Model:
@@ -93,8 +96,14 @@ class Checker(ExprChecker):
         for d in k(ast.ActorDecl):
             self.declare(d.name, d.span, "actor")
             self.m.actors.append(d.name)
+        for d in k(ast.ProcessDecl):  # a top-level process is an actor of its own
+            if self.declare(d.name, d.span, "process"):
+                self.m.actors.append(d.name)
         for d in k(ast.VarDecl):
             self.var(d)
+        processes = [p for d in decls for p in
+                     ((d,) if isinstance(d, ast.ProcessDecl) else d.processes if isinstance(d, ast.ActorDecl) else ())]
+        code.declare_code(self, k(ast.ProcDecl), processes)
         for d in decls:  # in source order: a def or table may call the ones declared before it
             if isinstance(d, ast.DefDecl):
                 self.def_(d)
@@ -108,8 +117,11 @@ class Checker(ExprChecker):
                 self.action(d.name, a)
             for h in d.handlers:
                 if self.m.handlers.get(h.register) and self.m.handlers[h.register].decl is h:
+                    self.code = code.CodeCtx("handler")
                     self.body(h.body, {n: Local(t, kind="param") for n, t in self.m.handlers[h.register].params},
                               d.name)
+                    self.code = code.ACTION
+        code.check_code_bodies(self)
         for d in k(ast.SlotDecl):
             self.slot(d)
         for d in [*k(ast.InvariantDecl), *k(ast.CoverDecl)]:
@@ -118,6 +130,10 @@ class Checker(ExprChecker):
         for d in k(ast.LivenessDecl):
             check_liveness(self, d, liveness_names)
         taken = {p.name for p in self.m.props} | set(liveness_names)
+        for d in k(ast.TransitionDecl):
+            code.check_transition(self, d, taken)
+        for d in k(ast.TerminalDecl):
+            code.check_terminal(self, d)
         for d in k(ast.CheckDecl):
             check_property(self, d, taken)
         self.m.expects = list(k(ast.ExpectDecl))
@@ -193,8 +209,15 @@ class Checker(ExprChecker):
         except ValueError as why:
             raise self.error("KV306", f"{what} is not a value: {why}", e)
 
-    def type_expr(self, t: ast.TypeExpr, enum_ok: bool = False) -> Type:
+    def type_expr(self, t: ast.TypeExpr, enum_ok: bool = False, queue_ok: bool = False) -> Type:
         match t:
+            case ast.QueueType():
+                if not queue_ok:
+                    raise self.error("KV354", "a queue is a state variable's type", t,
+                                     "declare var q : queue[N] of T = []")
+                return code.queue_type(self, t)
+            case ast.OptionType():
+                return code.option_type(self, t)
             case ast.RangeType(_, lo, hi):
                 lo_v, hi_v = self.const(lo, "a range bound"), self.const(hi, "a range bound")
                 if hi_v < lo_v:
@@ -274,11 +297,15 @@ class Checker(ExprChecker):
             if n > MAX_ARRAY_ELEMENTS:
                 raise self.error("KV309", f"'{d.name}' would have {n} elements", d,
                                  f"at most {MAX_ARRAY_ELEMENTS}; lower the params")
-            vt = self.type_expr(d.type)
+            vt = self.type_expr(d.type, queue_ok=True)
             info = VarInfo(d.name, tuple(indices), vt, d.init, d.span)
             self.m.vars[d.name] = info
             it = self.expr(d.init, {}, vt)
-            if fits(it, vt) != "ok":
+            if isinstance(vt, QueueT):
+                if not isinstance(d.init, ast.ListLit):
+                    raise self.error("KV354", "a queue starts as a list of its elements", d.init,
+                                     f"write var {d.name} : {vt} = [] (or [a, b], head first)")
+            elif fits(it, vt) != "ok":
                 raise self.error("KV301", f"initial value of type {describe_type(it)} does not fit {describe_type(vt)}",
                                  d.init)
             self.const_or_record(d.init)
@@ -294,8 +321,11 @@ class Checker(ExprChecker):
             case ast.SetLit(_, items):
                 for i in items:
                     self.const_or_record(i)
-            case ast.Name(_, n) if n in self.m.enum_members:
+            case ast.Name(_, n) if n in self.m.enum_members or n == "none":
                 pass
+            case ast.ListLit(_, items) | ast.Call(_, "some", items):
+                for i in items:
+                    self.const_or_record(i)
             case _:
                 self.const(e, "an initial value")
 
@@ -357,6 +387,7 @@ class Checker(ExprChecker):
             scope = {n: Local(t, kind="param") for n, t in params}
             if a.guard is not None:
                 self.guard(self.expect_bool, a.guard, scope)
+            self.code = code.ACTION
             self.body(a.body, scope, actor)
             self.m.actions.append(ActionInfo(actor, a, params))  # type: ignore[arg-type]
         except Unresolved:
@@ -366,15 +397,24 @@ class Checker(ExprChecker):
     def body(self, stmts: tuple[ast.Stmt, ...], scope: dict[str, Local], actor: str) -> None:
         scope = dict(scope)
         for s in stmts:
+            if id(s) in self.code.points or isinstance(s, ast.Label):  # a step starts here: its `let`s end
+                code.mark_stale(scope)
             try:
                 self.stmt(s, scope, actor)
             except Unresolved:
                 pass
+            if isinstance(s, ast.If) and code.contains_point(ast.sub_blocks(s)[0] + ast.sub_blocks(s)[1], self.code,
+                                                             self.m.procs):
+                code.mark_stale(scope)
 
     def stmt(self, s: ast.Stmt, scope: dict[str, Local], actor: str) -> None:
         outer, self.in_statement = self.in_statement, not isinstance(s, ast.Choose)
         try:
-            self.statement(s, scope, actor)
+            if isinstance(s, (ast.For, ast.Choose)):
+                with code.nested(self, "for" if isinstance(s, ast.For) else "choose"):
+                    self.statement(s, scope, actor)
+            else:
+                self.statement(s, scope, actor)
         finally:
             self.in_statement = outer
 
@@ -382,6 +422,8 @@ class Checker(ExprChecker):
         match s:
             case ast.Assign(_, target, value):
                 tt = self.lvalue(target, scope)
+                if isinstance(tt, QueueT):
+                    raise self.error("KV354", "a queue is changed with push(q, x), pop(q) and clear(q)", s)
                 vt = self.expr(value, scope, tt)
                 if fits(vt, tt) == "no":
                     raise self.error("KV301", f"cannot assign {describe_type(vt)} to {describe_type(tt)}", value)
@@ -429,6 +471,8 @@ class Checker(ExprChecker):
                         raise self.error("KV301", f"argument '{pname}' of write {reg} must be {pt}, found {at}", a)
             case ast.Skip():
                 pass
+            case ast.While() | ast.Await() | ast.Atomic() | ast.Label() | ast.CallStmt():
+                code.code_statement(self, s, scope, actor)
             case _:
                 assert_never(s)
 

@@ -6,8 +6,8 @@ from typing import assert_never
 
 from ..diagnostics import Diagnostic, did_you_mean
 from ..lang import ast
-from .types import (BOOL, MAX_DOMAIN, BitsT, BoolT, EmptySetT, EnumT, FiniteT, IntT, RecordT, SetT, Type,
-                    c_div, c_mod, domain_size, value_range)
+from .types import (BOOL, MAX_DOMAIN, BitsT, BoolT, EmptySetT, EnumT, FiniteT, IntT, NoneT, OptionT, QueueT,
+                    RecordT, SetT, SomeT, Type, c_div, c_mod, domain_size, value_range)
 
 BUILTINS = {"card": 1}
 
@@ -16,7 +16,7 @@ BUILTINS = {"card": 1}
 class Local:
     type: Type
     const: int | None = None  # known value (model params, and action parameters once grounded)
-    kind: str = "local"  # local | param | binder
+    kind: str = "local"  # local | param | binder | stale (a `let` of an earlier step of process code)
 
 
 class Unresolved(Exception):
@@ -54,7 +54,21 @@ def join(a: Type, b: Type) -> Type | None:
             return b
         case (EnumT(), EnumT()):
             return a if a.name == b.name else None
+        case (OptionT(), NoneT()) | (NoneT(), OptionT()):
+            return a if isinstance(a, OptionT) else b
+        case (OptionT(), SomeT()) | (SomeT(), OptionT()):
+            opt, lit = (a, b) if isinstance(a, OptionT) else (b, a)
+            return opt if fits(lit, opt) != "no" else None
+        case (OptionT(), OptionT()):
+            return a if same_values(a.elem, b.elem) else None
     return None
+
+
+def same_values(a: Type, b: Type) -> bool:
+    """Do two types store the same values the same way (a named range and the unnamed range it spans)?"""
+    if isinstance(a, IntT) and isinstance(b, IntT):
+        return (a.lo, a.hi) == (b.lo, b.hi)
+    return a == b
 
 
 def fits(value: Type, target: Type) -> str:
@@ -82,6 +96,12 @@ def fits(value: Type, target: Type) -> str:
             return "ok" if value == target else "no"
         case SetT(elem):
             return "ok" if isinstance(value, EmptySetT) or (isinstance(value, SetT) and value.elem == elem) else "no"
+        case OptionT(elem):
+            if isinstance(value, NoneT):
+                return "ok"
+            if isinstance(value, SomeT):
+                return fits(value.inner, elem)
+            return "ok" if isinstance(value, OptionT) and same_values(value.elem, elem) else "no"
     return "no"
 
 
@@ -203,6 +223,9 @@ class ExprChecker:
                     inner[b.name] = Local(self.finite_type_name(b.type_name), kind="binder")
                 self.expect_bool(body, inner)
                 return BOOL
+            case ast.ListLit(_, items):
+                from .code import list_lit
+                return list_lit(self, e, scope, expected)
             case ast.LeadsTo() | ast.AlwaysEventually():
                 # a state predicate is wanted here; liveness formulas are typed by Checker.liveness
                 op = "leads_to" if isinstance(e, ast.LeadsTo) else "always eventually"
@@ -227,6 +250,10 @@ class ExprChecker:
         n = e.id
         if n in scope:
             loc = scope[n]
+            if loc.kind == "stale":
+                raise self.error("KV352", f"'{n}' was bound by `let` in an earlier step of this process", e,
+                                 "a `let` lasts until the step ends (at a label or loop head); keep the value in a "
+                                 "`var` indexed by the process's parameters, or compute it again")
             if loc.const is not None and isinstance(loc.type, IntT):
                 return IntT(loc.const, loc.const)
             return loc.type
@@ -245,6 +272,8 @@ class ExprChecker:
             raise self.error("KV303", f"'{n}' is a def; call it", e, f"write {n}(...)")
         if n in self.m.tables:
             raise self.error("KV303", f"'{n}' is a decision table; call it", e, f"write {n}(...)")
+        if n == "none":
+            return NoneT()
         raise self.unknown(n, f"unknown name '{n}'", e, did_you_mean(n, self.visible_names(scope)))
 
     def place_or_field(self, e: ast.Index | ast.Field, scope: dict[str, Local]) -> Type:
@@ -311,8 +340,11 @@ class ExprChecker:
             return table_call(self, e, scope, None, e)
         d = self.m.defs.get(e.func)
         if d is None:
+            from .code import EXPR_BUILTINS, builtin_call
+            if e.func in EXPR_BUILTINS:
+                return builtin_call(self, e, scope)
             raise self.unknown(e.func, f"unknown function '{e.func}'", e,
-                             did_you_mean(e.func, [*self.m.defs, *self.m.tables, *BUILTINS]))
+                             did_you_mean(e.func, [*self.m.defs, *self.m.tables, *BUILTINS, *EXPR_BUILTINS]))
         if len(e.args) != len(d.params):
             raise self.error("KV303", f"{e.func} takes {len(d.params)} argument(s), found {len(e.args)}", e)
         for a, (pname, pt) in zip(e.args, d.params):
@@ -347,6 +379,12 @@ class ExprChecker:
         if op == "in":
             lt = self.expr(e.left, scope)
             rt = self.expr(e.right, scope, SetT(lt) if is_finite(lt) else None)
+            if isinstance(rt, QueueT):
+                from .code import queue_place
+                queue_place(self, e.right, scope)
+                if join(lt, rt.elem) is None:
+                    raise self.error("KV301", f"{lt} cannot be an element of {rt}", e.left)
+                return BOOL
             if isinstance(rt, EmptySetT):
                 return BOOL
             if not isinstance(rt, SetT):
@@ -357,8 +395,15 @@ class ExprChecker:
         if op in ("==", "!="):
             lt = self.expr(e.left, scope)
             rt = self.expr(e.right, scope, lt)
-            if isinstance(lt, (EmptySetT, RecordT)) and not isinstance(rt, (EmptySetT, RecordT)):
+            if isinstance(lt, (EmptySetT, RecordT, NoneT, SomeT)) and not isinstance(rt, (EmptySetT, RecordT, NoneT,
+                                                                                              SomeT)):
                 lt = self.expr(e.left, scope, rt)
+            if isinstance(lt, QueueT) or isinstance(rt, QueueT):
+                raise self.error("KV354", "queues are not compared as values", e,
+                                 "read a queue with len(q), head(q), empty(q), full(q) or `x in q`")
+            if isinstance(lt, (NoneT, SomeT)) and isinstance(rt, (NoneT, SomeT)):
+                raise self.error("KV355", "`none` and `some(...)` need an option to compare with", e,
+                                 "compare an option variable: `holder == none`, `holder == some(v)`")
             if join(lt, rt) is None and not (isinstance(rt, RecordT) and isinstance(lt, BitsT)):
                 raise self.error("KV301", f"cannot compare {lt} with {rt}", e)
             return BOOL

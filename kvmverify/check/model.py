@@ -94,6 +94,34 @@ class LivenessInfo:
     text: str  # "P leads_to Q" / "always eventually P", for the description
 
 
+@dataclass(frozen=True)
+class ProcInfo:
+    """A procedure: inlined at every call. `multi_step`: it has labels or loops (directly or through the procedures
+    it calls), so it runs over several steps and may be called from process code only."""
+
+    decl: ast.ProcDecl
+    params: tuple[tuple[str, Type], ...]
+    multi_step: bool
+
+
+@dataclass(frozen=True)
+class ProcessInfo:
+    """A process: one instance per value of `params`, each with a program counter over `points` (check/steps.py).
+    The counter is derived state: the lowering adds it after the declared variables."""
+
+    name: str
+    actor: str
+    decl: ast.ProcessDecl
+    params: tuple[tuple[str, FiniteT], ...]
+    points: tuple  # tuple[steps.Point, ...]: the entry first, `done` last
+    by_key: dict  # (call path, id(node)) -> point name
+    labelled: bool
+    pc_type: Type  # an enum of the point names
+
+    def point_names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.points)
+
+
 @dataclass
 class Model:
     name: str
@@ -122,6 +150,12 @@ class Model:
     broken: set[str] = field(default_factory=set)
     param_defaults: dict[str, int] = field(default_factory=dict)  # the values without command-line overrides
     observations: list = field(default_factory=list)  # check/observe.ObservationInfo: `observe` declarations
+    # code-level constructs (check/code.py)
+    procs: dict[str, ProcInfo] = field(default_factory=dict)
+    processes: list[ProcessInfo] = field(default_factory=list)
+    transitions: list[PropInfo] = field(default_factory=list)  # kind "transition": over old(x) and x
+    terminals: list[ast.Expr] = field(default_factory=list)  # `terminal` predicates (or-ed)
+    at_points: dict[int, tuple[str, tuple[str, ...]]] = field(default_factory=dict)  # id(at call) -> (process, points)
 
     def type_of(self, e: ast.Expr) -> Type:
         return self.expr_types[id(e)]

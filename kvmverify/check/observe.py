@@ -61,7 +61,7 @@ def _observation(ck, d: ast.ObserveDecl) -> ObservationInfo | None:
     tp = TRACEPOINTS.get(d.event)
     known = (*tp.fields, *LINE_FIELDS) if tp is not None else None
     if tp is None:
-        ck.diags.append(Diagnostic("KV353", "warning", f"'{d.event}' is not a tracepoint kvmverify knows; its fields "
+        ck.diags.append(Diagnostic("KV363", "warning", f"'{d.event}' is not a tracepoint kvmverify knows; its fields "
                                    "are read from the line as `name value` pairs", d.span,
                                    did_you_mean(d.event, TRACEPOINTS) or
                                    f"known: {', '.join(TRACEPOINTS)} (docs/conform.md)"))
@@ -70,7 +70,7 @@ def _observation(ck, d: ast.ObserveDecl) -> ObservationInfo | None:
         if f.name in scope:
             ck.error("KV202", f"field '{f.name}' is listed twice", f)
         elif known is not None and f.name not in known:
-            ck.error("KV350", f"{d.event} has no field '{f.name}'", f,
+            ck.error("KV360", f"{d.event} has no field '{f.name}'", f,
                      did_you_mean(f.name, known) or f"its fields: {', '.join(known)} ({tp.format!r}, {tp.source}); "
                      f"every event also has {' and '.join(LINE_FIELDS)}")
         scope[f.name] = Local(FIELD_TYPE, kind="param")
@@ -93,13 +93,13 @@ def _observation(ck, d: ast.ObserveDecl) -> ObservationInfo | None:
         if a.name in given:
             ck.error("KV202", f"argument '{a.name}' is given twice", a)
         elif a.name not in params:
-            ck.error("KV351", f"{d.actor}.{d.action} has no parameter '{a.name}'", a,
+            ck.error("KV361", f"{d.actor}.{d.action} has no parameter '{a.name}'", a,
                      did_you_mean(a.name, params) or f"its parameters: {', '.join(params) or 'none'}")
         else:
             given[a.name] = a
     missing = [n for n in params if n not in given]
     if missing:
-        ck.error("KV351", f"{d.actor}.{d.action}({', '.join(params)}): no value for {', '.join(missing)}",
+        ck.error("KV361", f"{d.actor}.{d.action}({', '.join(params)}): no value for {', '.join(missing)}",
                  _at(d.target_span), "give each parameter a value from the event, id(field) for a log identifier, "
                  "or `_` for any value the model allows")
     out = []
@@ -160,9 +160,9 @@ def _no_state(ck, e: ast.Expr, scope: dict[str, Local]) -> None:
     for x in ast.walk(e):
         if isinstance(x, ast.Name) and x.id not in scope:
             if x.id == "_":
-                raise ck.error("KV352", "`_` stands for a whole argument (any value), not inside an expression", x)
+                raise ck.error("KV362", "`_` stands for a whole argument (any value), not inside an expression", x)
             if x.id in ck.m.vars:
-                raise ck.error("KV352", f"an observation cannot read the state variable '{x.id}'", x,
+                raise ck.error("KV362", f"an observation cannot read the state variable '{x.id}'", x,
                                "it reads the event's fields; the model's guards decide which states allow the "
                                "action")
             if x.id not in ck.m.params and x.id not in ck.m.enum_members:
@@ -172,8 +172,8 @@ def _no_state(ck, e: ast.Expr, scope: dict[str, Local]) -> None:
         elif isinstance(x, ast.Call):
             what = "`id(...)` stands for a whole argument" if x.func == "id" else \
                 "an observation calls no def or table"
-            raise ck.error("KV352", f"{what}", x, "compute from the fields with operators: (token & 0xfff), "
+            raise ck.error("KV362", f"{what}", x, "compute from the fields with operators: (token & 0xfff), "
                            "token == WAKE_ALL")
         elif isinstance(x, ast.Quant):
-            raise ck.error("KV352", "an observation has no quantifiers: it reads one event", x)
+            raise ck.error("KV362", "an observation has no quantifiers: it reads one event", x)
 

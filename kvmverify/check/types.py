@@ -104,7 +104,48 @@ class EmptySetT:
         return "{}"
 
 
-Type = Union[BoolT, IntT, EnumT, BitsT, SetT, RecordT, EmptySetT]
+@dataclass(frozen=True)
+class OptionT:
+    """`option T` for a finite T without negative values: `none` is stored as -1, `some(v)` as v."""
+
+    elem: FiniteT
+
+    def __str__(self) -> str:
+        return f"option {self.elem}"
+
+
+@dataclass(frozen=True)
+class SomeT:
+    """The type of a `some(e)` literal before it meets the option it is stored in or compared with."""
+
+    inner: Type
+
+    def __str__(self) -> str:
+        return f"some({self.inner})"
+
+
+@dataclass(frozen=True)
+class NoneT:
+    def __str__(self) -> str:
+        return "none"
+
+
+@dataclass(frozen=True)
+class QueueT:
+    """`queue[N] of T`: a FIFO of at most `size` elements of `elem`, stored as `size` elements (those past the
+    length hold the element type's first value) and a length."""
+
+    size: int
+    elem: Type
+
+    def __str__(self) -> str:
+        return f"queue[{self.size}] of {self.elem}"
+
+
+NONE_VALUE = -1  # how `none` is stored
+
+
+Type = Union[BoolT, IntT, EnumT, BitsT, SetT, RecordT, EmptySetT, OptionT, SomeT, NoneT, QueueT]
 FiniteT = Union[BoolT, IntT, EnumT]
 
 BOOL = BoolT()
@@ -164,7 +205,15 @@ def value_range(t: Type) -> tuple[int, int] | None:
             return (0, len(members) - 1)
         case SetT(elem):
             return (0, (1 << domain_size(elem)) - 1)
+        case OptionT(elem):
+            return (NONE_VALUE, value_range(elem)[1])
     return None
+
+
+def first_value(t: Type) -> int:
+    """The value an unused queue element holds: the least value of its type (`none` for an option)."""
+    r = value_range(t)
+    return r[0] if r is not None else 0
 
 
 def is_numeric(t: Type) -> bool:
@@ -186,6 +235,8 @@ def show_value(t: Type, v: int) -> str:
             if layout is not None or width > 8:
                 return hex(v)
             return str(v)
+        case OptionT(elem):
+            return "none" if v == NONE_VALUE else f"some({show_value(elem, v)})"
     return str(v)
 
 

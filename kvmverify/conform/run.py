@@ -86,7 +86,7 @@ def _conform(model_path: str, trace_path: str, overrides: dict[str, int], source
     model, ts = compiled.model, compiled.system
     if not model.observations:
         raise DiagnosticError([*compiled.warnings, Diagnostic(
-            "KV355", "error", f"model {ts.name} observes no tracepoint: `kvmverify conform` needs `observe` "
+            "KV365", "error", f"model {ts.name} observes no tracepoint: `kvmverify conform` needs `observe` "
             "declarations", Span(model.root_file, 1, 1, 1, 1),
             "e.g. observe kvm_async_pf_ready(token, pid) => host.page_ready(v: id(pid), t: id(token)) "
             "(docs/conform.md)")])

@@ -12,12 +12,12 @@ from .model import generate
 from .promela import TooBig
 
 
-def one(args: tuple[int, bool]) -> Outcome | str | None:
+def one(args: tuple[int, bool, bool]) -> Outcome | str | None:
     """The comparison of one seed's model; None when it is drawn again; the traceback's last line when comparing
     it failed (a bug of the generator, the Promela writer or an engine: reported with its seed, never lost)."""
-    seed, z3_engines = args
+    seed, z3_engines, spin = args
     try:
-        return compare(seed, generate(seed), z3_engines=z3_engines)
+        return compare(seed, generate(seed), z3_engines=z3_engines, spin=spin)
     except TooBig:
         return None
     except Exception as e:  # noqa: BLE001 -- one model's failure must not end a campaign of thousands
@@ -61,35 +61,29 @@ class Campaign:
         return head + "\n" + "\n".join(rows) + "\n"
 
 
-def run(seeds: list[int], z3_every: int = 0, jobs: int | None = None, want: int | None = None) -> Campaign:
-    """Compare the models of `seeds` (z3 engines on every `z3_every`-th, 0: none) until `want` were compared.
-
-    A model that kills its worker process (out of memory under a ulimit, a crash inside z3) is found and reported
-    as a disagreement with its seed: the models that were running when the pool broke are run again one at a time,
-    each in a process of its own, and the campaign goes on with the rest."""
-    out = Campaign()
-    jobs = jobs or os.cpu_count() or 1
-    work = [(s, bool(z3_every) and i % z3_every == 0) for i, s in enumerate(seeds)]
+def outcomes(work: list[tuple[int, bool, bool]], jobs: int):
+    """(seed, outcome of `one`) for each item of `work`, in order, on `jobs` processes. A model that kills its
+    worker (out of memory under a ulimit, a crash inside z3) does not take the campaign down: the items that were
+    running when the pool broke are run again one at a time, each in a process of its own; the one that dies again
+    is reported as a crash with its seed, and the rest go on in a new pool."""
     done: dict[int, Outcome | str | None] = {}
-    nxt = 0  # the next index whose outcome goes into `out`, in seed order
+    nxt = 0  # the next index to hand out, in order
     todo = list(range(len(work)))
     while todo:
         futures: list = []
+        pool = ProcessPoolExecutor(jobs)
         try:
-            with ProcessPoolExecutor(jobs) as pool:
-                futures = [(i, pool.submit(one, work[i])) for i in todo]
-                for i, f in futures:
-                    done[i] = f.result()
-                    while nxt in done:
-                        if want is not None and out.models >= want:
-                            return out
-                        out.add(done.pop(nxt), work[nxt][0])
-                        nxt += 1
-                todo = []
+            futures = [(i, pool.submit(one, work[i])) for i in todo]
+            for i, f in futures:
+                done[i] = f.result()
+                while nxt in done:
+                    yield work[nxt][0], done.pop(nxt)
+                    nxt += 1
+            todo = []
         except BrokenProcessPool:
             # the pool runs its work in order: the suspects are the first ones it did not finish
             suspects = [i for i, g in futures if not (g.done() and g.exception() is None)][:jobs + 1]
-            for i in suspects:  # each alone: the one that dies again is the culprit
+            for i in suspects:
                 with ProcessPoolExecutor(1) as alone:
                     try:
                         done[i] = alone.submit(one, work[i]).result()
@@ -97,8 +91,32 @@ def run(seeds: list[int], z3_every: int = 0, jobs: int | None = None, want: int 
                         done[i] = "the worker process died (killed: out of memory, or a crash in native code)"
             todo = [i for i in range(nxt, len(work)) if i not in done]
             while nxt in done:
-                if want is not None and out.models >= want:
-                    return out
-                out.add(done.pop(nxt), work[nxt][0])
+                yield work[nxt][0], done.pop(nxt)
                 nxt += 1
+        finally:  # also when the caller stops early (`want` reached): what was not started is not run
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def run(seeds: list[int], z3_every: int = 0, jobs: int | None = None, want: int | None = None) -> Campaign:
+    """Compare the models of `seeds` with SPIN until `want` were compared, then run the z3 engines on every
+    `z3_every`-th of the models compared (0: none). Chosen among the compared models, not among the seeds: a seed
+    whose model is refused or too large for Promela would otherwise take its z3 turn with it."""
+    out = Campaign()
+    jobs = jobs or os.cpu_count() or 1
+    compared = []
+    for seed, o in outcomes([(s, False, True) for s in seeds], jobs):
+        if want is not None and out.models >= want:
+            break
+        out.add(o, seed)
+        if isinstance(o, Outcome) and o.accepted:
+            compared.append(seed)
+    z3_seeds = compared[::z3_every] if z3_every else []
+    for seed, o in outcomes([(s, True, False) for s in z3_seeds], jobs):
+        if not isinstance(o, Outcome):
+            out.add(o, seed)
+            continue
+        for pair, n in o.compared.items():
+            out.compared[pair] = out.compared.get(pair, 0) + n
+            out.models_by_pair[pair] = out.models_by_pair.get(pair, 0) + 1
+        out.disagreements.extend((o.seed, d) for d in o.disagreements)
     return out

@@ -55,7 +55,7 @@ def spin_verdicts(ts, first: dict[str, int]) -> dict[str, tuple[str, int | None]
     out = {}
     for p in ts.properties:
         d = first.get(p.name)
-        if p.kind == "cover":
+        if p.is_cover:
             out[p.name] = ("reached", d) if d is not None else ("vacuous", None)
         else:
             out[p.name] = ("violated", d) if d is not None else ("holds", None)

@@ -18,6 +18,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+from .code_model import (CodeGen, CodeParts, kv_code_decls, kv_code_expr, kv_code_stmt, kv_code_tail)
+
 ENUM = ("Red", "Green", "Blue")
 REGISTER = (("lo", 0, 4), ("hi", 4, 3), ("rsv", 7, 1))  # (field, lowest bit, width); rsv must_be 0
 SET_DOMAIN = (0, 2)
@@ -73,17 +75,20 @@ class Model:
     slot: str | None = None  # a u8 variable filled by actor `host` (non-zero values), emptied by `guest`
     register: bool = False  # declares register REG, var r : REG and a handler for `write REG(v)`
     asserts: list[str] = field(default_factory=list)
+    code: CodeParts = field(default_factory=CodeParts)  # queue, option, procedure, process, transitions
 
     def var(self, name: str) -> Var:
         return next(v for v in self.vars if v.name == name)
 
 
-class Gen:
+class Gen(CodeGen):
     def __init__(self, rng: random.Random, size: int = 2):
         self.r, self.size = rng, size
         self.locals: list[tuple[str, T]] = []
         self.fresh = 0
         self.in_statement = False
+        self.in_proc = False  # generating the procedure's body: no call of it
+        self.at_ok = False  # at(w(i), L) may be used (invariants, covers, transitions: the process exists)
 
     def chance(self, p: float) -> bool:
         return self.r.random() < p
@@ -111,12 +116,17 @@ class Gen:
             m.register = True
             vs.append(Var("r", REG, ("int", 0)))
         self.m = m
+        m.code = self.code_vars()
+        if self.chance(0.25):
+            m.code.proc = self.make_proc()
+        code = m.code.queue or m.code.option or m.code.proc is not None
         actors = ["host", "guest"] if m.slot else ["p"] + (["q"] if self.chance(0.4) else [])
         for k in range(r.randint(1, 2 + self.size)):
             actor = r.choice(actors)
             param = ("i", 0, r.choice([1, 2])) if self.chance(0.3) else None
             self.locals = [(param[0], Int(param[1], param[2]))] if param else []
-            guard = self.guard() if k else ("bool", True)  # one action can always move
+            # one action can always move, unless the model has code-level parts (then it may deadlock)
+            guard = self.guard() if k or (code and self.chance(0.3)) else ("bool", True)
             self.in_statement = True
             body = self.block(2, actor)
             if not k:
@@ -124,8 +134,15 @@ class Gen:
             self.in_statement = False
             m.actions.append(Action(actor, f"act{k}", param, guard, body))
         self.locals = []
+        if self.chance(0.3):
+            m.code.processes.append(self.make_process())
+        self.at_ok = True
         m.invariants = [(f"inv{k}", self.bool_expr(2)) for k in range(r.randint(1, 2))]
         m.covers = [(f"cov{k}", self.bool_expr(2)) for k in range(r.randint(0, 1))]
+        if self.chance(0.3):
+            m.code.transitions.append(("tr0", self.make_transition()))
+        if self.chance(0.25):
+            m.code.terminal = self.bool_expr(1)
         return m
 
     def guard(self) -> tuple:
@@ -156,6 +173,10 @@ class Gen:
             kinds += ["if"] * 2 + ["choose", "for"]
         if self.m.register:
             kinds.append("write")
+        if self.chance(0.2):
+            code = self.code_stmt(depth, actor)
+            if code is not None:
+                return code
         match r.choice(kinds):
             case "assign":
                 return self.assign(actor)
@@ -240,7 +261,7 @@ class Gen:
     def int_leaves(self) -> list[tuple[tuple, T]]:
         out = [(("var", v.name), v.type) for v in self.m.vars if v.type.kind == "int" and v.index is None]
         out += [(("local", n), t) for n, t in self.locals if t.kind == "int"]
-        return out
+        return out + self.code_int_leaves()
 
     def expr(self, t: T, depth: int) -> tuple:
         r = self.r
@@ -341,6 +362,8 @@ class Gen:
             leaves.append(("bin", cmp, self.bits_expr(8, max(depth - 1, 0)), self.bits_expr(8, 0)))
         if self.chance(0.15):
             leaves.append(("bool", r.random() < 0.7))
+        if self.chance(0.3):
+            leaves += self.code_bool_leaves()
         if depth <= 0 or self.chance(0.4):
             return r.choice(leaves)
         op = r.choice(["&&", "||", "->", "!", "quant"])
@@ -371,6 +394,10 @@ class Gen:
                 return self.m.var(n).type
             case ("card", _):
                 return Int(0, 3)
+            case ("get",) | ("head",):
+                return Int(0, 2)
+            case ("len",):
+                return Int(0, 2)
             case ("field", _, f):
                 return Bits(next(w for name, _, w in REGISTER if name == f))
         return U8 if _is_bits(self, e) else Int(-64, 64)
@@ -407,6 +434,7 @@ def kv_text(m: Model) -> str:
     for v in m.vars:
         index = f"[0 .. {v.index - 1}]" if v.index else ""
         out.append(f"var {v.name}{index} : {kv_type(v.type)} = {kv_expr(v.init)}")
+    out += kv_code_decls(m)
     if m.slot:
         out.append(f"slot {m.slot} : empty 0, filled by host, emptied by guest")
     actors = list(dict.fromkeys((["host", "guest"] if m.slot else []) + [a.actor for a in m.actions]))
@@ -422,6 +450,7 @@ def kv_text(m: Model) -> str:
             out.extend(kv_block(a.body, 2))
             out.append("    }")
         out.append("}")
+    out += kv_code_tail(m, kv_block, kv_expr)
     out += [f"invariant {n}: {kv_expr(e)}" for n, e in m.invariants]
     out += [f"cover {n}: {kv_expr(e)}" for n, e in m.covers]
     return "\n".join(out) + "\n"
@@ -436,6 +465,10 @@ def kv_block(stmts: list, depth: int) -> list[str]:
     pad = "    " * depth
     out = []
     for s in stmts:
+        code = kv_code_stmt(s, pad, kv_expr)
+        if code is not None:
+            out.append(code)
+            continue
         match s:
             case ("assign", target, e):
                 out.append(f"{pad}{kv_expr(target)} := {kv_expr(e)}")
@@ -466,6 +499,9 @@ def kv_block(stmts: list, depth: int) -> list[str]:
 
 
 def kv_expr(e: tuple) -> str:
+    code = kv_code_expr(e, kv_expr)
+    if code is not None:
+        return code
     match e:
         case ("int", v):
             return str(v) if v >= 0 else f"(0 - {-v})"

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .model import ENUM, REGISTER, SET_DOMAIN, Model
+from .promela_code import CodeExpander, all_done, code_decls, code_pre, premises, process_steps
 
 MASK8 = 0xFF
 
@@ -139,13 +140,15 @@ class Path:
     env: dict = field(default_factory=dict)
 
 
-class Expander:
+class Expander(CodeExpander):
     """Symbolic execution of one action instance: its complete paths and every violation on the way."""
 
-    def __init__(self, m: Model, actor: str):
+    def __init__(self, m: Model, actor: str, pre: dict | None = None):
         self.m, self.actor = m, actor
+        self.pre = pre  # the state before the step (for old(...) in transitions)
         self.done: list[Path] = []
         self.violations: list[tuple[str, tuple]] = []  # (property, condition over the state before the step)
+        self.stops: list[tuple] = []  # conditions under which a fatal check stops a path (it was attempted)
         self.undefined: list[tuple] = []  # while evaluating one statement: when a shift amount is negative
 
     # -------------------------------------------------------------------------------------- types
@@ -186,6 +189,9 @@ class Expander:
     # -------------------------------------------------------------------------------------- expressions
     def eval(self, e: tuple, p: Path, ctx: tuple = k(1)) -> tuple:
         """The term of `e` on path p; `ctx` is when it is evaluated at all (for shift amounts)."""
+        code = self.code_eval(e, p, ctx)
+        if code is not None:
+            return code
         match e:
             case ("int", v):
                 return k(v)
@@ -287,7 +293,7 @@ class Expander:
         terms = [self.eval(e, p) for e in exprs]
         if self.undefined:
             bad = lor(*self.undefined)
-            self.violations.append(("shift_ok", land(*p.pc, bad)))
+            self.stop("shift_ok", land(*p.pc, bad))
             p = Path([*p.pc, neg(bad)], p.state, p.env)
         return terms, p
 
@@ -296,6 +302,8 @@ class Expander:
         if not stmts:
             if rest is None:
                 self.done.append(p)
+                if len(self.done) > MAX_OPTIONS:  # stop enumerating now: the paths multiply with every choose
+                    raise TooBig(f"more than {MAX_OPTIONS} paths")
             else:
                 rest(p)
             return
@@ -304,6 +312,8 @@ class Expander:
         def then(q: Path) -> None:
             self.run(more, Path(q.pc, q.state, p.env), rest)
 
+        if self.code_run(s, more, p, rest):
+            return
         match s:
             case ("assign", target, e):
                 self.assign(target, e, p, lambda q: self.run(more, q, rest))
@@ -345,6 +355,16 @@ class Expander:
         terms, p = self.guarded([e] + ([index] if index is not None else []), p)
         value = terms[0]
         name = target[1] if target[0] != "field" else "r"
+        if name == "o":  # the option: none (-1) or some(v), v in 0 .. 2
+            from .code_model import ELEM
+            fits = lor(op("==", value, k(-1)), land(op(">=", value, k(ELEM[0])), op("<=", value, k(ELEM[1]))))
+            if fits != k(1):
+                self.stop("type_ok", land(*p.pc, neg(fits)))
+                p = Path([*p.pc, fits], p.state, p.env)
+            state = dict(p.state)
+            state[("o", None)] = value
+            rest(Path(p.pc, state, p.env))
+            return
         t = self.m.var(name).type
         if target[0] == "field":
             lo, w = next((lo, w) for f, lo, w in REGISTER if f == target[2])
@@ -356,7 +376,7 @@ class Expander:
         else:
             fits = k(1)
         if fits != k(1):
-            self.violations.append(("type_ok", land(*p.pc, neg(fits))))
+            self.stop("type_ok", land(*p.pc, neg(fits)))
             if fits == k(0):
                 return  # the value never fits: the step stops here on every path (a[0] := -1, then a[a[0]])
             p = Path([*p.pc, fits], p.state, p.env)
@@ -408,53 +428,84 @@ class Program:
     props: list[str]  # property names, by the index the probe prints
 
 
+def _instances(m: Model, pre: dict):
+    """(name of the action or step, expander holding its finished paths) for every action instance and every
+    process step instance."""
+    for a in m.actions:
+        for value in (range(a.param[1], a.param[2] + 1) if a.param else [None]):
+            env = {a.param[0]: k(value)} if a.param else {}
+            x = Expander(m, a.actor, pre)
+            start = Path([], dict(pre), env)
+            guard = x.eval(a.guard, start)
+            x.run(a.body, Path([guard], dict(pre), env))
+            yield f"{a.actor}.{a.name}", x
+    for name, _, x in process_steps(m, lambda actor: Expander(m, actor, pre), pre):
+        yield name, x
+
+
 def promela_program(m: Model) -> Program:
+    code = m.code
+    steps = [f"{a.actor}.{a.name}" for a in m.actions]
+    steps += [f"{p.name}@{label}" for p in code.processes for label in p.labels()[:-1]]
+    inv_premises = [(n, pr) for n, e in m.invariants for pr in premises(e)]
     props = ([n for n, _ in m.invariants] + [n for n, _ in m.covers] + list(m.asserts)
-             + ["type_ok", "shift_ok"] + (["slot:m"] if m.slot else []) + (["msr:REG"] if m.register else []))
+             + ["type_ok", "shift_ok"] + (["slot:m"] if m.slot else []) + (["msr:REG"] if m.register else [])
+             + (["queue:qu"] if code.queue else []) + [n for n, _ in code.transitions]
+             + ["deadlock"] + [f"enabled:{s}" for s in dict.fromkeys(steps)] + _premise_names(m))
     pid = {n: i for i, n in enumerate(props)}
     options, probes = [], []
     temps = size = 0
     pre = {(v.name, j): ("pre", v.name, j) for v in m.vars if v.index for j in range(v.index)}
     pre.update({(v.name, None): ("pre", v.name, None) for v in m.vars if not v.index})
-    for a in m.actions:
-        for value in (range(a.param[1], a.param[2] + 1) if a.param else [None]):
-            env = {a.param[0]: k(value)} if a.param else {}
-            x = Expander(m, a.actor)
-            start = Path([], dict(pre), env)
-            guard = x.eval(a.guard, start)
-            x.run(a.body, Path([guard], dict(pre), env))
-            if len(x.done) + len(options) > MAX_OPTIONS:
-                raise TooBig(f"more than {MAX_OPTIONS} paths")
-            memo: dict = {}
-            terms = [c for _, c in x.violations] + [t for q in x.done for t in (*q.pc, *q.state.values())]
-            if sum(term_size(t, memo) for t in terms) > MAX_TEXT // 8:  # before printing: printing is what is slow
-                raise TooBig("terms too large")
-            for prop, cond in x.violations:
-                probes.append(f"  if ({c_expr(cond)}) kv_report({pid[prop]}, depth + 1);")
-                size += len(probes[-1])
-            for path in x.done:
-                changed = [(key, t) for key, t in path.state.items() if t != pre[key]]
-                temps = max(temps, len(changed))
-                # a parallel assignment through temporaries, reset at the end so that every stored state
-                # has them 0 (BFS refuses `hidden` variables; these count no extra states)
-                body = [f"kv_t{i} = {promela(t)}" for i, (_, t) in enumerate(changed)]
-                body += [f"{key[0]}{'' if key[1] is None else f'[{key[1]}]'} = kv_t{i}"
-                         for i, (key, _) in enumerate(changed)]
-                body += [f"kv_t{i} = 0" for i in range(len(changed))]
-                options.append(f"  :: d_step {{ {promela(land(*path.pc))} -> " + "; ".join(body or ["skip"]) + " }")
-                size += len(options[-1])
-            if size > MAX_TEXT:
-                raise TooBig(f"more than {MAX_TEXT} characters of Promela and C")
+    pre.update(code_pre(m))
+    enabled: dict[str, list[tuple]] = {}
+    for name, x in _instances(m, pre):
+        if len(x.done) + len(options) > MAX_OPTIONS:
+            raise TooBig(f"more than {MAX_OPTIONS} paths")
+        for q in x.done:  # transition properties: on every completed path, old(...) before the step
+            for tname, texpr in code.transitions:
+                x.violations.append((tname, land(*q.pc, neg(x.eval(texpr, Path(q.pc, q.state, q.env))))))
+        enabled.setdefault(name, []).append(lor(*(land(*q.pc) for q in x.done), *x.stops))
+        memo: dict = {}
+        terms = [c for _, c in x.violations] + [t for q in x.done for t in (*q.pc, *q.state.values())]
+        if sum(term_size(t, memo) for t in terms) > MAX_TEXT // 8:  # before printing: printing is what is slow
+            raise TooBig("terms too large")
+        for prop, cond in x.violations:
+            probes.append(f"  if ({c_expr(cond)}) kv_report({pid[prop]}, depth + 1);")
+            size += len(probes[-1])
+        for path in x.done:
+            changed = [(key, t) for key, t in path.state.items() if t != pre[key]]
+            temps = max(temps, len(changed))
+            # a parallel assignment through temporaries, reset at the end so that every stored state
+            # has them 0 (BFS refuses `hidden` variables; these count no extra states)
+            body = [f"kv_t{i} = {promela(t)}" for i, (_, t) in enumerate(changed)]
+            body += [f"{key[0]}{'' if key[1] is None else f'[{key[1]}]'} = kv_t{i}"
+                     for i, (key, _) in enumerate(changed)]
+            body += [f"kv_t{i} = 0" for i in range(len(changed))]
+            options.append(f"  :: d_step {{ {promela(land(*path.pc))} -> " + "; ".join(body or ["skip"]) + " }")
+            size += len(options[-1])
+        if size > MAX_TEXT:
+            raise TooBig(f"more than {MAX_TEXT} characters of Promela and C")
     state_probes = []
     for n, e in m.invariants:
         state_probes.append(f"  if (!({c_expr(Expander(m, '').eval(e, Path([], pre)))})) kv_report({pid[n]}, depth);")
     for n, e in m.covers:
         state_probes.append(f"  if ({c_expr(Expander(m, '').eval(e, Path([], pre)))}) kv_report({pid[n]}, depth);")
+    end = [Expander(m, "").eval(code.terminal, Path([], pre))] if code.terminal is not None else []
+    done = all_done(m, pre)
+    stuck = land(neg(lor(*(t for ts in enabled.values() for t in ts))), neg(lor(*end, *([done] if done else []))))
+    state_probes.append(f"  if ({c_expr(stuck)}) kv_report({pid['deadlock']}, depth);")
+    for name, ts in enabled.items():
+        state_probes.append(f"  if ({c_expr(lor(*ts))}) kv_report({pid['enabled:' + name]}, depth);")
+    for pname, (_, premise) in zip(_premise_names(m), inv_premises):
+        state_probes.append(f"  if ({c_expr(Expander(m, '').eval(premise, Path([], pre)))}) "
+                            f"kv_report({pid[pname]}, depth);")
     decls = []
     for v in m.vars:
         ctype = {"int": "int", "u8": "byte", "bool": "bool", "enum": "byte", "set": "byte", "reg": "byte"}[v.type.kind]
         init = _initial(v.init)
         decls.append(f"{ctype} {v.name}{f'[{v.index}]' if v.index else ''} = {init};")
+    decls += code_decls(m)
     probe = "\n".join([
         "#include <stdio.h>",
         "#include <stdlib.h>",
@@ -485,6 +536,11 @@ def promela_program(m: Model) -> Program:
         "}",
     ]) + "\n"
     return Program(text, probe, props)
+
+
+def _premise_names(m: Model) -> list[str]:
+    """As kvmverify names them: premise:INV, premise:INV#2, ... (each implication at the top of an invariant)."""
+    return [f"premise:{n}" + (f"#{i + 1}" if i else "") for n, e in m.invariants for i in range(len(premises(e)))]
 
 
 def _initial(e: tuple) -> str:

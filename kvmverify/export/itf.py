@@ -21,9 +21,11 @@ import re
 from typing import Any
 
 from .. import __version__
-from ..check.types import BitsT, BoolT, EnumT, IntT, SetT, Type, domain_lo, domain_size
+from ..check.types import (NONE_VALUE, BitsT, BoolT, EnumT, IntT, OptionT, SetT, Type, domain_lo, domain_size,
+                           first_value)
 from ..engines.shared.result import PropertyResult
 from ..ir import nodes as ir
+from ..trace.views import queue_items, views
 
 FORMAT_DESCRIPTION = "https://apalache-mc.org/docs/adr/015adr-trace.html"
 ACTION_TAKEN = "mbt::actionTaken"
@@ -66,6 +68,10 @@ def _short(x: Any) -> str:
 
 def encode_value(t: Type, v: int) -> Any:
     match t:
+        case OptionT(elem):  # as Quint writes Option: a variant
+            if v == NONE_VALUE:
+                return {"tag": "None", "value": {"#tup": []}}
+            return {"tag": "Some", "value": encode_value(elem, v)}
         case BoolT():
             return bool(v)
         case EnumT(_, members):
@@ -92,6 +98,11 @@ def encode_value(t: Type, v: int) -> Any:
 
 def decode_value(t: Type, x: Any, path: str) -> int:
     match t:
+        case OptionT(elem):
+            if not isinstance(x, dict) or x.get("tag") not in ("None", "Some") or "value" not in x:
+                raise ItfError(f"expected an option {{\"tag\": \"None\"|\"Some\", \"value\": ...}}, got {_short(x)}",
+                               path)
+            return NONE_VALUE if x["tag"] == "None" else decode_value(elem, x["value"], f"{path}.value")
         case BoolT():
             if not isinstance(x, bool):
                 raise ItfError(f"expected true or false, got {_short(x)}", path)
@@ -155,34 +166,41 @@ def shown_json(shown: str) -> Any:
         return shown
 
 
-def _index_keys(sv: ir.StateVar) -> tuple[Any, ...]:
-    shown = re.findall(r"\[([^\]]*)\]", sv.name[len(sv.var):])
-    return tuple(shown_json(s) for s in shown)
-
-
 # ------------------------------------------------------------------------------------------------ state
-def var_groups(ts: ir.TransitionSystem) -> list[tuple[str, list[int]]]:
-    """Declared variables in model order, each with the state-variable positions of its elements."""
-    groups: dict[str, list[int]] = {}
-    for i, sv in enumerate(ts.vars):
-        groups.setdefault(sv.var, []).append(i)
+def var_groups(ts: ir.TransitionSystem) -> list[tuple[str, list]]:
+    """Declared variables (and processes, whose value is their counter) in model order, each with its views
+    (trace/views.py): one per element of an array, of an array of queues, per process instance."""
+    groups: dict[str, list] = {}
+    for v in views(ts):
+        groups.setdefault(v.var, []).append(v)
     return list(groups.items())
 
 
+def _keys(v) -> tuple[Any, ...]:
+    return tuple(shown_json(k) for k in v.keys)
+
+
+def _encode_view(ts: ir.TransitionSystem, v, state: tuple[int, ...]) -> Any:
+    if v.kind == "queue":
+        elem = ts.vars[v.slots[1]].type
+        return [encode_value(elem, x) for x in queue_items(ts, v, state)]
+    return encode_value(ts.vars[v.slots[0]].type, state[v.slots[0]])
+
+
 def encode_state(ts: ir.TransitionSystem, state: tuple[int, ...]) -> dict[str, Any]:
+    """Queues are arrays (ITF sequences) head first; a process's counter is the name of its point."""
     out: dict[str, Any] = {}
-    for name, positions in var_groups(ts):
-        first = ts.vars[positions[0]]
-        if not first.indices:
-            out[name] = encode_value(first.type, state[positions[0]])
+    for name, group in var_groups(ts):
+        if not group[0].keys:
+            out[name] = _encode_view(ts, group[0], state)
             continue
         tree = _Node()
-        for i in positions:
-            keys = _index_keys(ts.vars[i])
+        for v in group:
+            keys = _keys(v)
             node = tree
             for k in keys[:-1]:
                 node = node.children.setdefault(json.dumps(k), (k, _Node()))[1]
-            node.children[json.dumps(keys[-1])] = (keys[-1], encode_value(ts.vars[i].type, state[i]))
+            node.children[json.dumps(keys[-1])] = (keys[-1], _encode_view(ts, v, state))
         out[name] = _as_map(tree)
     return out
 
@@ -203,21 +221,24 @@ def decode_state(ts: ir.TransitionSystem, obj: Any, path: str) -> tuple[int, ...
     if not isinstance(obj, dict):
         raise ItfError(f"expected a state object, got {_short(obj)}", path)
     values: list[int | None] = [None] * len(ts.vars)
-    for name, positions in var_groups(ts):
+    for name, group in var_groups(ts):
         if name not in obj:
             raise ItfError(f"variable '{name}' is missing from the state", path)
-        x = obj[name]
-        first = ts.vars[positions[0]]
-        if not first.indices:
-            values[positions[0]] = decode_value(first.type, x, f"{path}.{name}")
-            continue
-        for i in positions:
-            keys = _index_keys(ts.vars[i])
-            node, where = x, f"{path}.{name}"
-            for k in keys:
+        for v in group:
+            node, where = obj[name], f"{path}.{name}"
+            for k in _keys(v):
                 node = _map_get(node, k, where)
                 where += f"[{json.dumps(k)}]"
-            values[i] = decode_value(ts.vars[i].type, node, where)
+            if v.kind != "queue":
+                values[v.slots[0]] = decode_value(ts.vars[v.slots[0]].type, node, where)
+                continue
+            elems = v.slots[1:]
+            if not isinstance(node, list) or len(node) > len(elems):
+                raise ItfError(f"expected a list of at most {len(elems)} elements, got {_short(node)}", where)
+            t = ts.vars[elems[0]].type
+            values[v.slots[0]] = len(node)
+            for k, slot in enumerate(elems):
+                values[slot] = decode_value(t, node[k], f"{where}[{k}]") if k < len(node) else first_value(t)
     return tuple(values)  # type: ignore[arg-type]
 
 

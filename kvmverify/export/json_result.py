@@ -11,11 +11,12 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ..check.types import BitsT, BoolT, EnumT, SetT, Type, domain_lo, domain_size
+from ..check.types import NONE_VALUE, BitsT, BoolT, EnumT, OptionT, SetT, Type, domain_lo, domain_size
 from ..diagnostics import Diagnostic
 from ..engines.shared.result import CheckResult, Coverage, PropertyResult, Trace
 from ..ir import nodes as ir
 from ..trace.explain import violation_text
+from ..trace.views import queue_items, views
 from .run import ModelRun
 
 JSON_VERSION = 1
@@ -24,6 +25,8 @@ SCHEMA_FILE = os.path.join(os.path.dirname(__file__), "schemas", "result.schema.
 
 def typed_value(t: Type, v: int) -> Any:
     match t:
+        case OptionT(elem):
+            return None if v == NONE_VALUE else typed_value(elem, v)
         case BoolT():
             return bool(v)
         case EnumT(_, members):
@@ -35,10 +38,19 @@ def typed_value(t: Type, v: int) -> Any:
 
 
 def typed_state(ts: ir.TransitionSystem, state: tuple[int, ...]) -> dict[str, Any]:
-    """`{"values": {name: typed value}, "hex": {name: "0x.."}}`; registers and structs by field."""
+    """`{"values": {name: typed value}, "hex": {name: "0x.."}}`; registers and structs by field, queues as arrays
+    (head first), program counters as the name of the point (`"wait"`), options as null (`none`) or the value."""
     values: dict[str, Any] = {}
     hexes: dict[str, str] = {}
-    for sv, v in zip(ts.vars, state):
+    for view in views(ts):
+        if view.kind == "queue":
+            elem = ts.vars[view.slots[1]].type
+            values[view.name] = [typed_value(elem, x) for x in queue_items(ts, view, state)]
+            continue
+        sv, v = ts.vars[view.slots[0]], state[view.slots[0]]
+        if view.kind == "pc":
+            values[view.name] = typed_value(sv.type, v)
+            continue
         layout = sv.layout
         if layout is None:
             values[sv.name] = typed_value(sv.type, v)

@@ -37,6 +37,11 @@ PROPERTY_RULES = {
     "layout": "a register or struct layout has overlapping, missing, misplaced or out-of-bounds fields",
     "liveness": "a liveness property fails on a fair infinite run (a lasso)",
     "check": "a `check` over decision-table inputs is false for some input",
+    "transition": "a step changes the state in a way a `transition` property forbids (old(x) to x)",
+    "queue": "a push onto a full queue or a pop of an empty one",
+    "deadlock": "a reachable state in which no action or process step is enabled and no `terminal` holds",
+    "enabled": "an action or a process step is never enabled (dead code: a guard that never holds)",
+    "premise": "an implication in an invariant whose premise never holds (the invariant holds vacuously)",
 }
 
 
@@ -46,7 +51,10 @@ DOCS_URL = "https://github.com/kvmverify/kvmverify/blob/main/docs/"
 KIND_DOCS = {"invariant": "language.md#declarations", "cover": "language.md#declarations",
              "slot": "language.md#derived-properties", "msr": "language.md#derived-properties",
              "type_ok": "language.md#derived-properties", "assert": "language.md#actions-and-statements",
-             "liveness": "language.md#liveness", "check": "language.md#decision-tables"}
+             "liveness": "language.md#liveness", "check": "language.md#decision-tables",
+             "transition": "language.md#two-state-properties", "queue": "language.md#queues-and-options",
+             "deadlock": "language.md#sanity-findings", "enabled": "language.md#sanity-findings",
+             "premise": "language.md#sanity-findings"}
 DIAGNOSTIC_DOCS = {"0": "files-and-loading-kv0xx", "1": "syntax-kv1xx", "2": "names-declarations-and-use-kv2xx",
                    "3": "types-kv3xx", "4": "register-and-struct-layouts-kv4xx", "5": "command-line-kv5xx",
                    "6": "replaying-a-trace-kv6xx-kvmverify-replay", "9": "internal-errors-kv9xx"}

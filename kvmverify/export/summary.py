@@ -3,7 +3,7 @@
 renders; expected violations folded in <details>)."""
 from __future__ import annotations
 
-from ..trace.text import Style, coverage_text, result_line
+from ..trace.text import Style, coverage_text, result_line, shown_results
 from .mermaid import sequence_diagram
 from .run import ModelRun
 
@@ -17,7 +17,11 @@ def summary_rows(runs: list[ModelRun]) -> list[tuple[str, str, str, str, str, fl
         if run.result is None:
             rows.append(("ERR", run.path, "-", "error", "the model does not compile", run.seconds))
             continue
-        for r in run.result.results:
+        for r in shown_results(run.result.results):
+            if isinstance(r, tuple):  # a folded group of sanity findings
+                mark, status, name, cov = r
+                rows.append((mark, run.path, name, status, cov, run.seconds))
+                continue
             mark = result_line(r, 1).split(None, 1)[0]
             verdict = r.status + ("" if r.expected is None else
                                   " (expected)" if r.as_expected else f" (expected {r.expected})")

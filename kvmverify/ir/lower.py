@@ -13,38 +13,45 @@ from typing import assert_never
 
 from ..check.exprs import const_eval, fits
 from ..check.model import ActionInfo, CheckInfo, LivenessInfo, Model, SlotInfo
-from ..check.types import (BitsT, BoolT, EmptySetT, EnumT, IntT, Layout, SetT, Type, describe_type, domain,
-                           domain_lo, domain_size, show_value, value_range)
+from ..check.types import (BitsT, BoolT, EmptySetT, EnumT, IntT, Layout, OptionT, QueueT, SetT, Type, describe_type,
+                           domain, domain_lo, domain_size, show_value, value_range)
+from ..check.code import EXPR_BUILTINS, QUEUE_STMTS
 from ..diagnostics import Diagnostic, DiagnosticError, Span
 from ..lang import ast
 from . import nodes as ir
 from .simplify import FALSE, TRUE, const_value, conj, disj, mk, negate, shift_definedness, vars_read
 from .symmetry import symmetries
+from .lower_code import END, CodeLowering, in_type
+from .sanity import sanity_properties
 
 MAX_HANDLER_DEPTH = 8
 MAX_INSTANCES = 200_000
 MAX_ASSERT_DETAIL = 8  # a failed assert shows the values of at most this many of the variables it read
 
 
-def _contains_choose(stmts, model: Model, depth: int = 0) -> bool:
+def _contains_choose(stmts, model: Model, depth: int = 0, points: bool = False) -> bool:
+    """Does the code need the rest of its body inside it (continuation-passing): a `choose` or an `await` (a
+    path may end there), or in process code (`points`) a label or loop (the step may end there)?"""
     for s in stmts:
         match s:
-            case ast.Choose():
+            case ast.Choose() | ast.Await():
                 return True
-            case ast.If(_, _, then, else_):
-                if _contains_choose(then, model, depth) or _contains_choose(else_, model, depth):
-                    return True
-            case ast.For(_, _, _, body):
-                if _contains_choose(body, model, depth):
-                    return True
+            case ast.Label() | ast.While() if points:
+                return True
             case ast.Write(_, reg, _):
                 h = model.handlers.get(reg)
-                if h and depth < MAX_HANDLER_DEPTH and _contains_choose(h.decl.body, model, depth + 1):
+                if h and depth < MAX_HANDLER_DEPTH and _contains_choose(h.decl.body, model, depth + 1, points):
                     return True
+            case ast.CallStmt(_, func) if func in model.procs:
+                if depth < MAX_HANDLER_DEPTH and _contains_choose(model.procs[func].decl.body, model, depth + 1,
+                                                                  points):
+                    return True
+        if any(_contains_choose(b, model, depth, points) for b in ast.sub_blocks(s)):
+            return True
     return False
 
 
-class Lowering:
+class Lowering(CodeLowering):
     def __init__(self, model: Model):
         self.m = model
         self.vars: list[ir.StateVar] = []
@@ -64,20 +71,18 @@ class Lowering:
         self.diags: list[Diagnostic] = []
         self.tables: dict[str, ir.Table] = {}
         self.recorded_calls: list[ir.TableCall] | None = None  # while lowering a `check`: the table calls in it
+        self.dims: dict[str, tuple] = {}  # array (or derived array: q#len, p#pc) -> its index types
+        self.queue_props: dict[str, int] = {}
+        self.old_vars: set[int] = set()  # variables a `transition` reads with old(...)
 
     # ------------------------------------------------------------------------------------------ layout of state
     def flatten(self) -> None:
         for v in self.m.vars.values():
-            self.base[v.name] = len(self.vars)
-            sizes = [domain_size(t) for t in v.indices]
-            self.strides[v.name] = tuple(_prod(sizes[i + 1:]) for i in range(len(sizes)))
-            for idx in itertools.product(*(domain(t) for t in v.indices)):
-                shown = "".join(f"[{show_value(t, i)}]" for t, i in zip(v.indices, idx))
-                self.vars.append(ir.StateVar(v.name + shown, v.name, idx, v.type, v.span))
+            self.flatten_var(v)
+        self.flatten_processes()
 
     def slot_of(self, var: str, idx: tuple[int, ...]) -> int:
-        info = self.m.vars[var]
-        off = sum((i - domain_lo(t)) * s for i, t, s in zip(idx, info.indices, self.strides[var]))
+        off = sum((i - domain_lo(t)) * s for i, t, s in zip(idx, self.dims[var], self.strides[var]))
         return self.base[var] + off
 
     def new_prop(self, name: str, kind: str, expr, span: Span, description: str) -> int:
@@ -127,6 +132,8 @@ class Lowering:
                     return ir.Const(self.m.params[n])
                 if n in self.m.enum_members:
                     return ir.Const(self.m.enum_members[n][1])
+                if n not in self.m.vars:
+                    return self.code_name(n)
                 return ir.Var(self.base[n])
             case ast.Index():
                 return self.index_read(e, env)
@@ -143,6 +150,8 @@ class Lowering:
                     return mk("popcount", self.expr(args[0], env))
                 if func in self.m.tables:
                     return self.table_call(func, [self.expr(a, env) for a in args], 0)
+                if func not in self.m.defs and func in EXPR_BUILTINS:
+                    return self.code_call(e, env)
                 d = self.m.defs[func]
                 inner = {n: self.expr(a, env) for (n, _), a in zip(d.params, args)}
                 return self.expr(d.decl.body, inner)
@@ -227,6 +236,8 @@ class Lowering:
         op = e.op
         a, b = self.expr(e.left, env), self.expr(e.right, env)
         lt, rt = self.m.type_of(e.left), self.m.type_of(e.right)
+        if op == "in" and isinstance(rt, QueueT):
+            return self.queue_member(a, e.right, env)
         if op == "in":
             elem = rt.elem if isinstance(rt, SetT) else None
             if isinstance(rt, EmptySetT):
@@ -268,14 +279,14 @@ class Lowering:
         """The element of array `var` at the given (possibly dynamic) indices. A select ranges over the elements
         the dynamic indices can pick, with the constant ones fixed: `a[v][k[v]]` for a grounded `v` reads row v
         only, so the step stays within v's part and maps onto itself under a permutation of v's type."""
-        info = self.m.vars[var]
+        dims = self.dims[var]
         consts = [const_value(i) for i in idx_exprs]
         if all(c is not None for c in consts):
             return ir.Var(self.slot_of(var, tuple(consts)))
-        choices = [domain(t) if c is None else (c,) for t, c in zip(info.indices, consts)]
+        choices = [domain(t) if c is None else (c,) for t, c in zip(dims, consts)]
         linear: ir.Expr = ir.Const(0)
         stride = 1
-        for i, t, c in reversed(list(zip(idx_exprs, info.indices, consts))):
+        for i, t, c in reversed(list(zip(idx_exprs, dims, consts))):
             if c is None:
                 linear = mk("add", linear, mk("mul", mk("sub", i, ir.Const(domain_lo(t))), ir.Const(stride)))
                 stride *= domain_size(t)
@@ -288,10 +299,31 @@ class Lowering:
 
     # ------------------------------------------------------------------------------------------ statements
     def block(self, stmts, env, actor: str, k: tuple) -> list[ir.Stmt]:
-        """Lower `stmts`, then the continuation frames `k` (innermost first) if a tail statement needs them."""
+        """Lower `stmts`, then the continuation frames `k` (innermost first) if a tail statement needs them. In
+        process code a step ends at the next point (check/steps.py): the counter is set and the rest dropped."""
         out: list[ir.Stmt] = []
+        points = "\0process" in env
+        self.frame_guard(env)
         for i, s in enumerate(stmts):
-            if _contains_choose((s,), self.m):
+            if points and self.is_point(s, env):
+                out.extend(self.stop(s, env))
+                return out
+            if s is END or isinstance(s, ast.Label):  # a label that is not where the step ends: its start
+                continue
+            if points and id(s) in env["\0process"].hoisted:  # a leading `await`: already the step's guard
+                env["\0process"].hoisted.discard(id(s))
+                continue
+            if isinstance(s, ast.While):
+                cond = self.expr(s.cond, env)
+                loop = self.loop_frame(stmts, i, env, actor)
+                cv = const_value(cond)
+                body = self.block(s.body, env, actor, (loop, (stmts[i + 1:], env, actor), *k)) if cv != 0 else []
+                rest = self.block(stmts[i + 1:], env, actor, k) if cv != 1 else []
+                if cv is not None:
+                    return out + (body if cv else rest)
+                out += [*self.shift_checks([cond], s.span), ir.If(cond, tuple(body), tuple(rest), tail=True)]
+                return out
+            if _contains_choose((s,), self.m, points=points):
                 out.extend(self.tail(s, env, actor, ((stmts[i + 1:], env, actor), *k)))
                 return out
             lowered, env = self.stmt(s, env, actor)
@@ -314,6 +346,9 @@ class Lowering:
                 cond = self.expr(where, inner) if where is not None else TRUE
                 dom = domain(t)
                 return [ir.Choose(local, dom.start, dom.stop - 1, cond, tuple(self.block(body, inner, actor, k)))]
+            case ast.Await(_, c):  # a choose of one value: no successor where c is false
+                cond = self.expr(c, env)
+                return [ir.Choose(f"await_{next(self.fresh)}", 0, 0, cond, tuple(self.run_k(k)))]
             case ast.If(span, c, then, else_):
                 cond = self.expr(c, env)
                 return [*self.shift_checks([cond], span),
@@ -322,6 +357,11 @@ class Lowering:
             case ast.For(_, name, typ, body):
                 frames = tuple((body, {**env, name: ir.Const(v)}, actor) for v in domain(self.finite_type(typ)))
                 return self.run_k((*frames, *k))
+            case ast.Atomic(_, body):
+                return self.block(body, env, actor, k)
+            case ast.CallStmt() if s.func in self.m.procs:
+                args, inner = self.proc_env(s, env)
+                return [*args, *self.block(self.m.procs[s.func].decl.body, inner, actor, k)]
             case ast.Write():
                 check, valid, hbody, henv, hactor = self.write_parts(s, env, actor)
                 return [*check, ir.If(valid, tuple(self.block(hbody, henv, hactor, k)), tuple(self.run_k(k)),
@@ -383,10 +423,17 @@ class Lowering:
                 for v in domain(self.finite_type(typ)):
                     out.extend(self.block(body, {**env, name: ir.Const(v)}, actor, ()))
                 return out, env
-            case ast.Skip():
+            case ast.Skip() | ast.Label():
                 return [], env
-            case ast.Choose():
-                raise AssertionError("choose is lowered by tail()")
+            case ast.Atomic(_, body):
+                return self.block(body, env, actor, ()), env
+            case ast.CallStmt() if s.func in QUEUE_STMTS and s.func not in self.m.procs:
+                return self.queue_stmt(s, env, actor), env
+            case ast.CallStmt():
+                args, inner = self.proc_env(s, env)
+                return [*args, *self.block(self.m.procs[s.func].decl.body, inner, actor, ())], env
+            case ast.Choose() | ast.Await() | ast.While():
+                raise AssertionError(f"{type(s).__name__} is lowered by block()/tail()")
             case _:
                 assert_never(s)
 
@@ -423,30 +470,39 @@ class Lowering:
 
     def register_asserts(self) -> None:
         """Every `assert` gets its property's name before any body is lowered: the sites of one name share one
-        property, and one in a branch these params make dead still has a verdict (`finish_asserts`)."""
+        property, and one in a branch these params make dead still has a verdict (`finish_asserts`). An assert
+        without a name is `assert:WHERE@LINE`, WHERE the actor (or process) of the body, or the procedure it is
+        written in (a procedure is one text whoever calls it)."""
         written: set[str] = set()
+        called: set[str] = set()
 
-        def walk(stmts, actor: str) -> None:
+        def walk(stmts, where: str) -> None:
             for st in stmts:
                 match st:
                     case ast.Assert(span, name, _, msg):
-                        key = name or f"assert:{actor}@{span.line}"
+                        key = name or f"assert:{where}@{span.line}"
                         self.assert_keys[id(st)] = key
                         self.assert_first.setdefault(key, (span, msg or f"assertion at {span}"))
-                    case ast.If(_, _, then, else_):
-                        walk(then, actor)
-                        walk(else_, actor)
-                    case ast.Choose(_, _, _, _, body) | ast.For(_, _, _, body):
-                        walk(body, actor)
                     case ast.Write(_, reg, _) if reg in self.m.handlers and reg not in written:
                         written.add(reg)
                         walk(self.m.handlers[reg].decl.body, self.m.handlers[reg].actor)
+                    case ast.CallStmt(_, func) if func in self.m.procs and func not in called:
+                        called.add(func)
+                        walk(self.m.procs[func].decl.body, func)
+                for sub in ast.sub_blocks(st):
+                    walk(sub, where)
         for a in self.m.actions:
             walk(a.decl.body, a.actor)
+        for p in self.m.processes:
+            walk(p.decl.body, p.actor)
         for reg, h in self.m.handlers.items():  # a handler no action writes: its asserts hold too
             if reg not in written:
                 written.add(reg)
                 walk(h.decl.body, h.actor)
+        for func, info in self.m.procs.items():  # likewise a procedure nothing calls
+            if func not in called:
+                called.add(func)
+                walk(info.decl.body, func)
 
     def assert_prop(self, key: str) -> int:
         """The property of an assert name, made where lowering first meets one of its sites."""
@@ -500,8 +556,9 @@ class Lowering:
                 bound.append(ir.Local(local))
             value, idx = bound[0], bound[1:]
         if fits(vt, tt) == "check":
-            vlo, vhi = _bounds(tt)
-            cond = conj([mk("ge", value, ir.Const(vlo)), mk("le", value, ir.Const(vhi))])
+            vlo, vhi = _bounds(tt) if not isinstance(tt, OptionT) else (0, 0)
+            cond = conj([mk("ge", value, ir.Const(vlo)), mk("le", value, ir.Const(vhi))]) \
+                if not isinstance(tt, OptionT) else in_type(value, tt)
             out.append(ir.Check(self.type_ok_prop(), cond, True, s.span,
                                 f"value assigned to {_show_target(var, chain, fields)} lies outside {describe_type(tt)}",
                                 (("value", value),)))
@@ -577,20 +634,23 @@ class Lowering:
                 si.name, "slot", None, si.span,
                 f"{si.filler} fills {si.path} only when it is empty ({si.empty}); only {si.emptier} empties it")
         total = sum(_prod([domain_size(t) for _, t in a.params]) for a in self.m.actions)
+        total += sum(_prod([domain_size(t) for _, t in p.params]) * len(p.points) for p in self.m.processes)
         if total > MAX_INSTANCES:
             raise DiagnosticError([Diagnostic("KV313", "error", f"the actions have {total} instances over their "
                                               f"parameters (limit {MAX_INSTANCES})", Span(self.m.root_file, 1, 1, 1, 1),
                                               "lower the params; explicit search grounds every parameter value")])
         self.register_asserts()
+        transitions = self.transition_props()
         next_id = itertools.count()
         actions = [inst for a in self.m.actions for inst in self.instances(a, next_id)]
+        actions += [inst for p in self.m.processes for inst in self.process_instances(p, next_id)]
+        actions = [dataclasses.replace(a, body=self.with_transitions(a.body, transitions)) for a in actions]
         self.finish_asserts()
         notes = _dead_asserts(self.props, actions)
-        init = []
-        for v in self.m.vars.values():
-            value = self.initial_value(v.init)
-            init.extend([value] * _prod([domain_size(t) for t in v.indices]))
+        init = self.initial_values()
         liveness = [self.liveness(li) for li in self.m.liveness]
+        deadlock, sanity_notes = sanity_properties(self, actions)  # the sanity findings close the list
+        notes += sanity_notes
         checks = [self.input_check(c, len(self.props) + i) for i, c in enumerate(self.m.checks)]
         layouts = self.layout_findings(len(self.props) + len(checks))
         tables = [self.table(name) for name in self.m.tables]
@@ -608,7 +668,7 @@ class Lowering:
                                  actions=tuple(actions), properties=tuple(self.props), expects=tuple(expects),
                                  actors=tuple(self.m.actors), liveness=tuple(liveness), tables=tuple(tables),
                                  checks=tuple(checks), layouts=tuple(self.m.layouts.values()), lint=layouts,
-                                 notes=notes)
+                                 notes=notes, deadlock=deadlock)
         found, diags = symmetries(ts, self.m)
         if diags:
             raise DiagnosticError(diags)

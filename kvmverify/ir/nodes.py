@@ -116,9 +116,10 @@ class Choose:
 
 @dataclass(frozen=True)
 class Check:
-    """Step property `prop` must hold here. `detail` names the values shown when it fails."""
+    """Step property `prop` must hold here. `detail` names the values shown when it fails. `prop` None: a fatal
+    check whose property was left out (ir/select.py): it still stops the step, and reports nothing."""
 
-    prop: int
+    prop: int | None
     cond: Expr
     fatal: bool
     span: Span
@@ -133,11 +134,12 @@ Stmt = Union[Assign, If, Let, Choose, Check]
 
 @dataclass(frozen=True)
 class StateVar:
-    name: str  # en[0], area[1]
-    var: str  # the declared variable
-    indices: tuple[int, ...]
+    name: str  # en[0], area[1]; derived: guest(0) (a program counter), done[0]@1, len(done[0]) (a queue)
+    var: str  # the declared variable (the process, for a program counter)
+    indices: tuple[int, ...]  # for a queue element: the array's indices, then the position
     type: Type
     span: Span
+    role: str = ""  # "" a declared variable | "pc" a process's program counter | "queue" an element | "qlen"
 
     @property
     def layout(self) -> Layout | None:
@@ -155,18 +157,36 @@ class ActionInstance:
     span: Span
     fair: bool  # weak fairness (or strong, with `strong`): see engines/explicit/liveness.py
     strong: bool = False
+    process: str | None = None  # a process step: the process, and the point the step starts at
+    point: str | None = None
 
     @property
     def label(self) -> str:
+        if self.process is not None:
+            return f"{self.instance}@{self.point}"
         inner = ", ".join(f"{n}={shown}" for n, _, shown in self.args)
         return f"{self.actor}.{self.action}({inner})"
+
+    @property
+    def instance(self) -> str:
+        """A process instance as the model writes it: guest(0) (guest for a process without parameters)."""
+        if not self.args:
+            return str(self.process)
+        return f"{self.process}({', '.join(shown for _, _, shown in self.args)})"
 
 
 # Property kinds: state properties are checked in every reachable state, step properties on every transition,
 # liveness properties on the infinite fair runs of the reachable graph (their formulas live in
 # TransitionSystem.liveness; the Property's `expr` is None).
-STATE_KINDS = ("invariant", "cover")
-STEP_KINDS = ("slot", "msr", "assert", "type_ok", "shift_ok")
+# An invariant-like property must hold in every reachable state; a cover-like one must hold in some. The sanity
+# findings (ir/sanity.py) are of these shapes: `deadlock` (some step is enabled, or a terminal state), `enabled`
+# (an action or a process step is enabled somewhere), `premise` (an implication of an invariant has a premise that
+# holds somewhere).
+INVARIANT_KINDS = ("invariant", "deadlock")
+COVER_KINDS = ("cover", "enabled", "premise")
+SANITY_KINDS = ("deadlock", "enabled", "premise")
+STATE_KINDS = INVARIANT_KINDS + COVER_KINDS
+STEP_KINDS = ("slot", "msr", "assert", "type_ok", "shift_ok", "transition", "queue")
 LIVENESS_KINDS = ("liveness",)
 
 
@@ -174,7 +194,8 @@ LIVENESS_KINDS = ("liveness",)
 class Property:
     id: int
     name: str
-    kind: str  # invariant | cover | slot | msr | assert | type_ok | shift_ok | liveness | check | layout
+    kind: str  # invariant | cover | deadlock | enabled | premise | slot | msr | assert | type_ok | shift_ok |
+    #            transition | queue | liveness | check | layout
     expr: Expr | None  # state properties: the predicate; step properties: None (they live in Check statements)
     span: Span
     description: str
@@ -182,6 +203,16 @@ class Property:
     @property
     def is_step(self) -> bool:
         return self.kind in STEP_KINDS
+
+    @property
+    def is_invariant(self) -> bool:
+        """Must hold in every reachable state (violated by one that fails it)."""
+        return self.kind in INVARIANT_KINDS
+
+    @property
+    def is_cover(self) -> bool:
+        """Must hold in some reachable state (reached by one that satisfies it, vacuous if none does)."""
+        return self.kind in COVER_KINDS
 
 
 @dataclass(frozen=True)
@@ -256,6 +287,16 @@ class LayoutFinding:
 
 
 @dataclass(frozen=True)
+class Deadlock:
+    """The derived property `deadlock` (kind "deadlock", expr `enabled_1 || ... || terminal`), kept in pieces for
+    the engines that split the model (independent parts check it part by part)."""
+
+    prop: int
+    enabled: tuple[tuple[int, Expr], ...]  # (action instance id, when it can take a step: ir/enabled.py)
+    terminal: Expr  # the states where no enabled step is intended: `terminal` declarations, every process done
+
+
+@dataclass(frozen=True)
 class TransitionSystem:
     name: str
     params: tuple[tuple[str, int, str], ...]  # (name, value, value as shown: true/false, 0xffffffff)
@@ -272,6 +313,7 @@ class TransitionSystem:
     layouts: tuple[Layout, ...] = ()  # every register, word and struct layout: for explaining violations
     lint: tuple[LayoutFinding, ...] = ()  # `layout:` properties: what the layout lint found
     notes: tuple[str, ...] = ()  # what lowering found that every result should say (an assert no step reaches)
+    deadlock: Deadlock | None = None
 
     def prop(self, name: str) -> Property | None:
         return next((p for p in self.properties if p.name == name), None)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import assert_never
 
 from ..check.model import Model
-from ..check.types import EnumT, IntT, SetT, Type, domain
+from ..check.types import EnumT, IntT, OptionT, QueueT, SetT, Type, domain
 from ..diagnostics import Diagnostic, Span
 from . import nodes as ir
 from .deps import body_vars, expr_vars
@@ -37,7 +37,7 @@ def _named(t: Type, name: str) -> bool:
 
 
 def _mentions(t: Type, name: str) -> bool:
-    return _named(t, name) or (isinstance(t, SetT) and _mentions(t.elem, name))
+    return _named(t, name) or (isinstance(t, (SetT, OptionT, QueueT)) and _mentions(t.elem, name))
 
 
 def _slices(ts: ir.TransitionSystem, model: Model, name: str, span: Span) -> tuple[tuple[int, ...], ...] | Diagnostic:
@@ -54,7 +54,16 @@ def _slices(ts: ir.TransitionSystem, model: Model, name: str, span: Span) -> tup
                               f"at most one is supported", info.span, f"drop `symmetric` from type {name}")
         if dims:
             for i, sv in enumerate(ts.vars):
-                if sv.var == info.name:
+                if sv.var == info.name and sv.role != "pc":
+                    members[sv.indices[dims[0]]].append(i)
+    for p in model.processes:  # a process's program counters are an array over its parameters
+        dims = [k for k, (_, t) in enumerate(p.params) if _named(t, name)]
+        if len(dims) > 1:
+            return Diagnostic("KV315", "error", f"process '{p.name}' has {len(dims)} parameters of symmetric type "
+                              f"{name}; at most one is supported", p.decl.span, f"drop `symmetric` from type {name}")
+        if dims:
+            for i, sv in enumerate(ts.vars):
+                if sv.var == p.name and sv.role == "pc":
                     members[sv.indices[dims[0]]].append(i)
     return tuple(tuple(members[v]) for v in values)
 

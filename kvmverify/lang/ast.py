@@ -125,8 +125,16 @@ class AlwaysEventually:
     body: Expr
 
 
+@dataclass(frozen=True)
+class ListLit:
+    """`[a, b]`: a queue's contents, head first (an initial value only)."""
+
+    span: Span
+    items: tuple[Expr, ...]
+
+
 Expr = Union[IntLit, BoolLit, Name, Index, Field, Call, Unary, Binary, Ternary, SetLit, RecordLit, Quant, LeadsTo,
-             AlwaysEventually]
+             AlwaysEventually, ListLit]
 
 
 def walk(e: Expr):
@@ -153,7 +161,7 @@ def children(e: Expr) -> tuple[Expr, ...]:
             return (left, right)
         case Ternary(_, c, t, f):
             return (c, t, f)
-        case SetLit(_, items):
+        case SetLit(_, items) | ListLit(_, items):
             return tuple(items)
         case RecordLit(_, items):
             return tuple(i.value for i in items)
@@ -186,7 +194,24 @@ class SetType:
     elem: TypeExpr
 
 
-TypeExpr = Union[ExprType, RangeType, SetType]
+@dataclass(frozen=True)
+class QueueType:
+    """`queue[N] of T`: a FIFO of at most N elements."""
+
+    span: Span
+    size: Expr
+    elem: TypeExpr
+
+
+@dataclass(frozen=True)
+class OptionType:
+    """`option T`: a value of T, or `none`."""
+
+    span: Span
+    elem: TypeExpr
+
+
+TypeExpr = Union[ExprType, RangeType, SetType, QueueType, OptionType]
 
 # ---------------------------------------------------------------------------------------------- statements
 
@@ -252,7 +277,62 @@ class Skip:
     span: Span
 
 
-Stmt = Union[Assign, If, Assert, Let, Choose, For, Write, Skip]
+# ---------------------------------------------------------------------------------------------- code-level statements
+
+
+@dataclass(frozen=True)
+class While:
+    """`while c { ... }`: process code only (a step must end; see check/process.py for where steps end)."""
+
+    span: Span
+    cond: Expr
+    body: tuple[Stmt, ...]
+
+
+@dataclass(frozen=True)
+class Await:
+    """`await c`: the path goes on only if c holds (a step that reaches a false `await` does not happen)."""
+
+    span: Span
+    cond: Expr
+
+
+@dataclass(frozen=True)
+class Atomic:
+    """`atomic { ... }`: no step boundary inside (labels are refused there)."""
+
+    span: Span
+    body: tuple[Stmt, ...]
+
+
+@dataclass(frozen=True)
+class Label:
+    """`L:` in process code: a step starts here."""
+
+    span: Span
+    name: str
+
+
+@dataclass(frozen=True)
+class CallStmt:
+    """`f(args)` as a statement: a `proc` call, or push(q, x) / pop(q) / clear(q) on a queue."""
+
+    span: Span
+    func: str
+    args: tuple[Expr, ...]
+
+
+Stmt = Union[Assign, If, Assert, Let, Choose, For, Write, Skip, While, Await, Atomic, Label, CallStmt]
+
+
+def sub_blocks(s: Stmt) -> tuple[tuple[Stmt, ...], ...]:
+    """The statement lists directly inside `s` (an `if`'s two branches, a loop's body, ...)."""
+    match s:
+        case If(_, _, then, else_):
+            return (then, else_)
+        case Choose(_, _, _, _, body) | For(_, _, _, body) | While(_, _, body) | Atomic(_, body):
+            return (body,)
+    return ()
 
 # ---------------------------------------------------------------------------------------------- declarations
 
@@ -391,11 +471,53 @@ class HandlerDecl:
 
 
 @dataclass(frozen=True)
+class ProcessDecl:
+    """`[fair] process NAME(p: T, ...) { code }`: one instance per parameter value, running `body` step by step.
+    `actor` is the actor it acts as (the enclosing `actor`, or for a top-level process its own name)."""
+
+    span: Span
+    name: str
+    params: tuple[Param, ...]
+    body: tuple[Stmt, ...]
+    fair: bool
+    strong: bool
+    actor: str
+
+
+@dataclass(frozen=True)
+class ProcDecl:
+    """`proc NAME(p: T, ...) { statements }`: a procedure, inlined at each call."""
+
+    span: Span
+    name: str
+    params: tuple[Param, ...]
+    body: tuple[Stmt, ...]
+
+
+@dataclass(frozen=True)
+class TransitionDecl:
+    """`transition NAME: expr`: holds on every step; `old(e)` is e in the state before the step."""
+
+    span: Span
+    name: str
+    expr: Expr
+
+
+@dataclass(frozen=True)
+class TerminalDecl:
+    """`terminal expr`: a state satisfying it may have no enabled step (an intended end, not a deadlock)."""
+
+    span: Span
+    expr: Expr
+
+
+@dataclass(frozen=True)
 class ActorDecl:
     span: Span
     name: str
     actions: tuple[ActionDecl, ...]
     handlers: tuple[HandlerDecl, ...]
+    processes: tuple[ProcessDecl, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -500,7 +622,8 @@ class ObserveDecl:
 
 
 Decl = Union[ModelDecl, UseDecl, ParamDecl, OverrideDecl, TypeDecl, RegisterDecl, WordDecl, StructDecl, VarDecl, SlotDecl, ActorDecl,
-             DefDecl, InvariantDecl, CoverDecl, ExpectDecl, LivenessDecl, DecideDecl, CheckDecl, ObserveDecl]
+             DefDecl, InvariantDecl, CoverDecl, ExpectDecl, LivenessDecl, DecideDecl, CheckDecl, ObserveDecl,
+             ProcessDecl, ProcDecl, TransitionDecl, TerminalDecl]
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Text -> AST. The lark parse tree is turned into `ast` dataclasses here and goes no further."""
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from importlib import resources
@@ -266,7 +267,9 @@ class _ToAst(Transformer):
         name, *items = c
         return ast.ActorDecl(self.s(meta), str(name),
                              tuple(i for i in items if isinstance(i, ast.ActionDecl)),
-                             tuple(i for i in items if isinstance(i, ast.HandlerDecl)))
+                             tuple(i for i in items if isinstance(i, ast.HandlerDecl)),
+                             tuple(dataclasses.replace(i, actor=str(name)) for i in items
+                                   if isinstance(i, ast.ProcessDecl)))
 
     def def_decl(self, meta, c):
         return ast.DefDecl(self.s(meta), str(c[0]), tuple(c[1] or ()), c[2])
@@ -327,6 +330,46 @@ class _ToAst(Transformer):
         return ast.ObserveDecl(self.s(meta), str(event), tuple(fields or ()), when, str(actor), str(action),
                                tuple(args or ()), target)
 
+    # --- code-level constructs: processes, procedures, queues, options, transition properties
+    def process_decl(self, meta, c):
+        fair, name, params, body = c
+        return ast.ProcessDecl(self.s(meta), str(name), tuple(params or ()), _stmts(body), fair is not None,
+                               fair is not None and str(fair).startswith("strong"), str(name))
+
+    def proc_decl(self, meta, c):
+        name, params, body = c
+        return ast.ProcDecl(self.s(meta), str(name), tuple(params or ()), _stmts(body))
+
+    def transition_decl(self, meta, c):
+        return ast.TransitionDecl(self.s(meta), str(c[0]), c[1])
+
+    def terminal_decl(self, meta, c):
+        return ast.TerminalDecl(self.s(meta), c[0])
+
+    def while_stmt(self, meta, c):
+        return ast.While(self.s(meta), c[0], _stmts(c[1]))
+
+    def await_stmt(self, meta, c):
+        return ast.Await(self.s(meta), c[0])
+
+    def atomic_stmt(self, meta, c):
+        return ast.Atomic(self.s(meta), _stmts(c[0]))
+
+    def label_stmt(self, meta, c):
+        return ast.Label(self.s(meta), str(c[0]))
+
+    def call_stmt(self, meta, c):
+        return ast.CallStmt(self.s(meta), str(c[0]), tuple(c[1] or ()))
+
+    def queue_type(self, meta, c):
+        return ast.QueueType(self.s(meta), c[0], c[1])
+
+    def option_type(self, meta, c):
+        return ast.OptionType(self.s(meta), c[0])
+
+    def list_lit(self, meta, c):
+        return ast.ListLit(self.s(meta), tuple(x for x in c if x is not None))
+
     def start(self, meta, c):
         return tuple(c)
 
@@ -368,7 +411,7 @@ def _token_text(tok: Token) -> str:
 
 
 TOP_LEVEL = re.compile(r"^(model|use|param|override|type|register|word|struct|var|slot|actor|def|invariant|cover|"
-                       r"expect|property|decide|check|observe)\b", re.M)
+                       r"expect|property|decide|check|observe|process|proc|transition|terminal|fair|strong)\b", re.M)
 
 
 def chunks(text: str) -> list[str]:

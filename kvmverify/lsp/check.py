@@ -92,6 +92,10 @@ def store_verdicts(project: Project, path: str, run: CheckRun, engine: str) -> d
         for r in result.results:
             text = summary(r)
             summaries[r.prop.name] = text
+            answer["results"].append({"property": r.prop.name, "kind": r.prop.kind, "status": r.status,
+                                      "expected": r.expected, "summary": text})
+            if r.prop.kind in ("enabled", "premise") and r.status == "reached" and r.as_expected:
+                continue  # a sanity finding that is fine: no mark on every guard and premise
             message = f"{r.prop.name}: {text}"
             if r.status == "violated" and r.witness is not None:
                 message += "\n\n" + render_witness(r)
@@ -103,8 +107,6 @@ def store_verdicts(project: Project, path: str, run: CheckRun, engine: str) -> d
                                                                 "the check that fails"))
             diags.append(lsp.Diagnostic(where, message, severity(r), source=CHECK_SOURCE,
                                         related_information=related or None))
-            answer["results"].append({"property": r.prop.name, "kind": r.prop.kind, "status": r.status,
-                                      "expected": r.expected, "summary": text})
         counts: dict[str, int] = {}
         for r in result.results:
             counts[r.status] = counts.get(r.status, 0) + 1

@@ -151,7 +151,8 @@ def symbol_hover(project: Project, path: str, sym: Symbol) -> str:
             if info is not None:
                 sig = ", ".join(f"{n}: {t}" for n, t in info.params)
                 parts.append(f"`{sym.name}({sig})` returns `{show_type(info.result)}`")
-        case "decide" | "rule" | "check" | "invariant" | "cover" | "property" | "slot" | "assert":
+        case "decide" | "rule" | "check" | "invariant" | "cover" | "property" | "slot" | "assert" | "transition" | \
+                "proc" | "process" | "label":
             parts.append(code(source(project, sym)))
         case "actor":
             actions = [s.name for f in project.closure(path).files for s in f.symbols

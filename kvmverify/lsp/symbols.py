@@ -12,13 +12,14 @@ KIND = {"model": K.Module, "param": K.Constant, "type": K.TypeParameter, "enum":
         "struct": K.Struct, "field": K.Field, "var": K.Variable, "slot": K.Key, "actor": K.Class, "action": K.Method,
         "handler": K.Event, "def": K.Function, "decide": K.Function, "output": K.Field, "rule": K.EnumMember,
         "invariant": K.Property, "cover": K.Property, "property": K.Property, "check": K.Property,
-        "assert": K.Property}
-CHILDREN = {"type": ("enum",), "register": ("field",), "struct": ("field",), "actor": ("action", "handler"),
+        "assert": K.Property, "process": K.Class, "proc": K.Function, "label": K.Key, "transition": K.Property}
+CHILDREN = {"type": ("enum",), "register": ("field",), "struct": ("field",), "actor": ("action", "handler", "process"),
             "decide": ("output", "rule")}
 CHILDREN_OF = {child: tuple(p for p, cs in CHILDREN.items() if child in cs) for cs in CHILDREN.values()
                for child in cs}
 DETAIL = {"invariant": "invariant", "cover": "cover", "property": "liveness", "check": "check (z3, every input)",
-          "assert": "assert", "slot": "slot", "handler": "on write"}
+          "assert": "assert", "slot": "slot", "handler": "on write", "transition": "transition (every step)",
+          "label": "step"}
 
 
 def document_symbols(project: Project, path: str) -> list[lsp.DocumentSymbol]:
@@ -34,6 +35,8 @@ def document_symbols(project: Project, path: str) -> list[lsp.DocumentSymbol]:
                       None)
         if s.kind == "assert":  # in its action: the container is "actor.action"
             parent = parents.get(("action", s.container))
+        if s.kind in ("label", "assert") and s.container.split(" ", 1)[0] in ("process", "proc"):
+            parent = parents.get(tuple(s.container.split(" ", 1)))  # in its process or procedure
         if parent is not None:
             parent.children = [*(parent.children or []), item]
         else:
@@ -42,6 +45,8 @@ def document_symbols(project: Project, path: str) -> list[lsp.DocumentSymbol]:
             parents[(s.kind, s.name)] = item
         if s.kind == "action":
             parents[("action", f"{s.container}.{s.name}")] = item
+        if s.kind in ("process", "proc"):
+            parents[(s.kind, s.name)] = item
     return out
 
 

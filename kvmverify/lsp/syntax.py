@@ -20,8 +20,8 @@ from ..lang.parser import chunks, parse
 from .text import Text
 
 # kinds of symbols whose names share the model's one namespace (checker.declare), and those of properties
-VALUE_KINDS = ("param", "type", "enum", "register", "struct", "var", "actor", "def", "decide")
-PROP_KINDS = ("invariant", "cover", "property", "check", "assert", "slot", "msr")
+VALUE_KINDS = ("param", "type", "enum", "register", "struct", "var", "actor", "def", "decide", "proc", "process")
+PROP_KINDS = ("invariant", "cover", "property", "check", "assert", "slot", "msr", "transition")
 
 
 @dataclass(eq=False)
@@ -223,6 +223,8 @@ class _Indexer:
                     owner = f"{actor.name}: on write {h.register}"
                     self.params(h.params, scope, owner, h.span, register=h.register)
                     self.body(h.body, scope, owner, h.span)
+                for p in d.processes:
+                    self.code_decl(p, actor.name)
             case ast.DefDecl():
                 self.declare(d.name, "def", d.span, node=d)
                 scope = {}
@@ -251,6 +253,23 @@ class _Indexer:
             case ast.ExpectDecl():
                 self.fs.occs.append(Occ(d.prop, self.find(d.span, d.prop, after=self.find(d.span, d.verdict)),
                                         "prop", node=d))
+            case ast.ProcessDecl() | ast.ProcDecl():
+                self.code_decl(d, None)
+            case ast.TransitionDecl():
+                self.declare(d.name, "transition", d.span, node=d)
+                self.expr(d.expr, {})
+            case ast.TerminalDecl():
+                self.expr(d.expr, {})
+
+    def code_decl(self, d, container: str | None) -> None:
+        """A process (top-level, or inside an actor) or a procedure: its symbol, parameters, labels and body."""
+        kind = "process" if isinstance(d, ast.ProcessDecl) else "proc"
+        sym = self.declare(d.name, kind, d.span, container=container, node=d)
+        scope: dict = {}
+        owner = f"{kind} {d.name}"
+        self.params(d.params, scope, owner, d.span)
+        self.body(d.body, scope, owner, d.span)
+        del sym
 
     # ---------------------------------------------------------------------------------------------- statements
     def body(self, stmts, scope: dict, owner: str, block: Span) -> None:
@@ -292,6 +311,19 @@ class _Indexer:
                     self.expr(a, scope, expected=register if i == len(args) - 1 else None)
             case ast.Skip():
                 pass
+            case ast.Label(_, name):
+                self.declare(name, "label", s.span, container=owner, node=s)
+            case ast.While(_, cond, body):
+                self.expr(cond, scope)
+                self.body(body, scope, owner, s.span)
+            case ast.Await(_, cond):
+                self.expr(cond, scope)
+            case ast.Atomic(_, body):
+                self.body(body, scope, owner, s.span)
+            case ast.CallStmt(span, func, args):
+                self.ref(func, self.at_start(span, func), {}, s)
+                for a in args:
+                    self.expr(a, scope)
 
     # ---------------------------------------------------------------------------------------------- expressions
     def type_expr(self, t, scope: dict) -> None:
@@ -301,7 +333,10 @@ class _Indexer:
             case ast.RangeType(_, lo, hi):
                 self.expr(lo, scope)
                 self.expr(hi, scope)
-            case ast.SetType(_, elem):
+            case ast.SetType(_, elem) | ast.OptionType(_, elem):
+                self.type_expr(elem, scope)
+            case ast.QueueType(_, size, elem):
+                self.expr(size, scope)
                 self.type_expr(elem, scope)
 
     def expr(self, e, scope: dict, expected=None) -> None:

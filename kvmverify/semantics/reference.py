@@ -27,10 +27,12 @@ import itertools
 from dataclasses import dataclass, field
 
 from ..check.model import Model, SlotInfo
-from ..check.types import (BitsT, BoolT, EmptySetT, EnumT, IntT, Layout, SetT, Type, c_div, c_mod, domain,
-                           domain_lo)
+from ..check.types import (NONE_VALUE, BitsT, BoolT, EmptySetT, EnumT, IntT, Layout, OptionT, QueueT, SetT, Type,
+                           c_div, c_mod, domain, domain_lo, first_value)
 from ..check.exprs import const_eval
+from ..check.steps import DONE
 from ..lang import ast
+from .code import CodeSemantics, ProcessStep, Some, pc_key
 
 State = dict  # variable name -> value, or for an array: index tuple -> value
 
@@ -50,11 +52,14 @@ class Path:
 
     state: State | None
     violated: set[str] = field(default_factory=set)
+    blocked: bool = False  # no successor because a `choose` found no value or an `await` was false (not a check)
 
 
 def native(t: Type, v: int):
     """An IR value (an int) as this module holds it."""
     match t:
+        case OptionT(elem):
+            return None if v == NONE_VALUE else Some(native(elem, v))
         case BoolT():
             return bool(v)
         case EnumT(_, members):
@@ -68,6 +73,8 @@ def native(t: Type, v: int):
 def encoded(t: Type, v) -> int:
     """A value of this module as the IR's int."""
     match t:
+        case OptionT(elem):
+            return NONE_VALUE if v is None else encoded(elem, v.value)
         case BoolT():
             return int(bool(v))
         case EnumT(_, members):
@@ -84,7 +91,7 @@ def values(t: Type) -> list:
     return [native(t, v) for v in domain(t)]
 
 
-class Reference:
+class Reference(CodeSemantics):
     def __init__(self, model: Model):
         self.m = model
 
@@ -92,11 +99,15 @@ class Reference:
     def initial(self) -> State:
         out: State = {}
         for v in self.m.vars.values():
-            value = self.eval(v.init, {}, {})
+            if isinstance(v.type, QueueT):
+                value = tuple(self.eval(x, {}, {}) for x in v.init.items)
+            else:
+                value = self.eval(v.init, {}, {})
             if v.indices:
                 out[v.name] = {idx: value for idx in itertools.product(*(values(t) for t in v.indices))}
             else:
                 out[v.name] = value
+        self.process_initial(out)
         return out
 
     # ------------------------------------------------------------------------------------------ expressions
@@ -117,6 +128,8 @@ class Reference:
                     return bool(p) if isinstance(self.m.param_types[n], BoolT) else p
                 if n in self.m.enum_members:
                     return n
+                if n == "none" and n not in self.m.vars:
+                    return None
                 return state[n]
             case ast.Index():
                 var, idx = self.place(e, env, state)
@@ -130,6 +143,8 @@ class Reference:
                 return len(self.eval(arg, env, state))
             case ast.Call(_, func, args) if func in self.m.tables:
                 return self.table(func, [self.eval(a, env, state) for a in args], state)[""]
+            case ast.Call(_, func, args) if func not in self.m.defs:
+                return self.code_call(e, env, state)
             case ast.Call(_, func, args):
                 d = self.m.defs[func]
                 inner = {n: self.eval(a, env, state) for (n, _), a in zip(d.params, args)}
@@ -176,6 +191,8 @@ class Reference:
         a, b = self.eval(e.left, env, state), self.eval(e.right, env, state)
         if isinstance(a, frozenset) or isinstance(b, frozenset) or op == "in":
             return self.set_op(op, a, b)
+        if op in ("==", "!=") and (a is None or b is None or isinstance(a, Some) or isinstance(b, Some)):
+            return (a == b) == (op == "==")
         if op in ("==", "!="):
             same = (int(a) == int(b)) if not isinstance(a, str) else a == b
             return same if op == "==" else not same
@@ -254,17 +271,28 @@ class Reference:
 
     # ------------------------------------------------------------------------------------------ steps
     def instances(self):
-        """(actor, action, parameter values) of every action instance, in declaration order."""
+        """(action or process step, parameter values) of every action instance, in declaration order, then
+        every process step."""
         for a in self.m.actions:
             for combo in itertools.product(*(values(t) for _, t in a.params)):
                 yield a, dict(zip((n for n, _ in a.params), combo))
+        yield from self.process_steps()
 
     def step(self, action, args: dict, state: State) -> list[Path]:
-        """Every way the instance can go from `state` (none if its guard is false)."""
-        decl = action.decl
-        if decl.guard is not None and not self.eval(decl.guard, args, state):
-            return []
-        return list(self.run(decl.body, dict(args), _copy(state), action.actor, set()))
+        """Every way the instance can go from `state` (none if its guard is false); `transition` properties are
+        checked at the end of every path that completes."""
+        if isinstance(action, ProcessStep):
+            paths = self.process_step(action, args, state)
+        else:
+            decl = action.decl
+            if decl.guard is not None and not self.eval(decl.guard, args, state):
+                return []
+            paths = list(self.run(decl.body, dict(args), _copy(state), action.actor, set()))
+        if self.m.transitions:
+            for p in paths:
+                if p.state is not None:
+                    p.violated = p.violated | self.transitions_violated(state, p.state)
+        return paths
 
     def run(self, stmts, env: dict, state: State, actor: str, violated: set):
         """Yield a Path for every way through `stmts`."""
@@ -283,7 +311,7 @@ class Reference:
                             for p in self.run(body, inner, _copy(state), actor, set(violated)):
                                 yield from self.then(p, rest, env, actor)
                     if not chosen:  # a dead end: no state, but what was violated on the way stays violated
-                        yield Path(None, violated)
+                        yield Path(None, violated, blocked=True)
                     return
                 case ast.If(_, cond, then, else_):
                     branch = then if self.eval(cond, env, state) else else_
@@ -301,11 +329,14 @@ class Reference:
                     env = {**env, name: self.eval(value, env, state)}
                 case ast.Assert(_, name, cond, _):
                     if not self.eval(cond, env, state):
-                        violated = violated | {name or f"assert:{actor}@{s.span.line}"}
+                        violated = violated | {name or f"assert:{env.get(chr(0) + 'where', actor)}@{s.span.line}"}
                 case ast.Assign():
                     violated = violated | self.assign(s, env, state, actor)
                 case ast.Skip():
                     pass
+                case ast.Await() | ast.Atomic() | ast.Label() | ast.CallStmt():
+                    yield from self.code_statement(s, rest, env, state, actor, violated)
+                    return
         except Stop as stop:
             yield Path(None, violated | {stop.prop})
             return
@@ -399,6 +430,8 @@ def _copy(state: State) -> State:
 
 def _fits(v, t: Type) -> bool:
     match t:
+        case OptionT(elem):
+            return v is None or _fits(v.value, elem)
         case IntT(lo, hi):
             return lo <= v <= hi
         case BitsT(width):
@@ -432,31 +465,78 @@ def _slot_ok(si: SlotInfo, actor: str, old: int, new: int) -> bool:
 # ---------------------------------------------------------------------------------------------- to and from the IR
 
 
+def _dims(m: Model, sv) -> tuple:
+    """The index types of a state variable's declared variable (a process's parameters for its counter)."""
+    if sv.role == "pc":
+        return tuple(t for _, t in next(p for p in m.processes if p.name == sv.var).params)
+    return m.vars[sv.var].indices
+
+
 def to_ir(ts, m: Model, state: State) -> tuple[int, ...]:
     """This module's state as the transition system's flat tuple (for comparing the two)."""
     out = []
     for sv in ts.vars:
+        dims = _dims(m, sv)
+        user = sv.indices[:len(dims)]
+        idx = tuple(native(t, i) for t, i in zip(dims, user))
+        if sv.role == "pc":
+            p = next(p for p in m.processes if p.name == sv.var)
+            v = state[pc_key(sv.var)]
+            out.append(p.point_names().index(v[idx] if dims else v))
+            continue
         info = m.vars[sv.var]
-        if info.indices:
-            idx = tuple(native(t, i) for t, i in zip(info.indices, sv.indices))
-            out.append(encoded(info.type, state[sv.var][idx]))
+        value = state[sv.var][idx] if dims else state[sv.var]
+        if sv.role == "queue":
+            pos = sv.indices[-1]
+            out.append(encoded(info.type.elem, value[pos]) if pos < len(value) else first_value(info.type.elem))
+        elif sv.role == "qlen":
+            out.append(len(value))
         else:
-            out.append(encoded(info.type, state[sv.var]))
+            out.append(encoded(info.type, value))
     return tuple(out)
 
 
 def from_ir(ts, m: Model, flat: tuple[int, ...]) -> State:
     out: State = {}
+    lengths = {}
     for sv, v in zip(ts.vars, flat):
-        info = m.vars[sv.var]
-        if info.indices:
-            idx = tuple(native(t, i) for t, i in zip(info.indices, sv.indices))
-            out.setdefault(sv.var, {})[idx] = native(info.type, v)
+        if sv.role == "qlen":
+            lengths[(sv.var, sv.indices)] = v
+    for sv, v in zip(ts.vars, flat):
+        dims = _dims(m, sv)
+        user = sv.indices[:len(dims)]
+        idx = tuple(native(t, i) for t, i in zip(dims, user))
+        if sv.role == "pc":
+            p = next(p for p in m.processes if p.name == sv.var)
+            value = p.point_names()[v]
+            key = pc_key(sv.var)
+        elif sv.role == "qlen":
+            continue
+        elif sv.role == "queue":
+            info = m.vars[sv.var]
+            key = sv.var
+            current = (out.get(key, {}).get(idx) if dims else out.get(key)) or ()
+            if sv.indices[-1] >= lengths[(sv.var, user)]:
+                value = current
+            else:
+                value = (*current, native(info.type.elem, v))
         else:
-            out[sv.var] = native(info.type, v)
+            key, value = sv.var, native(m.vars[sv.var].type, v)
+        if dims:
+            out.setdefault(key, {})[idx] = value
+        else:
+            out[key] = value
+    for (var, user), n in lengths.items():  # empty queues have no element entries above
+        dims = m.vars[var].indices
+        idx = tuple(native(t, i) for t, i in zip(dims, user))
+        if dims:
+            out.setdefault(var, {}).setdefault(idx, ())
+        else:
+            out.setdefault(var, ())
     return out
 
 
 def instance_key(action, args: dict) -> tuple:
     """(actor, action, encoded parameter values): how an instance is named on both sides."""
-    return (action.actor, action.decl.name, tuple(encoded(t, args[n]) for n, t in action.params))
+    name = action.name if isinstance(action, ProcessStep) else action.decl.name
+    return (action.actor, name, tuple(encoded(t, args[n]) for n, t in action.params))

@@ -225,7 +225,7 @@ def replay(ts: ir.TransitionSystem, doc: dict[str, Any], path: str, prop_name: s
     if prop_name and prop is None:
         notes.append(f"the model no longer has a property '{prop_name}'; only the run is checked")
     check_prop = [c.prop for c in ex.c.checks]
-    state_props = [p for p in ts.properties if not p.is_step and p.kind != "cover"]
+    state_props = [p for p in ts.properties if p.is_invariant]
     steps: list[StepReport] = []
     states_json = doc["states"]
     kv = kv_meta(doc)

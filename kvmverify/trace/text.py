@@ -2,12 +2,13 @@
 showing only what changed and decoding registers and structs into their named fields."""
 from __future__ import annotations
 
-from ..check.types import show_value
+from ..check.types import OptionT, show_value
 from ..engines.shared.result import CheckResult, PropertyResult, Trace
 from ..ir import nodes as ir
 from ..diagnostics import Sources, Span
 from ..ir.simplify import false_conjuncts, vars_read
 from .explain import violation_text
+from .views import is_blank, shown, views
 
 STATUS_MARK = {"holds": "ok", "reached": "ok", "violated": "FAIL", "vacuous": "FAIL", "unknown": "??"}
 
@@ -46,6 +47,17 @@ class Style:
 PLAIN = Style(False)
 
 
+
+def _blank(ts: ir.TransitionSystem, state: tuple[int, ...]) -> str:
+    """What the variables left out of the initial state hold (trace/views.py is_blank)."""
+    kinds = ["0"]
+    hidden = [v for v in views(ts) if is_blank(ts, v, state)]
+    if any(v.kind == "plain" and isinstance(ts.vars[v.slots[0]].type, OptionT) for v in hidden):
+        kinds.append("none")
+    if any(v.kind == "queue" for v in hidden):
+        kinds.append("[]")
+    return " / ".join(kinds)
+
 def show_field(v: int, width: int) -> str:
     if width == 1 or v < 1024:
         return str(v)
@@ -62,28 +74,38 @@ def decoded(sv: ir.StateVar, value: int) -> dict[str, str]:
 
 
 def state_dict(ts: ir.TransitionSystem, state: tuple[int, ...]) -> dict[str, str]:
+    """A state as name -> shown value: registers and structs by field, queues as lists, program counters as
+    `@point` (trace/views.py)."""
     out: dict[str, str] = {}
-    for sv, v in zip(ts.vars, state):
-        out.update(decoded(sv, v))
+    for v in views(ts):
+        if v.kind == "plain":
+            out.update(decoded(ts.vars[v.slots[0]], state[v.slots[0]]))
+        else:
+            out[v.name] = shown(ts, v, state)
     return out
 
 
 def nonzero_dict(ts: ir.TransitionSystem, state: tuple[int, ...]) -> dict[str, str]:
-    """Only the variables (or fields) whose raw value is not 0: an initial state is mostly zeros."""
+    """Only the variables (or fields) not at their blank value (0, `none`, an empty queue): an initial state is
+    mostly blank."""
     out: dict[str, str] = {}
-    for sv, v in zip(ts.vars, state):
-        if v == 0:
+    for v in views(ts):
+        if is_blank(ts, v, state):
             continue
-        layout = sv.layout
-        if layout is None:
-            out[sv.name] = show_value(sv.type, v)
+        sv = ts.vars[v.slots[0]]
+        if v.kind == "plain" and sv.layout is not None:
+            out.update({k: x for k, x in decoded(sv, state[v.slots[0]]).items() if x != "0"})
+        elif v.kind == "plain":
+            out[sv.name] = show_value(sv.type, state[v.slots[0]])
         else:
-            out.update({k: x for k, x in decoded(sv, v).items() if x != "0"})
+            out[v.name] = shown(ts, v, state)
     return out
 
 
 def call_text(a: ir.ActionInstance) -> str:
-    """An action instance as its actor's lane shows it: `post(x=2)`."""
+    """An action instance as its actor's lane shows it: `post(x=2)`; a process step `guest(0)@wait`."""
+    if a.process is not None:
+        return a.label
     return a.action + "(" + ", ".join(f"{n}={s}" for n, _, s in a.args) + ")"
 
 
@@ -114,7 +136,8 @@ def render_trace(ts: ir.TransitionSystem, trace: Trace, prop: ir.Property | None
         now = state_dict(ts, step.state)
         if prev is None:
             shown = [f"{k} = {v}" for k, v in nonzero_dict(ts, step.state).items()]
-            lines.append(indent + ("; ".join(shown) + " (all else 0)" if shown else "every variable 0 / false / {}"))
+            lines.append(indent + ("; ".join(shown) + f" (all else {_blank(ts, step.state)})" if shown
+                                   else "every variable 0 / false / {}"))
         else:
             changes = [f"{k}: {prev[k]} -> {style.new(v)}" for k, v in now.items() if prev.get(k) != v]
             lines.extend(f"{indent}{c}" for c in changes or ["(no change)"])
@@ -124,7 +147,30 @@ def render_trace(ts: ir.TransitionSystem, trace: Trace, prop: ir.Property | None
     last = trace.steps[-1].state
     if prop is not None and prop.kind == "invariant" and last is not None and prop.expr is not None:
         lines.append(f"  {prop.name} is false here: " + witness(ts, prop.expr, last))
+    if prop is not None and prop.kind == "deadlock" and last is not None and trace.loop is None:
+        lines.extend(stuck_lines(ts, last))
     return "\n".join(lines)
+
+
+def stuck_lines(ts: ir.TransitionSystem, state: tuple[int, ...]) -> list[str]:
+    """Why nothing can move in a deadlocked state: where each process waits, and on what."""
+    out = [f"  no step is enabled here" + ("; no action's guard holds" if any(a.process is None for a in ts.actions)
+                                           else "")]
+    seen: set[str] = set()
+    for a in ts.actions:
+        if a.process is None or a.instance in seen:
+            continue
+        pc = next(sv for sv in ts.vars if sv.role == "pc" and sv.name == a.instance)
+        point = show_value(pc.type, state[ts.vars.index(pc)])
+        if point != a.point and point != "done":
+            continue
+        seen.add(a.instance)
+        if point == "done":
+            out.append(f"  {a.instance} has terminated")
+            continue
+        why = witness(ts, a.guard, state)
+        out.append(f"  {a.instance} waits at @{point}" + (f": {why}" if why else ""))
+    return out
 
 
 def loop_closing(ts: ir.TransitionSystem, trace: Trace, prev: dict[str, str] | None, width: int) -> list[str]:
@@ -236,6 +282,54 @@ def result_line(r: PropertyResult, name_width: int, style: Style = PLAIN, invari
     return f"  {style.mark(f'{mark:<4}')} {r.status:<8}  {kind + r.prop.name:<{name_width}}  {cov}{expect}"
 
 
+SANITY_GROUPS = {"enabled": ("enabled:*", "actions and process steps enabled in some state"),
+                 "premise": ("premise:*", "premises of the implications in invariants that hold in some state")}
+
+
+def shown_results(results) -> list:
+    """The results as the result table lists them: each `enabled:` and `premise:` finding that reached its target
+    as it should is folded into one line per kind (`enabled:*  all 12 ...`), so a healthy model lists what it
+    states; the ones that did not (vacuous, expected vacuous, undecided) are listed one by one."""
+    out: list = []
+    folded: dict[tuple[str, str], list] = {}
+    for r in results:
+        kind = r.prop.kind
+        if kind in SANITY_GROUPS and r.status in ("reached", "unknown") and (r.as_expected or r.status == "unknown"):
+            key = (kind, r.status)
+            if key not in folded:
+                folded[key] = []
+                out.append(key)  # the summary line takes the place of the group's first member
+            folded[key].append(r)
+            continue
+        out.append(r)
+    total = {k: sum(1 for r in results if r.prop.kind == k) for k in SANITY_GROUPS}
+    return [_summary(x, folded[x], total[x[0]]) if isinstance(x, tuple) else x for x in out]
+
+
+def _summary(key: tuple[str, str], members: list, total: int) -> tuple[str, str, str, str]:
+    """(mark, status, name, coverage) of a folded group."""
+    kind, status = key
+    name, what = SANITY_GROUPS[kind]
+    if status == "unknown":
+        shown = ", ".join(r.prop.name.split(":", 1)[1] for r in members[:4]) + (", ..." if len(members) > 4 else "")
+        cov = members[0].coverage.describe().replace("no violation up to", "not reached up to")
+        return ("??", "unknown", name, f"undecided for {len(members)} of {total} ({shown}); {cov}")
+    return ("ok", "reached", name, f"{what}: {len(members)} of {total}")
+
+
+def line_of(x, width: int, style: Style = PLAIN, invariants: list[str] = ()) -> str:
+    if isinstance(x, tuple):
+        mark, status, name, cov = x
+        return f"  {style.mark(f'{mark:<4}')} {status:<8}  {name:<{width}}  {cov}"
+    return result_line(x, width, style, invariants)
+
+
+def _shown_name(x) -> str:
+    if isinstance(x, tuple):
+        return x[2]
+    return ("cover " if x.prop.kind == "cover" else "") + x.prop.name
+
+
 def _symbolic_stats(engine: str, depth: int) -> str:
     match engine:
         case "bmc":
@@ -256,11 +350,12 @@ def render_result(ts: ir.TransitionSystem, result: CheckResult, traces: str | bo
                f"{_count(len(ts.vars), 'state variable')}"]
     if ts.params:
         out.append("  params: " + " ".join(f"{k}={shown}" for k, _, shown in ts.params))
-    width = max([len(("cover " if r.prop.kind == "cover" else "") + r.prop.name) for r in result.results] + [8])
+    lines = shown_results(result.results)
+    width = max([len(_shown_name(x)) for x in lines] + [8])
     # PDR invariants are printed after the table, one numbered block each; the result lines point at them
     invariants = list(dict.fromkeys(r.coverage.invariant for r in result.results
                                     if r.coverage.kind == "pdr" and r.coverage.invariant is not None))
-    out.extend(result_line(r, width, style, invariants) for r in result.results)
+    out.extend(line_of(x, width, style, invariants) for x in lines)
     s = result.stats
     if stateless:
         pass
@@ -283,6 +378,10 @@ def render_result(ts: ir.TransitionSystem, result: CheckResult, traces: str | bo
                    "an invariant that excludes it strengthens the induction")
         out.append(render_trace(ts, trace).replace("initial state", "arbitrary state", 1))
     for r in result.results:
+        if r.status == "vacuous" and r.prop.kind in SANITY_GROUPS and _shows_trace(r, traces):
+            out.append("")
+            out.append(vacuous_report(r, sources, style))
+            continue
         if r.status != "violated" or (r.trace is None and r.witness is None and not r.findings) or not _shows_trace(r, traces):
             continue
         out.append("")
@@ -333,7 +432,7 @@ def violation_report(ts: ir.TransitionSystem, r: PropertyResult, sources: Source
     if r.findings:
         out.append(render_findings(r))
         return "\n".join(out)
-    quoted = source_lines(sources, p.span)
+    quoted = source_lines(sources, p.span) if p.kind != "deadlock" else []
     out.extend(quoted)
     if p.kind != "invariant":
         out.append(f"  {p.description}")
@@ -341,6 +440,25 @@ def violation_report(ts: ir.TransitionSystem, r: PropertyResult, sources: Source
         out.append(f"  invariant {p.name}")
     assert r.trace is not None
     out.append(render_trace(ts, r.trace, p, style))
+    return "\n".join(out)
+
+
+def vacuous_report(r: PropertyResult, sources: Sources | None = None, style: Style = PLAIN) -> str:
+    """A sanity finding that never reached its target: the guard (or premise) that never holds, quoted."""
+    p = r.prop
+    exp = " (expected)" if r.as_expected else ""
+    what = ("is never enabled: no reachable state satisfies" if p.kind == "enabled" else
+            "never holds: the invariant holds only vacuously")
+    subject = p.name.split(":", 1)[1]
+    out = [style.bold(f"{p.name} vacuous{exp}") + f" -- {p.span}"]
+    out.extend(source_lines(sources, p.span))
+    if p.kind == "enabled" and "@" in subject:
+        out.append(f"  {subject} is never enabled: no reachable state has the process at this point with the "
+                   f"`await`s its step starts with true; {r.coverage.describe()}")
+    elif p.kind == "enabled":
+        out.append(f"  {subject} {what} its guard; {r.coverage.describe()}")
+    else:
+        out.append(f"  this premise of {subject.split('#')[0]} {what}; {r.coverage.describe()}")
     return "\n".join(out)
 
 

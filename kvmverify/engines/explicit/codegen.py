@@ -11,6 +11,7 @@ reaches it, so compiling a model never evaluates anything its author wrote.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Callable, assert_never
@@ -98,6 +99,32 @@ def _lit(v: int) -> str:
     return str(v) if -(1 << 64) < v < (1 << 64) else (hex(v) if v >= 0 else f"-{hex(-v)}")
 
 
+def _simple(text: str) -> bool:
+    """A name or a literal: cheap to write twice."""
+    return re.fullmatch(r"[A-Za-z_]\w*|-?(0x)?[0-9a-fA-F]+", text) is not None
+
+
+def _div(a: int, d: int) -> int:
+    return -(-a // d) if a < 0 else a // d
+
+
+def _mod(a: int, d: int) -> int:
+    return -(-a % d) if a < 0 else a % d
+
+
+def _shl(a: int, n: int, limit: int, mask: int | None) -> int:
+    if not 0 <= n < limit:
+        return 0
+    return (a << n) & mask if mask is not None else a << n
+
+
+def _shr(a: int, n: int, limit: int, mask: int | None) -> int:
+    return a >> n if 0 <= n < limit else a >> limit
+
+
+HELPERS = {"_div": _div, "_mod": _mod, "_shl": _shl, "_shr": _shr}
+
+
 def _local(name: str) -> str:
     return "L_" + name
 
@@ -164,6 +191,8 @@ class _Gen:
                 sym = "//" if op == "div" else "%"
                 if width is not None:  # a uN dividend is never negative
                     return f"({a[0]} {sym} {a[1]})"
+                if not _simple(a[0]):  # written once: nested ones would double the text at each level
+                    return f"_{op}({a[0]}, {a[1]})"
                 return f"(-(-{a[0]} {sym} {a[1]}) if {a[0]} < 0 else {a[0]} {sym} {a[1]})"
             case "shl" | "shr":
                 return _Gen.shift(op, a, width, args)
@@ -205,6 +234,8 @@ class _Gen:
             return f"(({a[0]} {sym} {a[1]}){mask})"
         if isinstance(n, ir.Const) and n.value >= limit and width is not None:
             return "0" if op == "shl" else f"({a[0]} >> {a[1]})"
+        if not (_simple(a[0]) and _simple(a[1])):  # each written once (see div)
+            return f"_{op}({a[0]}, {a[1]}, {limit}, {_lit((1 << width) - 1) if width is not None else 'None'})"
         return f"((({a[0]} {sym} {a[1]}){mask}) if 0 <= {a[1]} < {limit} else {'0' if op == 'shl' else f'({a[0]} >> {limit})'})"
 
     def next_state(self) -> str:
@@ -285,6 +316,9 @@ class _Gen:
                 self.guarded(body, depth + 1)
                 self.loops -= 1
                 self.scope.pop()
+            case ir.Check(None, cond, _, _, _, _):  # a fatal check of a property left out (--exclude)
+                self.emit(depth, f"if not {self.expr(cond)}:")
+                self.emit(depth + 1, "raise Abort")
             case ir.Check(prop, cond, fatal, span, message, detail):
                 cid = len(self.checks)
                 self.checks.append(CheckSite(prop, message, tuple(lbl for lbl, _ in detail), span))
@@ -322,10 +356,10 @@ class _Gen:
         self.emit(1, "r = 0")
         mask = 0
         for p in self.ts.properties:
-            if p.kind == "invariant":
+            if p.is_invariant:
                 mask |= 1 << p.id
                 self.emit(1, f"if not {self.expr(p.expr)}:")
-            elif p.kind == "cover":
+            elif p.is_cover:
                 self.emit(1, f"if {self.expr(p.expr)}:")
             else:
                 continue
@@ -372,7 +406,7 @@ def compile_system(ts: ir.TransitionSystem) -> Compiled:
     source = "\n".join(g.helpers + g.lines) + "\n"
     ticker = Ticker()
     namespace: dict = {"Abort": Abort, "__builtins__": {"range": range, "len": len, "sorted": sorted},
-                       "_budget": ticker.budget, "_tick": ticker, **getters}
+                       "_budget": ticker.budget, "_tick": ticker, **HELPERS, **getters}
     exec(compile(source, f"<kvmverify:{ts.name}>", "exec"), namespace)  # noqa: S102 - generated from the IR only
     return Compiled(namespace["succ"], namespace["props"], tuple(g.checks), source, mask, namespace["canon"],
                     ticker)
@@ -394,6 +428,6 @@ def compile_predicates(ts: ir.TransitionSystem, preds: list[ir.Expr]) -> Callabl
         g.emit(1, f"if {g.expr(e)}:")
         g.emit(2, f"r |= {1 << i}")
     g.emit(1, "return r")
-    namespace: dict = {"__builtins__": {}}
+    namespace: dict = {"__builtins__": {}, **HELPERS}
     exec(compile("\n".join(g.lines) + "\n", f"<kvmverify:{ts.name}:preds>", "exec"), namespace)  # noqa: S102
     return namespace["preds"]

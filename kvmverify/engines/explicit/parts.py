@@ -26,8 +26,9 @@ from dataclasses import dataclass
 
 from ...ir import nodes as ir
 from ...ir.deps import action_vars, expr_vars
-from ...ir.simplify import FALSE, conj, disj, operands
+from ...ir.simplify import FALSE, TRUE, conj, disj, operands
 from .search import Explorer
+from .parts_deadlock import deadlock_pieces, deadlock_props, deadlock_result
 from ..shared.limits import Interrupt, Limits, ProgressFn
 from ..shared.result import CheckResult, Coverage, PropertyResult, Stats
 
@@ -41,9 +42,9 @@ class Part:
 
 def _pieces(p: ir.Property) -> list[ir.Expr]:
     """An invariant's conjuncts, a cover's disjuncts; nothing for step properties (they live in actions)."""
-    if p.kind == "invariant":
+    if p.is_invariant:
         return operands(p.expr, "and")
-    if p.kind == "cover":
+    if p.is_cover:
         return operands(p.expr, "or")
     return []
 
@@ -80,7 +81,7 @@ def independent_parts(ts: ir.TransitionSystem) -> list[Part] | None:
         uf.union(vs)
     safety = [p for p in ts.properties if p.kind not in ir.LIVENESS_KINDS]
     for p in safety:
-        for piece in _pieces(p):
+        for piece in _pieces(p) if p.kind != "deadlock" else deadlock_pieces(ts):
             uf.union(sorted(expr_vars(piece)))
     for lv in ts.liveness:  # each `forall` instance is decided in one part (parts_liveness.py)
         for inst in lv.instances:
@@ -104,11 +105,15 @@ def independent_parts(ts: ir.TransitionSystem) -> list[Part] | None:
         props = []
         for p in safety:
             mine = [x for x in _pieces(p) if part_of(x, part_of_var) == k]
-            if p.kind == "invariant":
+            if p.kind == "deadlock":  # decided from the parts' stuck states (parts_deadlock.py)
+                props.append(dataclasses.replace(p, expr=TRUE))
+                continue
+            if p.is_invariant:
                 p = dataclasses.replace(p, expr=conj(mine))
-            elif p.kind == "cover":
+            elif p.is_cover:
                 p = dataclasses.replace(p, expr=disj(mine))
             props.append(p)
+        props += deadlock_props(ts, k, part_of_action, part_of_var)
         system = dataclasses.replace(ts, actions=tuple(actions), properties=tuple(props), symmetries=(),
                                      liveness=())
         parts.append(Part(g, frozenset(a.id for a in ts.actions if part_of_action[a.id] == k), system))
@@ -156,13 +161,16 @@ def run_parts(ts: ir.TransitionSystem, parts: list[Part], limits: Limits = Limit
             stopped = cov if bound is not None else Coverage("bounded", states=states, depth=depth, bound=live_bound)
             out.append(live.get(p.id) or PropertyResult(p, "unknown", stopped, None, exp))
             continue
+        if p.kind == "deadlock" and bound is None:
+            out.append(deadlock_result(ts, p, results, cov, exp))
+            continue
         mine = [next(x for x in r.results if x.prop.id == p.id) for r in results]
         hits = [x for x in mine if x.status in ("violated", "reached") and x.trace is not None]
         if hits:
             best = min(hits, key=lambda x: x.trace.length)  # the first part's among equals
             out.append(dataclasses.replace(best, prop=p, coverage=cov, expected=exp))
         elif bound is None:
-            out.append(PropertyResult(p, "vacuous" if p.kind == "cover" else "holds", cov, None, exp))
+            out.append(PropertyResult(p, "vacuous" if p.is_cover else "holds", cov, None, exp))
         else:
             out.append(PropertyResult(p, "unknown", cov, None, exp))
     notes = [f"{len(parts)} independent parts (no action or property connects them), explored one at a time: "

@@ -14,7 +14,7 @@ from typing import Callable
 from ...ir import nodes as ir
 from ..shared.limits import (PROGRESS_EVERY, Interrupt, Limits, Progress, ProgressFn, current_rss_mb,
                              peak_rss_mb)
-from ..shared.result import CheckResult, Coverage, PropertyResult, Stats, Step, Trace, Violation
+from ..shared.result import CheckResult, Coverage, PropertyResult, Stats, Step, Trace, Violation, state_violation
 from .codegen import Compiled, compile_system
 from .liveness import check_liveness
 
@@ -182,7 +182,7 @@ class Explorer:
     def _partial_notes(results, stats: Stats, bound: str) -> tuple[str, ...]:
         """What a stopped search still says: how far it got, and which properties nothing violated so far."""
         clean = [r.prop.name for r in results
-                 if r.status == "unknown" and r.prop.kind not in ("cover", "liveness")]  # liveness: its own note
+                 if r.status == "unknown" and not r.prop.is_cover and r.prop.kind != "liveness"]  # liveness: its own note
         why = "an interrupt (SIGINT)" if bound == "interrupted" else bound
         notes = [f"search stopped by {why} after {stats.states} states; every state up to depth {stats.depth} "
                  "checked"]
@@ -218,7 +218,7 @@ class Explorer:
             else:
                 cov = Coverage("bounded", states=stats.states, depth=stats.depth, bound=bound,
                                reduction=self.reduction)
-            if p.kind == "cover":
+            if p.is_cover:
                 if f is not None:
                     trace = self.concrete(self.trace_to(f.state, states, parent, via))
                     results.append(PropertyResult(p, "reached", cov, trace, expects.get(p.name)))
@@ -240,7 +240,7 @@ class Explorer:
                 detail = tuple(zip(site.labels, f.detail))
                 trace = Trace((*trace.steps, Step(f.action, post)), None, Violation(site.message, detail, site.span))
             else:
-                trace = Trace(trace.steps, None, Violation(f"{p.name} is false in the last state"))
+                trace = Trace(trace.steps, None, state_violation(p))
             results.append(PropertyResult(p, "violated", cov, trace, expects.get(p.name)))
         return results
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ...ir import nodes as ir
 from ..explicit.search import Explorer
-from .result import Step, Trace, Violation
+from .result import Step, Trace, Violation, state_violation
 
 
 class Disagreement(Exception):
@@ -73,7 +73,7 @@ def replay(explorer: Explorer, engine: str, prop: ir.Property, states: list[tupl
         fail(f"the last transition ({label}) does not violate {prop.name}")
     mask = explorer.c.props(last)
     if not mask >> prop.id & 1:
-        fail(f"its last state does not {'reach' if prop.kind == 'cover' else 'violate'} {prop.name}")
-    if prop.kind == "cover":
+        fail(f"its last state does not {'reach' if prop.is_cover else 'violate'} {prop.name}")
+    if prop.is_cover:
         return Trace(tuple(done))
-    return Trace(tuple(done), None, Violation(f"{prop.name} is false in the last state"))
+    return Trace(tuple(done), None, state_violation(prop))

@@ -27,6 +27,16 @@ class Violation:
     span: Span | None = None  # step properties: the statement whose check failed
 
 
+DEADLOCK_MESSAGE = "no action or process step is enabled, and no terminal condition holds"
+
+
+def state_violation(p: Property) -> Violation:
+    """How a violated state property's last state is described."""
+    if p.kind == "deadlock":
+        return Violation(DEADLOCK_MESSAGE)
+    return Violation(f"{p.name} is false in the last state")
+
+
 @dataclass(frozen=True)
 class Trace:
     steps: tuple[Step, ...]

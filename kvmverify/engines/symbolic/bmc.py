@@ -90,10 +90,12 @@ class BMC:
         return out
 
     def search(self, props: list[ir.Property], depth: int, interrupt: Interrupt | None = None,
-               each_depth=None, progress=None) -> tuple[dict[int, tuple[int, Trace]], int, str | None]:
+               each_depth=None, progress=None, settled=None) -> tuple[dict[int, tuple[int, Trace]], int, str | None]:
         """Shortest traces (depth of the last state, trace) for the props that fail within `depth`; the depth
         fully searched; and what stopped the search early (timeout | interrupted), if anything. `each_depth(d)`
-        runs after the queries of depth d (the lasso search)."""
+        runs after the queries of depth d (the lasso search). Once every property has its trace (and
+        `settled()`, if given, says the lasso search is done too), deeper unrollings cannot change a verdict: the
+        search stops there (`--property` selecting only properties that fail early makes BMC return early)."""
         found: dict[int, tuple[int, Trace]] = {}
         pending = list(props)
         tick = Ticker(progress, self.engine if self.engine == "bmc" else f"{self.engine}: shortest traces")
@@ -110,6 +112,8 @@ class BMC:
             except OutOfTime:
                 return found, d - 1, "timeout"
             pending = [p for p in pending if p.id not in found]
+            if not pending and (settled is None or settled()):
+                return found, d, None
         return found, depth, None
 
 
@@ -132,11 +136,11 @@ def property_results(ts: ir.TransitionSystem, found: dict[int, Trace], proved: d
             out.append(live[p.id] if live and p.id in live else
                        PropertyResult(p, "unknown", Coverage("unsupported"), None, exp))
         elif p.id in found:
-            status = "reached" if p.kind == "cover" else "violated"
+            status = "reached" if p.is_cover else "violated"
             out.append(PropertyResult(p, status, Coverage("shortest", depth=found[p.id].length), found[p.id], exp))
         elif p.id in proved:
-            out.append(PropertyResult(p, "vacuous" if p.kind == "cover" else "holds", proved[p.id], None, exp))
-        elif fallback.kind == "bounded" and p.kind != "cover" and fallback.bound is None:
+            out.append(PropertyResult(p, "vacuous" if p.is_cover else "holds", proved[p.id], None, exp))
+        elif fallback.kind == "bounded" and not p.is_cover and fallback.bound is None:
             out.append(PropertyResult(p, "holds", fallback, None, exp))
         else:
             out.append(PropertyResult(p, "unknown", fallback, None, exp))
@@ -152,8 +156,9 @@ def run_bmc(ts: ir.TransitionSystem, depth: int, timeout: float | None = None,
     if ts.liveness:
         from .lasso import LassoSearch
         lassos = LassoSearch(engine, list(ts.liveness))
+    settled = (lambda: len(lassos.found) == len(ts.liveness)) if lassos else None
     found, reached, bound = engine.search(safety_and_covers(ts), depth, interrupt,
-                                          lassos.at_depth if lassos else None, progress)
+                                          lassos.at_depth if lassos else None, progress, settled)
     cov = Coverage("bounded", depth=max(reached, 0), bound=bound)
     notes: tuple[str, ...] = (f"BMC stopped by {bound}; no violation up to depth {max(reached, 0)}",) if bound else ()
     live: dict[int, PropertyResult] = {}

@@ -19,7 +19,7 @@ from typing import assert_never
 
 import z3
 
-from ...check.types import BitsT, BoolT, EnumT, IntT, SetT, domain_size
+from ...check.types import BitsT, BoolT, EnumT, IntT, OptionT, SetT, domain_size, value_range
 from ...ir import nodes as ir
 from ...ir.deps import action_vars
 from .bvterms import Term, compare, const, extend, extract, insert, ite, of_bool, op_term, signed_bits, truth
@@ -49,6 +49,8 @@ def type_range(t) -> tuple[int, int]:
             return 0, (1 << width) - 1
         case SetT(elem):
             return 0, (1 << domain_size(elem)) - 1
+        case OptionT():
+            return value_range(t)
     raise TypeError(f"state variable of type {t}")
 
 
@@ -259,7 +261,8 @@ class _Exec:
                     local[name] = enc.expr(value, s, env, local)
                 case ir.Check(prop, c, fatal, _, _, _):
                     holds = enc.cond(c, s, env, local)
-                    viol.setdefault(prop, []).append(z3.And(pc, z3.Not(holds)))
+                    if prop is not None:  # None: a fatal check of a property left out, which still stops the step
+                        viol.setdefault(prop, []).append(z3.And(pc, z3.Not(holds)))
                     if fatal:
                         ok.append(holds)
                         pc = z3.And(pc, holds)
@@ -352,11 +355,10 @@ def prop_holds(enc: Encoding, p: ir.Property, s: Step) -> z3.BoolRef:
 
 def bad_state(enc: Encoding, p: ir.Property, s: Step, f: StepFormulas) -> z3.BoolRef:
     """s witnesses a failure of p: invariant false, cover reached, or step property violated leaving s."""
-    match p.kind:
-        case "invariant":
-            return z3.Not(prop_holds(enc, p, s))
-        case "cover":
-            return prop_holds(enc, p, s)
+    if p.is_invariant:
+        return z3.Not(prop_holds(enc, p, s))
+    if p.is_cover:
+        return prop_holds(enc, p, s)
     return f.bad.get(p.id, z3.BoolVal(False))
 
 

@@ -5,7 +5,8 @@ For k = 1, 2, ... up to max-k:
   step   from any k consecutive, pairwise distinct, type-correct states s_0 .. s_k-1 in which every pending
          property holds (and no transition between them violates a step property), s_k and the transition
          leaving it cannot fail one. Unsat: every pending property is proved.
-The pending safety properties are proved together (each is a hypothesis for the others), each cover on its own;
+The pending safety properties are proved together (each is a hypothesis for the others), `deadlock` and each cover
+on its own;
 properties the base case finds violated (covers: reached) are dropped first. A satisfiable step query is a
 counterexample to induction (CTI): k good states leading to a bad one, which is reported so the author can add a
 strengthening invariant.
@@ -52,7 +53,10 @@ def run_induction(ts: ir.TransitionSystem, max_k: int, timeout: float | None = N
     enc = E.Encoding(ts)
     bmc = BMC(ts, explorer, engine, deadline)
     todo = [p for p in safety_and_covers(ts) if p.id not in skip]
-    groups = [g for g in [[p for p in todo if p.kind != "cover"]] + [[p] for p in todo if p.kind == "cover"] if g]
+    # the model's safety properties are proved together; `deadlock` (rarely inductive on its own: unreachable
+    # stuck states abound) and each cover on its own, so that neither holds the others' proof back
+    groups = [g for g in [[p for p in todo if not p.is_cover and p.kind != "deadlock"]]
+              + [[p] for p in todo if p.is_cover or p.kind == "deadlock"] if g]
     found: dict[int, Trace] = {}
     proved: dict[int, Coverage] = {}
     ctis: dict[int, tuple[Trace, tuple[str, ...]]] = {}

@@ -68,9 +68,9 @@ class Obligation:
 
 
 def obligations(ts: ir.TransitionSystem, p: ir.Property) -> list[Obligation]:
-    if p.kind == "invariant":
+    if p.is_invariant:
         return [Obligation(p, frozenset(expr_vars(c)), expr=c) for c in operands(p.expr, "and")]
-    if p.kind == "cover":
+    if p.is_cover:
         return [Obligation(p, frozenset(expr_vars(c)), expr=c) for c in operands(p.expr, "or")]
     out = []
     for a in ts.actions:
@@ -100,7 +100,7 @@ def _bad(enc: E.Encoding, ob: Obligation, s: E.Step) -> z3.BoolRef:
         viol = enc.body(a, s).viol.get(ob.prop.id, z3.BoolVal(False))
         return z3.And(s.act == a.id, enc.cond(a.guard, s, {}, {}), viol)
     c = enc.cond(ob.expr, s, {}, {})
-    return z3.Not(c) if ob.prop.kind == "invariant" else c
+    return z3.Not(c) if ob.prop.is_invariant else c
 
 
 def chc(enc: E.Encoding, obs: list[Obligation], variables: frozenset[int], timeout: float | None = None,
@@ -339,12 +339,12 @@ def run_pdr(ts: ir.TransitionSystem, timeout: float | None = None, explorer: Exp
     proved_obs: dict[int, set[Obligation]] = {p.id: set() for p in todo}
 
     def complete(pid: int) -> bool:
-        return len(proved_obs[pid]) == len(obs[pid])
+        return set(obs[pid]) <= proved_obs[pid]  # as sets: `b || b` is two equal obligations
 
     failed: set[int] = set()
     unknown: set[int] = set()
-    safety = [p for p in todo if p.kind != "cover"]
-    work: list[list[ir.Property]] = ([safety] if safety else []) + [[p] for p in todo if p.kind == "cover"]
+    safety = [p for p in todo if not p.is_cover]
+    work: list[list[ir.Property]] = ([safety] if safety else []) + [[p] for p in todo if p.is_cover]
     def stopped() -> str | None:
         if interrupt is not None and interrupt.set:
             return "interrupted (SIGINT)"
@@ -379,7 +379,7 @@ def run_pdr(ts: ir.TransitionSystem, timeout: float | None = None, explorer: Exp
                 work.extend([ts.properties[pid]] for pid in members)  # one by one: which of them, if any
             elif status == "reachable":
                 failed.add(members[0])
-                if ts.properties[members[0]].kind == "cover":
+                if ts.properties[members[0]].is_cover:
                     break  # one reachable disjunct reaches the cover
             else:
                 unknown.update(members)
@@ -392,7 +392,7 @@ def run_pdr(ts: ir.TransitionSystem, timeout: float | None = None, explorer: Exp
             if trace is not None:
                 found[p.id] = trace
             else:
-                notes.append(f"{p.name}: PDR found it {'reachable' if p.kind == 'cover' else 'violated'} but BMC "
+                notes.append(f"{p.name}: PDR found it {'reachable' if p.is_cover else 'violated'} but BMC "
                              f"found no trace within depth {MAX_TRACE_DEPTH} or the time limit")
         elif p.id not in unknown and invariants[p.id] and complete(p.id):
             proved[p.id] = Coverage("pdr", invariant="\n".join(dict.fromkeys(invariants[p.id])))

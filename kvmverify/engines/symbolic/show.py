@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import z3
 
-from ...check.types import BoolT, EnumT, SetT, domain_lo, show_value
+from ...check.types import BoolT, EnumT, OptionT, SetT, domain_lo, show_value
 from ...ir import nodes as ir
 from .encode import type_range
 
@@ -29,7 +29,7 @@ class _Printer:
     def value(self, other: z3.ExprRef, v: int) -> str:
         if z3.is_const(other) and not z3.is_bv_value(other):
             t = self.types.get(str(other))
-            if isinstance(t, (EnumT, BoolT)):
+            if isinstance(t, (EnumT, BoolT, OptionT)):
                 return show_value(t, v)
         return str(v) if v < 1024 else hex(v)
 
@@ -100,7 +100,7 @@ class _Printer:
             return "true"
         if not allowed:
             return "false"
-        if isinstance(t, EnumT):
+        if isinstance(t, (EnumT, OptionT)):
             shown = [show_value(t, v) for v in allowed]
             if len(shown) == 1:
                 return f"{name} == {shown[0]}"
