@@ -132,7 +132,7 @@ def test_a_failure_quotes_the_property_source(tmp_path):
 LAYOUT = """model lay
 struct S size 4 { a : u32 @ 0; b : u8 @ 4 }
 var s : S = 0
-actor A { action w() when s.a == 0 { s.a := 1 } }
+actor A { action w() { s.a := 1 } }
 invariant i: true
 """
 

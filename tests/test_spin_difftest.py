@@ -85,3 +85,53 @@ def test_a_model_that_kills_its_worker_is_reported_with_its_seed(monkeypatch):
     assert c.models == 5 and c.skipped == 4
     assert c.disagreements == [(3, "crash: the worker process died (killed: out of memory, or a crash in native "
                                    "code)")]
+
+
+def _shift_model():
+    from kvmverify.difftest.model import Action, Model, T, Var
+    return Model(vars=[Var("y", T("int", -3, 3), ("int", 3), None), Var("c", T("u8", 0, 0), ("int", 1), None),
+                       Var("x", T("int", 0, 5), ("int", 0), None)],
+                 actions=[Action("p", "act0", None, ("bin", ">", ("var", "y"), ("int", -2)), [
+                     ("assign", ("var", "y"), ("bin", "-", ("int", 0), ("int", 3))),
+                     ("if", ("bin", "!=", ("bin", "<<", ("var", "c"), ("var", "y")), ("int", 0)),
+                      [("assign", ("var", "x"), ("int", 1))], [("assign", ("var", "x"), ("int", 2))])]),
+                     Action("p", "act1", None, ("bool", True), [("assign", ("var", "y"), ("int", 3))])],
+                 invariants=[("inv0", ("bin", "<=", ("var", "x"), ("int", 5)))], covers=[], slot=None,
+                 register=False, asserts=[])
+
+
+def test_a_shift_by_an_amount_constant_on_its_path_is_checked_in_promela_too():
+    """Campaign seed 3144129: `y := 0 - 3`, then `c << y` in the same step. On that path the amount is the
+    constant -3; the Promela writer tested only non-constant amounts, so SPIN never saw shift_ok fail (and counted
+    transitions the step does not have) where kvmverify and the reference semantics stop the step at once."""
+    need_spin()
+    from kvmverify.difftest.compare import compare
+    o = compare(1, _shift_model(), z3_engines=True)
+    assert o.accepted and not o.disagreements, o.disagreements
+    assert o.compared["spin~explicit"] >= 5
+
+
+def test_a_disagreement_with_tccs_pan_is_confirmed_with_the_system_compiler(monkeypatch):
+    """tcc miscompiled SPIN's pan.c on campaign seeds 3141698, 3144609, 3145270 and 3146799 (10 states stored where
+    gcc's pan, the reference semantics and kvmverify have 7): a disagreement found with tcc's pan is confirmed
+    with the system compiler's before it counts; one the system compiler's pan confirms is reported."""
+    need_spin()
+    import dataclasses
+    import kvmverify.difftest.compare as C
+    real = C.run_spin
+    fast_calls = []
+
+    def tcc_off_by_three(program, workdir=None, timeout=120.0, fast=True):
+        r = real(program, workdir, timeout, fast=False)
+        fast_calls.append(fast)
+        return dataclasses.replace(r, states=r.states + 3) if fast else r
+
+    monkeypatch.setattr(C, "run_spin", tcc_off_by_three)
+    monkeypatch.setattr(C, "fast_compiler", lambda: True)
+    o = C.compare(1, _shift_model(), z3_engines=False)
+    assert not o.disagreements and fast_calls == [True, False]
+
+    monkeypatch.setattr(C, "run_spin", lambda program, workdir=None, timeout=120.0, fast=True: dataclasses.replace(
+        real(program, fast=False), states=1000))
+    o = C.compare(1, _shift_model(), z3_engines=False)
+    assert o.disagreements[0].startswith("spin~explicit: states: SPIN 1000")

@@ -278,6 +278,8 @@ class Expander(CodeExpander):
         if o in ("<<", ">>"):
             if y[0] != "k":
                 self.undefined.append(land(ctx, op("<", y, k(0))))
+            elif y[1] < 0:  # a constant on this path (y := 0 - 3, then x << y): as undefined as a variable one
+                self.undefined.append(ctx)
             if w is None:
                 return op(o, x, y)
             limit = op("||", op("<", y, k(0)), op(">=", y, k(w)))
