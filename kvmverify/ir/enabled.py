@@ -19,10 +19,21 @@ from . import nodes as ir
 from .simplify import FALSE, TRUE, conj, disj, mk, negate
 
 
+class TooLarge(Exception):
+    """Working out when a step is enabled took more than its budget of expression nodes (enabled())."""
+
+
+MAX_WORK = 400_000  # nodes visited while working out one instance's enabledness; models/ need at most a few hundred
+_work = [0, None]  # nodes visited so far, the budget (None: unbounded); set by enabled()
+
+
 def substitute(e: ir.Expr, values: dict[int, ir.Expr], local: dict[str, ir.Expr]) -> ir.Expr:
     """`e` with the state variables in `values` and the locals in `local` replaced (folding constants)."""
     if not values and not local:
         return e
+    _work[0] += 1
+    if _work[1] is not None and _work[0] > _work[1]:
+        raise TooLarge()
     match e:
         case ir.Const():
             return e
@@ -166,11 +177,18 @@ def tree_size(e: ir.Expr, memo: dict[int, int]) -> int:
     return memo[key]
 
 
-def enabled(a: ir.ActionInstance) -> ir.Expr:
-    """The instance can take a step (or attempt one that a fatal check stops) in the current state."""
+def enabled(a: ir.ActionInstance, budget: int | None = MAX_WORK) -> ir.Expr:
+    """The instance can take a step (or attempt one that a fatal check stops) in the current state. Raises TooLarge
+    past `budget` nodes: the symbolic execution branches on every value of every `choose`, so a few nested ones
+    after a loop take exponential time before any size check could look at the result (a generated model of the
+    SPIN campaign spent 20 minutes and 7 GB here)."""
     if a.guard == FALSE:
         return FALSE
-    return conj([a.guard, can_run(a.body, {}, {})])
+    _work[0], _work[1] = 0, budget
+    try:
+        return conj([a.guard, can_run(a.body, {}, {})])
+    finally:
+        _work[0], _work[1] = 0, None
 
 
-__all__ = ["enabled", "can_run", "substitute", "tree_size", "TRUE", "FALSE"]
+__all__ = ["enabled", "can_run", "substitute", "tree_size", "TooLarge", "TRUE", "FALSE"]

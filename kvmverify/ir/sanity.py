@@ -25,7 +25,7 @@ import itertools
 from ..check.types import BoolT, domain
 from ..lang import ast
 from . import nodes as ir
-from .enabled import enabled, tree_size
+from .enabled import MAX_WORK, TooLarge, enabled, tree_size
 from .simplify import FALSE, conj, const_value, disj, mk
 
 
@@ -42,12 +42,20 @@ def sanity_properties(low, actions: list[ir.ActionInstance]) -> tuple[ir.Deadloc
     m = low.m
     if not m.actions and not m.processes:
         return None, ()
-    per_instance = [(a.id, enabled(a)) for a in actions]
+    per_instance, too_big = [], set()
     memo: dict[int, int] = {}
-    too_big = {step_name(a) for a, (_, e) in zip(actions, per_instance) if tree_size(e, memo) > MAX_ENABLED_NODES}
-    notes = tuple(f"deadlock and enabled:{name} are not checked: when {name} can take a step is a formula of more "
-                  f"than {MAX_ENABLED_NODES} nodes (a `choose` or `await` after a loop whose rounds build on each "
-                  "other); move it before the loop, or end the step there" for name in sorted(too_big))
+    for a in actions:
+        try:
+            e = enabled(a)
+        except TooLarge:
+            e = None
+        if e is None or tree_size(e, memo) > MAX_ENABLED_NODES:
+            too_big.add(step_name(a))
+        per_instance.append((a.id, e if e is not None else FALSE))
+    notes = tuple(f"deadlock and enabled:{name} are not checked: when {name} can take a step is a formula too "
+                  f"large to work out (over {MAX_ENABLED_NODES} nodes, or {MAX_WORK} visited building it: a `choose` "
+                  "or `await` after a loop whose rounds build on each other, or many nested `choose`s); move it "
+                  "before the loop, or end the step there" for name in sorted(too_big))
     terminal = _terminal(low)
     what = "some action or process step is enabled" if m.processes else "some action is enabled"
     if m.terminals:
