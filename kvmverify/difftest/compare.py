@@ -89,14 +89,15 @@ def compare(seed: int, model: Model, z3_engines: bool = True, spin: bool = True)
     want = verdicts(explicit)
     out.states = explicit.stats.states
 
-    def agree(pair: str, got: dict, expected: dict, partial: bool = False) -> None:
+    def agree(pair: str, got: dict, expected: dict, partial: bool = False, notes: tuple[str, ...] = ()) -> None:
         for name, v in expected.items():
             g = got.get(name)
             if partial and g is not None and g[0] == "unknown":
                 continue
             out.compared[pair] = out.compared.get(pair, 0) + 1
             if g != v:
-                out.disagreements.append(f"{pair}: {name}: {g} != {v}")
+                why = f" ({'; '.join(notes)})" if notes and g is not None and g[0] == "unknown" else ""
+                out.disagreements.append(f"{pair}: {name}: {g} != {v}{why}")
 
     if spin:
         program = promela_program(model)
@@ -112,9 +113,10 @@ def compare(seed: int, model: Model, z3_engines: bool = True, spin: bool = True)
         # a step property fails on a transition leaving the deepest state: one more than the diameter
         depth = min(explicit.stats.depth + 1, MAX_BMC_DEPTH)
         bmc = run_engine(ts, "bmc", Options(depth=depth, limits=Limits(timeout=Z3_TIMEOUT)))
-        agree("bmc~explicit", verdicts(bmc), bmc_expected(want, depth), partial=bmc.bound is not None)
+        agree("bmc~explicit", verdicts(bmc), bmc_expected(want, depth), partial=bmc.bound is not None,
+              notes=bmc.notes)
         pdr = run_engine(ts, "pdr", Options(limits=Limits(timeout=Z3_TIMEOUT)))
-        agree("pdr~explicit", verdicts(pdr), want, partial=pdr.bound is not None)
+        agree("pdr~explicit", verdicts(pdr), want, partial=pdr.bound is not None, notes=pdr.notes)
         kind = run_engine(ts, "induction", Options(max_k=3, limits=Limits(timeout=Z3_TIMEOUT)))
         agree("induction~explicit", verdicts(kind), want, partial=True)
     return out
