@@ -6,15 +6,20 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
-from .compare import Outcome, compare
+from .compare import Outcome, compare, difftest_compiler
 from .model import generate
 from .promela import TooBig
 
 
+_COMPILER: list = []  # per worker process: found once
+
+
 def one(args: tuple[int, bool]) -> Outcome | None:
     seed, z3_engines = args
+    if not _COMPILER:
+        _COMPILER.append(difftest_compiler())
     try:
-        return compare(seed, generate(seed), z3_engines=z3_engines)
+        return compare(seed, generate(seed), z3_engines=z3_engines, compiler=_COMPILER[0])
     except TooBig:
         return None
 

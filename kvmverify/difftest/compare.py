@@ -3,8 +3,10 @@
 For the explicit engine (no symmetry: SPIN does not reduce): the number of states (SPIN's `states, stored`),
 of transitions (SPIN's count less one: it counts the initial state as reached), the depth, and for every
 property its verdict and the length of its shortest counterexample (SPIN: the BFS depth of the first
-violation the probe saw). For BMC (to the diameter), PDR and k-induction: each verdict and length against the
-explicit one (k-induction may stay undecided, never contradict).
+violation the probe saw). The compiled engine (engines/compiled, built with tcc where it is installed: it
+compiles a small model in milliseconds) must give the explicit engine's counts, verdicts and lengths exactly,
+and SPIN's. For BMC (to the diameter), PDR and k-induction: each verdict and length against the explicit one
+(k-induction may stay undecided, never contradict).
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from ..check.loader import Loaded
 from ..diagnostics import DiagnosticError
 from ..engines import Options, run_engine
 from ..engines.shared.limits import Limits
+from ..engines.compiled.build import Compiler, NoCompiler, find_compiler
 from ..ir.lower import lower
 from ..lang.parser import parse
 from .model import Model, kv_text
@@ -67,7 +70,20 @@ def system(text: str):
     return lower(check(Loaded(f, (f,))))
 
 
-def compare(seed: int, model: Model, z3_engines: bool = True, spin: bool = True) -> Outcome:
+def difftest_compiler() -> Compiler | None:
+    """tcc when it is installed (milliseconds per model), else the default compiler; None without any."""
+    import os
+    import shutil
+    try:
+        if shutil.which("tcc"):
+            return find_compiler({"CC": "tcc", "PATH": os.environ.get("PATH", "")})
+        return find_compiler()
+    except NoCompiler:
+        return None
+
+
+def compare(seed: int, model: Model, z3_engines: bool = True, spin: bool = True,
+            compiler: Compiler | None = None) -> Outcome:
     text = kv_text(model)
     try:
         ts = system(text)
@@ -87,15 +103,28 @@ def compare(seed: int, model: Model, z3_engines: bool = True, spin: bool = True)
             if g != v:
                 out.disagreements.append(f"{pair}: {name}: {g} != {v}")
 
+    def counts(pair: str, a, b) -> None:
+        for what, x, y in (("states", a[0], b[0]), ("transitions", a[1], b[1]), ("depth", a[2], b[2])):
+            out.compared[pair] = out.compared.get(pair, 0) + 1
+            if x != y:
+                out.disagreements.append(f"{pair}: {what}: {pair.split('~')[0]} {x}, {pair.split('~')[1]} {y}")
+
+    mine = (explicit.stats.states, explicit.stats.transitions, explicit.stats.depth)
+    compiled = None
+    if compiler is not None:
+        from ..engines.compiled import run_compiled
+        compiled = run_compiled(ts, symmetry=False, compiler=compiler)
+        counts("compiled~explicit", (compiled.stats.states, compiled.stats.transitions, compiled.stats.depth), mine)
+        agree("compiled~explicit", verdicts(compiled), want)
     if spin:
         s = run_spin(promela_program(model))
-        for what, a, b in (("states", s.states, explicit.stats.states),
-                           ("transitions", s.transitions - 1, explicit.stats.transitions),
-                           ("depth", s.depth, explicit.stats.depth)):
-            out.compared["spin~explicit"] = out.compared.get("spin~explicit", 0) + 1
-            if a != b:
-                out.disagreements.append(f"spin~explicit: {what}: SPIN {a}, kvmverify {b}")
+        theirs = (s.states, s.transitions - 1, s.depth)
+        counts("spin~explicit", theirs, mine)
         agree("spin~explicit", spin_verdicts(ts, s.first), want)
+        if compiled is not None:
+            counts("spin~compiled", theirs, (compiled.stats.states, compiled.stats.transitions,
+                                             compiled.stats.depth))
+            agree("spin~compiled", spin_verdicts(ts, s.first), verdicts(compiled))
     if z3_engines:
         # a step property fails on a transition leaving the deepest state: one more than the diameter
         depth = min(explicit.stats.depth + 1, MAX_BMC_DEPTH)

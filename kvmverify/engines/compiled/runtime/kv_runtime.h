@@ -1,0 +1,123 @@
+/* kvmverify compiled engine: what the generated model code (cgen.py) uses. The model file defines KV_* sizes,
+ * includes this header, defines kv_expand / kv_props / kv_canon / kv_init_states, then includes kv_search.c.
+ *
+ * Values are int64_t or uint64_t, as the generator's intervals decide; the helpers below give C the meaning
+ * the Python engine gives each operator (engines/explicit/codegen.py): shifts by amounts out of range, C
+ * division, Python's floor division for uN values, bit counts of negative numbers. */
+#ifndef KV_RUNTIME_H
+#define KV_RUNTIME_H
+
+#define _GNU_SOURCE 1
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__GNUC__) && !defined(__TINYC__)
+#define KV_LIKELY(x) __builtin_expect(!!(x), 1)
+#define KV_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define KV_NORETURN __attribute__((noreturn))
+#define KV_INLINE static inline __attribute__((always_inline))
+#else
+#define KV_LIKELY(x) (x)
+#define KV_UNLIKELY(x) (x)
+#define KV_NORETURN
+#define KV_INLINE static inline
+#endif
+
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#if !defined(__x86_64__) && !defined(__i386__) && !defined(__aarch64__)
+#error "the compiled engine stores states little-endian (x86-64, aarch64)"
+#endif
+#endif
+
+/* One search thread: the state it expands and where it is in that state's successors. */
+typedef struct kv_worker {
+    int id;
+    int64_t budget;          /* choose iterations until the next limit check */
+    uint64_t cur;            /* index of the state being expanded */
+    uint32_t seq;            /* position of the next successor (or stopped path) of cur, as Python's len(out) */
+    uint64_t trans_state;    /* transitions of cur so far */
+    uint64_t trans;          /* transitions of the expanded states of this level */
+    uint64_t rec_next, rec_end; /* block of next-level records this thread may fill */
+    uint64_t redo_lo, redo_hi;  /* states left over when a table growth interrupted the thread */
+    uint64_t done;           /* states expanded (for periodic checks) */
+    double last_report;
+} kv_worker;
+
+#define KV_TICK_EVERY 4096
+
+static int kv_emit(kv_worker *w, uint64_t *t, int action);
+static void kv_abort_path(kv_worker *w);
+static void kv_step_violation(kv_worker *w, int prop);
+static int kv_tick(kv_worker *w);
+static KV_NORETURN void kv_fail(const char *what, long detail);
+
+static int64_t kv_bad_select(void) { kv_fail("a select index out of range", 0); return 0; }
+static uint64_t kv_bad_value(int field) { kv_fail("a value outside its field's encoding, field", field); return 0; }
+static void kv_bad_assign(int field) { kv_fail("a value outside its field's values, field", field); }
+
+KV_INLINE int kv_popcount(uint64_t x) {
+#if defined(__GNUC__) && !defined(__TINYC__)
+    return __builtin_popcountll(x);
+#else
+    int n = 0;
+    while (x) { x &= x - 1; n++; }
+    return n;
+#endif
+}
+/* Python's int.bit_count(): the bits of the absolute value */
+KV_INLINE int kv_popcount_s(int64_t x) { return kv_popcount(x < 0 ? (uint64_t)0 - (uint64_t)x : (uint64_t)x); }
+
+/* a << n for a uN result (w <= 64): 0 when n lies outside 0..w-1 */
+KV_INLINE uint64_t kv_shl_w(uint64_t a, int64_t n, unsigned w) {
+    if (n < 0 || n >= (int64_t)w) return 0;
+    uint64_t r = a << n;
+    return w >= 64 ? r : r & ((UINT64_C(1) << w) - 1);
+}
+/* a << n for a result the generator knows fits 64 bits: an amount of 64 or more can only shift 0 */
+KV_INLINE uint64_t kv_shl(uint64_t a, int64_t n) { return (n < 0 || n >= 64) ? 0 : a << n; }
+/* Python's >> (floor) for an amount n >= 0 of any size */
+KV_INLINE int64_t kv_sar(int64_t a, int64_t n) { return n >= 64 ? (a < 0 ? -1 : 0) : a >> n; }
+KV_INLINE uint64_t kv_shr(uint64_t a, int64_t n) { return n >= 64 ? 0 : a >> n; }
+/* codegen's `a >> n if 0 <= n < limit else a >> limit` */
+KV_INLINE int64_t kv_sar_lim(int64_t a, int64_t n, int64_t limit) {
+    return kv_sar(a, (n >= 0 && n < limit) ? n : limit);
+}
+KV_INLINE uint64_t kv_shr_lim(uint64_t a, int64_t n, int64_t limit) {
+    return kv_shr(a, (n >= 0 && n < limit) ? n : limit);
+}
+/* bits lo.. of a possibly negative value (two's complement, sign extended), masked */
+KV_INLINE uint64_t kv_bits_s(int64_t x, unsigned lo, uint64_t mask) { return (uint64_t)(x >> lo) & mask; }
+/* bits [lo, lo+w) of a wide value held in `n` 64-bit limbs (two's complement, sign extended) */
+static uint64_t kv_limb_bits(const uint64_t *l, int n, int lo, int w) {
+    uint64_t sign = (l[n - 1] >> 63) ? ~UINT64_C(0) : 0;
+    int k = lo / 64, off = lo % 64;
+    uint64_t a = k < n ? l[k] : sign, b = k + 1 < n ? l[k + 1] : sign;
+    uint64_t r = off ? (a >> off) | (b << (64 - off)) : a;
+    return w >= 64 ? r : r & ((UINT64_C(1) << w) - 1);
+}
+/* Python's // and % by a positive divisor */
+KV_INLINE int64_t kv_floordiv(int64_t a, int64_t b) { int64_t q = a / b; return (a % b != 0 && a < 0) ? q - 1 : q; }
+KV_INLINE int64_t kv_floormod(int64_t a, int64_t b) { int64_t r = a % b; return r < 0 ? r + b : r; }
+/* the sign of s - u */
+KV_INLINE int kv_cmp_su(int64_t s, uint64_t u) {
+    if (s < 0) return -1;
+    return (uint64_t)s < u ? -1 : (uint64_t)s > u ? 1 : 0;
+}
+
+/* a field of a packed state at a bit offset known only at run time (symmetry reduction's permutations) */
+KV_INLINE uint64_t kv_get_bits(const uint64_t *s, unsigned off, unsigned bits) {
+    unsigned k = off / 64, o = off % 64;
+    uint64_t x = s[k] >> o;
+    if (o + bits > 64) x |= s[k + 1] << (64 - o);
+    return bits >= 64 ? x : x & ((UINT64_C(1) << bits) - 1);
+}
+KV_INLINE void kv_put_bits(uint64_t *t, unsigned off, unsigned bits, uint64_t code) {
+    unsigned k = off / 64, o = off % 64;
+    uint64_t m = bits >= 64 ? ~UINT64_C(0) : (UINT64_C(1) << bits) - 1;
+    t[k] = (t[k] & ~(m << o)) | (code << o);
+    if (o + bits > 64) t[k + 1] = (t[k + 1] & ~(m >> (64 - o))) | (code >> (64 - o));
+}
+
+#endif

@@ -1,0 +1,558 @@
+/* kvmverify compiled engine: the breadth-first search, included at the end of a generated model file.
+ *
+ * Storage, per state: its packed value (KV_STATE_BYTES), its parent link (8 bytes: the parent's index and the
+ * position of the state among the parent's successors) and a 4-byte slot in an open-addressing hash table of
+ * state indices (kept at most 70% full). Nothing else lives per state.
+ *
+ * Levels and determinism. The search goes level by level; the states of a level are expanded by all threads at
+ * once. A new state is first written to a record of the next level with the key (parent index, position) under
+ * which it was found, lowered by an atomic minimum whenever another thread finds it under a smaller key. When
+ * the level is done its records are sorted by key, which numbers the new states exactly as a sequential
+ * breadth-first search does (the Python engine's numbering), whatever the number of threads and their timing.
+ * Each state property remembers the first state index that violates it; each step property the first state
+ * whose expansion violates it (an atomic minimum over the level, committed when the level completes), so every
+ * result, count and trace is the same in every run.
+ *
+ * Limits. --max-states, --max-depth, --timeout, --max-memory and SIGINT stop the search; a level cut short is
+ * discarded, so a stopped search reports exactly the levels it completed (every state up to that depth stored
+ * and checked, every transition from the levels above it explored).
+ *
+ * Report (stdout, one record per line): progress lines while it runs, then the result:
+ *   P states depth transitions milliseconds
+ *   R bound states transitions depth peak_rss_kb milliseconds
+ *   F s|t property state          (first violating / reaching state of state property, step property)
+ *   T state root n pos_1 .. pos_n (the path to a state: its root initial state, then successor positions)
+ *   W word_0 .. word_k            (a state on that path, packed, in hexadecimal: after each T, n+1 of them)
+ */
+#include <errno.h>
+#include <signal.h>
+#include <time.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#if defined(__GNUC__) && !defined(__TINYC__)
+#include <pthread.h>
+#define KV_THREADS_OK 1
+#define KV_LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define KV_LOAD_RELAXED(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define KV_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define KV_CAS32(p, expect, v) __atomic_compare_exchange_n((p), (expect), (v), 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)
+#define KV_CAS64(p, expect, v) __atomic_compare_exchange_n((p), (expect), (v), 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)
+#define KV_ADD(p, v) __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
+#else /* tcc: no atomics, one thread */
+#define KV_THREADS_OK 0
+#define KV_LOAD(p) (*(p))
+#define KV_LOAD_RELAXED(p) (*(p))
+#define KV_STORE(p, v) (*(p) = (v))
+static int kv_cas32(uint32_t *p, uint32_t *e, uint32_t v) { if (*p == *e) { *p = v; return 1; } *e = *p; return 0; }
+static int kv_cas64(uint64_t *p, uint64_t *e, uint64_t v) { if (*p == *e) { *p = v; return 1; } *e = *p; return 0; }
+#define KV_CAS32(p, e, v) kv_cas32((p), (e), (v))
+#define KV_CAS64(p, e, v) kv_cas64((p), (e), (v))
+static uint64_t kv_add(uint64_t *p, uint64_t v) { uint64_t o = *p; *p = o + v; return o; }
+#define KV_ADD(p, v) kv_add((p), (v))
+#endif
+
+#define KV_NONE UINT64_MAX
+#define KV_MAX_THREADS 64
+#define KV_CHUNK 64            /* states a thread takes from the level at a time */
+#define KV_BLOCK 256           /* next-level records a thread reserves at a time */
+#define KV_REC_WORDS (KV_STATE_WORDS + 2 + KV_PWORDS)  /* state, key, table slot, property bits */
+
+enum { KV_RUN, KV_STOP_STATES, KV_STOP_TIMEOUT, KV_STOP_MEMORY, KV_STOP_INTERRUPT, KV_STOP_DEPTH };
+static const char *const kv_bound_names[] = {"none", "max-states", "timeout", "max-memory", "interrupted",
+                                             "max-depth"};
+
+/* options */
+static int kv_nthreads = 1;
+static uint64_t kv_max_states = KV_NONE, kv_max_depth = KV_NONE, kv_max_mem = 0;
+static double kv_deadline = 0, kv_started = 0, kv_progress_every = 1.0;
+static int kv_symmetry = 1;
+
+/* state */
+static volatile sig_atomic_t kv_sigint = 0;
+static int kv_stop = KV_RUN;
+static int kv_need_grow = 0;
+static uint8_t *kv_states;
+static uint64_t kv_nstates, kv_states_cap;
+static uint64_t *kv_parent;
+static uint32_t *kv_table;
+static uint64_t kv_tcap, kv_tmask, kv_tlimit, kv_tcount;
+static uint64_t *kv_next;            /* records of the level being built */
+static uint64_t kv_next_cap, kv_next_n;
+static uint64_t kv_level_lo, kv_level_hi, kv_cursor;
+static uint64_t kv_depth, kv_transitions;
+static uint64_t kv_pending[KV_PWORDS];          /* state properties nothing has violated (reached) yet */
+static uint64_t kv_found_state[KV_NSTATEPROPS + 1], kv_found_step[KV_NSTEPPROPS + 1];
+static uint64_t kv_cand_step[KV_NSTEPPROPS + 1];
+static kv_worker kv_workers[KV_MAX_THREADS];
+
+static double kv_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static KV_NORETURN void kv_fail(const char *what, long detail) {
+    fprintf(stderr, "kvmverify compiled checker: internal error: %s %ld\n", what, detail);
+    fflush(stdout);
+    exit(70);
+}
+
+static void *kv_alloc(size_t n) {
+    void *p = calloc(1, n ? n : 1);
+    if (!p) kv_fail("out of memory allocating bytes:", (long)n);
+    return p;
+}
+
+static uint64_t kv_rss_bytes(void) {
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long size = 0, resident = 0;
+    if (f) {
+        int ok = fscanf(f, "%lu %lu", &size, &resident) == 2;
+        fclose(f);
+        if (ok) return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+#ifdef __APPLE__
+    return (uint64_t)ru.ru_maxrss;
+#else
+    return (uint64_t)ru.ru_maxrss * 1024;
+#endif
+}
+
+/* would allocating `extra` more bytes pass --max-memory? */
+static int kv_over_memory(uint64_t extra) {
+    return kv_max_mem && kv_rss_bytes() + extra > kv_max_mem;
+}
+
+static void kv_request_stop(int why) {
+    int expect = KV_RUN;
+#if KV_THREADS_OK
+    __atomic_compare_exchange_n(&kv_stop, &expect, why, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+#else
+    if (kv_stop == expect) kv_stop = why;
+#endif
+}
+
+static int kv_check_limits(kv_worker *w) {
+    if (kv_sigint) kv_request_stop(KV_STOP_INTERRUPT);
+    if (w->id == 0) {
+        double t = kv_now();
+        if (kv_deadline && t > kv_deadline) kv_request_stop(KV_STOP_TIMEOUT);
+        if (kv_max_mem && kv_rss_bytes() > kv_max_mem) kv_request_stop(KV_STOP_MEMORY);
+        if (t - w->last_report >= kv_progress_every) {
+            w->last_report = t;
+            printf("P %llu %llu %llu %.0f\n", (unsigned long long)(kv_nstates + KV_LOAD_RELAXED(&kv_next_n)),
+                   (unsigned long long)kv_depth, (unsigned long long)kv_transitions, (t - kv_started) * 1000);
+            fflush(stdout);
+        }
+    }
+    if (kv_max_states != KV_NONE && KV_LOAD_RELAXED(&kv_tcount) >= kv_max_states) kv_request_stop(KV_STOP_STATES);
+    return KV_LOAD_RELAXED(&kv_stop) != KV_RUN;
+}
+
+static int kv_tick(kv_worker *w) {
+    w->budget = KV_TICK_EVERY;
+    return kv_check_limits(w) || KV_LOAD_RELAXED(&kv_need_grow);
+}
+
+KV_INLINE uint64_t kv_hash(const uint64_t *t) {
+    uint64_t h = UINT64_C(0x9E3779B97F4A7C15);
+    for (int i = 0; i < KV_STATE_WORDS; i++) {
+        h ^= t[i];
+        h *= UINT64_C(0xbf58476d1ce4e5b9);
+        h ^= h >> 31;
+    }
+    h *= UINT64_C(0x94d049bb133111eb);
+    return h ^ (h >> 29);
+}
+
+KV_INLINE void kv_load(uint64_t *t, const uint8_t *src) {
+    t[KV_STATE_WORDS - 1] = 0;
+    memcpy(t, src, KV_STATE_BYTES);
+}
+
+KV_INLINE uint64_t *kv_record(uint64_t r) { return kv_next + r * KV_REC_WORDS; }
+
+/* the record a new state goes to; 0 when the next-level buffer must grow first */
+static uint64_t *kv_reserve(kv_worker *w) {
+    if (w->rec_next == w->rec_end) {
+        w->rec_next = KV_ADD(&kv_next_n, KV_BLOCK);
+        w->rec_end = w->rec_next + KV_BLOCK;
+    }
+    if (w->rec_end > kv_next_cap) return 0;
+    return kv_record(w->rec_next);
+}
+
+static void kv_abort_path(kv_worker *w) { w->seq++; }
+
+static void kv_atomic_min(uint64_t *p, uint64_t v) {
+    uint64_t old = KV_LOAD_RELAXED(p);
+    while (v < old && !KV_CAS64(p, &old, v)) { }
+}
+
+static void kv_step_violation(kv_worker *w, int prop) { kv_atomic_min(&kv_cand_step[prop], w->cur); }
+
+/* One successor of w->cur (t may be changed: canonicalised). Returns 1 when the expansion must stop here: the
+ * table or the next-level buffer must grow first, or a limit stopped the search. */
+static int kv_emit(kv_worker *w, uint64_t *t, int action) {
+    (void)action;
+    uint64_t key = (w->cur << 32) | w->seq;
+    if (KV_UNLIKELY(++w->seq == 0)) kv_fail("more than 2**32 successors of state", (long)w->cur);
+    w->trans_state++;
+    if (kv_symmetry) kv_canon(t);
+    uint64_t i = kv_hash(t) & kv_tmask;
+    for (;;) {
+        uint32_t v = KV_LOAD(&kv_table[i]);
+        if (v == 0) {
+            if (KV_LOAD_RELAXED(&kv_tcount) >= kv_tlimit) { KV_STORE(&kv_need_grow, 1); return 1; }
+            uint64_t *rec = kv_reserve(w);
+            if (!rec) { KV_STORE(&kv_need_grow, 1); return 1; }
+            uint64_t id = kv_nstates + w->rec_next + 1;
+            if (KV_UNLIKELY(id > UINT32_MAX - 1)) kv_fail("more states than the 32-bit table holds:", (long)id);
+            memcpy(rec, t, 8 * KV_STATE_WORDS);
+            rec[KV_STATE_WORDS] = key;
+            rec[KV_STATE_WORDS + 1] = i;
+            uint64_t *bits = rec + KV_STATE_WORDS + 2;
+            memset(bits, 0, 8 * KV_PWORDS);
+            if (KV_NSTATEPROPS) kv_props(t, kv_pending, bits);
+            uint32_t expect = 0;
+            if (KV_CAS32(&kv_table[i], &expect, (uint32_t)id)) {
+                w->rec_next++;
+                KV_ADD(&kv_tcount, 1);
+                return 0;
+            }
+            continue; /* another thread took the slot: look at what it put there */
+        }
+        uint64_t idx = (uint64_t)v - 1;
+        if (idx < kv_nstates) {
+            if (memcmp(kv_states + idx * KV_STATE_BYTES, t, KV_STATE_BYTES) == 0) return 0;
+        } else {
+            uint64_t *rec = kv_record(idx - kv_nstates);
+            if (memcmp(rec, t, 8 * KV_STATE_WORDS) == 0) {
+                kv_atomic_min(&rec[KV_STATE_WORDS], key);
+                return 0;
+            }
+        }
+        i = (i + 1) & kv_tmask;
+    }
+}
+
+/* ----------------------------------------------------------------------------------------------- growth */
+static const uint8_t *kv_state_of(uint32_t v) {
+    uint64_t idx = (uint64_t)v - 1;
+    return idx < kv_nstates ? kv_states + idx * KV_STATE_BYTES : (const uint8_t *)kv_record(idx - kv_nstates);
+}
+
+static int kv_grow_table(uint64_t cap) {
+    if (kv_over_memory(cap * 4)) return 0;
+    uint32_t *t = kv_alloc(cap * 4);
+    uint64_t m = cap - 1;
+    for (uint64_t j = 0; j < kv_tcap; j++) {
+        uint32_t v = kv_table[j];
+        if (!v) continue;
+        uint64_t s[KV_STATE_WORDS];
+        kv_load(s, kv_state_of(v));
+        uint64_t i = kv_hash(s) & m;
+        while (t[i]) i = (i + 1) & m;
+        t[i] = v;
+        if ((uint64_t)v - 1 >= kv_nstates) kv_record((uint64_t)v - 1 - kv_nstates)[KV_STATE_WORDS + 1] = i;
+    }
+    free(kv_table);
+    kv_table = t;
+    kv_tcap = cap;
+    kv_tmask = m;
+    kv_tlimit = cap / 10 * 7;
+    return 1;
+}
+
+static int kv_grow_next(uint64_t need) {
+    uint64_t cap = kv_next_cap ? kv_next_cap : 1024;
+    while (cap < need) cap *= 2;
+    if (cap == kv_next_cap) return 1;
+    if (kv_over_memory((cap - kv_next_cap) * 8 * KV_REC_WORDS)) return 0;
+    uint64_t *p = realloc(kv_next, cap * 8 * KV_REC_WORDS);
+    if (!p) kv_fail("out of memory growing the next level to records:", (long)cap);
+    kv_next = p;
+    kv_next_cap = cap;
+    return 1;
+}
+
+static int kv_grow(void) {
+    if (kv_tcount >= kv_tlimit && !kv_grow_table(kv_tcap * 2)) return 0;
+    uint64_t need = kv_next_n + (uint64_t)KV_BLOCK * (kv_nthreads + 1);
+    if (need > kv_next_cap && !kv_grow_next(need + need / 2)) return 0;
+    return 1;
+}
+
+/* ----------------------------------------------------------------------------------------------- a level */
+static void kv_expand_range(kv_worker *w, uint64_t lo, uint64_t hi) {
+    uint64_t s[KV_STATE_WORDS];
+    for (uint64_t i = lo; i < hi; i++) {
+        if (KV_LOAD_RELAXED(&kv_need_grow) || KV_LOAD_RELAXED(&kv_stop) != KV_RUN ||
+            ((++w->done & 1023) == 0 && kv_check_limits(w))) {
+            w->redo_lo = i;
+            w->redo_hi = hi;
+            return;
+        }
+        w->cur = i;
+        w->seq = 0;
+        w->trans_state = 0;
+        kv_load(s, kv_states + i * KV_STATE_BYTES);
+        if (kv_expand(w, s)) {
+            w->redo_lo = i;
+            w->redo_hi = hi;
+            return;
+        }
+        w->trans += w->trans_state;
+    }
+}
+
+static void *kv_work(void *arg) {
+    kv_worker *w = arg;
+    w->budget = KV_TICK_EVERY;
+    for (;;) {
+        uint64_t lo, hi;
+        if (w->redo_lo < w->redo_hi) {
+            lo = w->redo_lo;
+            hi = w->redo_hi;
+            w->redo_lo = w->redo_hi = 0;
+        } else {
+            if (KV_LOAD_RELAXED(&kv_need_grow) || KV_LOAD_RELAXED(&kv_stop) != KV_RUN) return 0;
+            lo = KV_ADD(&kv_cursor, KV_CHUNK);
+            if (lo >= kv_level_hi) return 0;
+            hi = lo + KV_CHUNK < kv_level_hi ? lo + KV_CHUNK : kv_level_hi;
+        }
+        kv_expand_range(w, lo, hi);
+        if (w->redo_lo < w->redo_hi) return 0;
+    }
+}
+
+/* sort (key, record) pairs by key: least significant digit first, skipping digits all keys share */
+static void kv_sort(uint64_t *a, uint64_t *tmp, uint64_t n) {
+    static uint64_t count[1 << 16];
+    if (n == 0) return;
+    for (int shift = 0; shift < 64; shift += 16) {
+        memset(count, 0, sizeof count);
+        for (uint64_t i = 0; i < n; i++) count[(a[2 * i] >> shift) & 0xffff]++;
+        if (count[(a[0] >> shift) & 0xffff] == n) continue;
+        uint64_t sum = 0;
+        for (int d = 0; d < (1 << 16); d++) { uint64_t c = count[d]; count[d] = sum; sum += c; }
+        for (uint64_t i = 0; i < n; i++) {
+            uint64_t j = count[(a[2 * i] >> shift) & 0xffff]++;
+            tmp[2 * j] = a[2 * i];
+            tmp[2 * j + 1] = a[2 * i + 1];
+        }
+        memcpy(a, tmp, n * 16);
+    }
+}
+
+static int kv_ensure_states(uint64_t n) {
+    if (n <= kv_states_cap) return 1;
+    uint64_t cap = kv_states_cap ? kv_states_cap : 1024;
+    while (cap < n) cap *= 2;
+    if (kv_over_memory((n - kv_nstates) * (KV_STATE_BYTES + 8))) return 0;
+    uint8_t *s = realloc(kv_states, cap * KV_STATE_BYTES);
+    uint64_t *p = realloc(kv_parent, cap * 8);
+    if (!s || !p) kv_fail("out of memory growing the state store to states:", (long)cap);
+    kv_states = s;
+    kv_parent = p;
+    kv_states_cap = cap;
+    return 1;
+}
+
+/* the first state of the new level that violates (reaches) each pending state property */
+static void kv_note_props(const uint64_t *bits, uint64_t idx) {
+    for (int p = 0; p < KV_NSTATEPROPS; p++)
+        if ((bits[p / 64] >> (p % 64)) & 1 && (kv_pending[p / 64] >> (p % 64)) & 1 && kv_found_state[p] == KV_NONE)
+            kv_found_state[p] = idx;
+}
+
+/* the records of the level just built, numbered by key and stored; 0 if memory ran out */
+static int kv_commit(void) {
+    uint64_t n = kv_next_n, live = 0;
+    uint64_t *pairs = malloc(n * 16 + 16), *tmp = malloc(n * 16 + 16);
+    if (!pairs || !tmp) kv_fail("out of memory sorting a level of records:", (long)n);
+    for (uint64_t r = 0; r < n; r++) {
+        uint64_t key = kv_record(r)[KV_STATE_WORDS];
+        if (key == KV_NONE) continue;
+        pairs[2 * live] = key;
+        pairs[2 * live + 1] = r;
+        live++;
+    }
+    kv_sort(pairs, tmp, live);
+    free(tmp);
+    if (!kv_ensure_states(kv_nstates + live)) { free(pairs); return 0; }
+    uint64_t first = kv_nstates;
+    for (uint64_t k = 0; k < live; k++) {
+        uint64_t *rec = kv_record(pairs[2 * k + 1]);
+        uint64_t idx = first + k;
+        memcpy(kv_states + idx * KV_STATE_BYTES, rec, KV_STATE_BYTES);
+        kv_parent[idx] = pairs[2 * k];
+        kv_table[rec[KV_STATE_WORDS + 1]] = (uint32_t)(idx + 1);
+        if (KV_NSTATEPROPS) kv_note_props(rec + KV_STATE_WORDS + 2, idx);
+    }
+    free(pairs);
+    kv_nstates += live;
+    return 1;
+}
+
+static void kv_settle_props(void) {
+    for (int p = 0; p < KV_NSTATEPROPS; p++)
+        if (kv_found_state[p] != KV_NONE) kv_pending[p / 64] &= ~(UINT64_C(1) << (p % 64));
+}
+
+/* expand the level [kv_level_lo, kv_level_hi); 1 if it completed */
+static int kv_level(void) {
+    int n = kv_nthreads;
+    if (kv_level_hi - kv_level_lo < 2 * KV_CHUNK) n = 1;
+    kv_cursor = kv_level_lo;
+    kv_next_n = 0;
+    for (int k = 0; k < KV_NSTEPPROPS; k++) kv_cand_step[k] = KV_NONE;
+    for (int k = 0; k < kv_nthreads; k++) {
+        kv_worker *w = &kv_workers[k];
+        w->rec_next = w->rec_end = 0;
+        w->redo_lo = w->redo_hi = 0;
+        w->trans = 0;
+    }
+    for (;;) {
+#if KV_THREADS_OK
+        pthread_t th[KV_MAX_THREADS];
+        for (int k = 1; k < n; k++)
+            if (pthread_create(&th[k], 0, kv_work, &kv_workers[k])) kv_fail("pthread_create failed:", errno);
+        kv_work(&kv_workers[0]);
+        for (int k = 1; k < n; k++) pthread_join(th[k], 0);
+#else
+        kv_work(&kv_workers[0]);
+#endif
+        if (kv_stop != KV_RUN) return 0;
+        if (!kv_need_grow) break;
+        if (!kv_grow()) { kv_request_stop(KV_STOP_MEMORY); return 0; }
+        kv_need_grow = 0;
+    }
+    /* records reserved but never filled are dead */
+    for (int k = 0; k < kv_nthreads; k++)
+        for (uint64_t r = kv_workers[k].rec_next; r < kv_workers[k].rec_end && r < kv_next_cap; r++)
+            kv_record(r)[KV_STATE_WORDS] = KV_NONE;
+    if (!kv_commit()) { kv_request_stop(KV_STOP_MEMORY); return 0; }
+    for (int k = 0; k < kv_nthreads; k++) kv_transitions += kv_workers[k].trans;
+    for (int k = 0; k < KV_NSTEPPROPS; k++)
+        if (kv_found_step[k] == KV_NONE) kv_found_step[k] = kv_cand_step[k];
+    kv_settle_props();
+    return 1;
+}
+
+/* ----------------------------------------------------------------------------------------------- report */
+static void kv_print_state(uint64_t idx) {
+    uint64_t s[KV_STATE_WORDS];
+    kv_load(s, kv_states + idx * KV_STATE_BYTES);
+    printf("W");
+    for (int i = 0; i < KV_STATE_WORDS; i++) printf(" %llx", (unsigned long long)s[i]);
+    printf("\n");
+}
+
+static void kv_print_path(uint64_t idx) {
+    uint64_t n = 0, j = idx;
+    while (kv_parent[j] != KV_NONE) { j = kv_parent[j] >> 32; n++; }
+    uint64_t *path = kv_alloc((n + 1) * 8);
+    j = idx;
+    for (uint64_t k = n + 1; k-- > 0;) { path[k] = j; if (k) j = kv_parent[j] >> 32; }
+    printf("T %llu %llu %llu", (unsigned long long)idx, (unsigned long long)path[0], (unsigned long long)n);
+    for (uint64_t k = 1; k <= n; k++) printf(" %llu", (unsigned long long)(kv_parent[path[k]] & 0xffffffffu));
+    printf("\n");
+    for (uint64_t k = 0; k <= n; k++) kv_print_state(path[k]);
+    free(path);
+}
+
+static void kv_report(int bound) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("R %s %llu %llu %llu %ld %.0f\n", kv_bound_names[bound], (unsigned long long)kv_nstates,
+           (unsigned long long)kv_transitions, (unsigned long long)kv_depth, (long)ru.ru_maxrss,
+           (kv_now() - kv_started) * 1000);
+    for (int p = 0; p < KV_NSTATEPROPS; p++)
+        if (kv_found_state[p] != KV_NONE) printf("F s %d %llu\n", p, (unsigned long long)kv_found_state[p]);
+    for (int p = 0; p < KV_NSTEPPROPS; p++)
+        if (kv_found_step[p] != KV_NONE) printf("F t %d %llu\n", p, (unsigned long long)kv_found_step[p]);
+    for (int p = 0; p < KV_NSTATEPROPS; p++)
+        if (kv_found_state[p] != KV_NONE) kv_print_path(kv_found_state[p]);
+    for (int p = 0; p < KV_NSTEPPROPS; p++)
+        if (kv_found_step[p] != KV_NONE) kv_print_path(kv_found_step[p]);
+    printf("E\n");
+    fflush(stdout);
+}
+
+/* ----------------------------------------------------------------------------------------------- main */
+static void kv_on_sigint(int sig) { (void)sig; kv_sigint = 1; signal(SIGINT, SIG_DFL); }
+
+static uint64_t kv_arg(const char *text) {
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (errno || *end) kv_fail("a bad number on the command line", 0);
+    return v;
+}
+
+int main(int argc, char **argv) {
+    kv_started = kv_now();
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
+        if (!strcmp(a, "--threads")) { kv_nthreads = (int)kv_arg(v); i++; }
+        else if (!strcmp(a, "--max-states")) { kv_max_states = kv_arg(v); i++; }
+        else if (!strcmp(a, "--max-depth")) { kv_max_depth = kv_arg(v); i++; }
+        else if (!strcmp(a, "--timeout-ms")) { kv_deadline = kv_started + kv_arg(v) / 1000.0; i++; }
+        else if (!strcmp(a, "--max-memory-mb")) { kv_max_mem = kv_arg(v) << 20; i++; }
+        else if (!strcmp(a, "--progress-ms")) { kv_progress_every = kv_arg(v) / 1000.0; i++; }
+        else if (!strcmp(a, "--no-symmetry")) kv_symmetry = 0;
+        else { fprintf(stderr, "unknown argument %s\n", a); return 2; }
+    }
+    if (!KV_THREADS_OK || kv_nthreads < 1) kv_nthreads = 1;
+    if (kv_nthreads > KV_MAX_THREADS) kv_nthreads = KV_MAX_THREADS;
+    signal(SIGINT, kv_on_sigint);
+    for (int k = 0; k < kv_nthreads; k++) { kv_workers[k].id = k; kv_workers[k].last_report = kv_started; }
+    for (int p = 0; p < KV_NSTATEPROPS; p++) { kv_pending[p / 64] |= UINT64_C(1) << (p % 64); kv_found_state[p] = KV_NONE; }
+    for (int p = 0; p < KV_NSTEPPROPS; p++) kv_found_step[p] = KV_NONE;
+    uint64_t cap = 1 << 16;
+    while (cap / 10 * 7 < 2 * (uint64_t)KV_NINIT) cap *= 2;
+    kv_grow_table(cap);
+    kv_grow_next(1024);
+    /* the initial states, canonical and without repeats, in the model's order (as the Python engine) */
+    kv_ensure_states(KV_NINIT);
+    for (int k = 0; k < KV_NINIT; k++) {
+        uint64_t t[KV_STATE_WORDS];
+        memcpy(t, kv_init_states[k], sizeof t);
+        if (kv_symmetry) kv_canon(t);
+        uint64_t i = kv_hash(t) & kv_tmask;
+        int seen = 0;
+        while (kv_table[i]) {
+            if (memcmp(kv_states + (uint64_t)(kv_table[i] - 1) * KV_STATE_BYTES, t, KV_STATE_BYTES) == 0) { seen = 1; break; }
+            i = (i + 1) & kv_tmask;
+        }
+        if (seen) continue;
+        memcpy(kv_states + kv_nstates * KV_STATE_BYTES, t, KV_STATE_BYTES);
+        kv_parent[kv_nstates] = KV_NONE;
+        kv_table[i] = (uint32_t)(kv_nstates + 1);
+        kv_tcount++;
+        uint64_t bits[KV_PWORDS + 1] = {0};
+        if (KV_NSTATEPROPS) kv_props(t, kv_pending, bits);
+        kv_note_props(bits, kv_nstates);
+        kv_nstates++;
+    }
+    kv_settle_props();
+    kv_level_lo = 0;
+    kv_level_hi = kv_nstates;
+    int bound = KV_RUN;
+    while (kv_level_lo < kv_level_hi) {
+        if (kv_depth >= kv_max_depth) { bound = KV_STOP_DEPTH; break; }
+        if (kv_max_states != KV_NONE && kv_nstates >= kv_max_states) { bound = KV_STOP_STATES; break; }
+        if (kv_check_limits(&kv_workers[0])) { bound = kv_stop; break; }
+        if (!kv_level()) { bound = kv_stop; break; }
+        kv_depth++;
+        kv_level_lo = kv_level_hi;
+        kv_level_hi = kv_nstates;
+    }
+    if (bound == KV_RUN) kv_depth = kv_depth ? kv_depth - 1 : 0;
+    kv_report(bound);
+    return 0;
+}
