@@ -366,7 +366,9 @@ def _check_one(run: ModelRun, args, options: Options, overrides, interrupt: Inte
     try:
         if args.dump_generated:
             from .engines.compiled import program
-            write_atomic(args.dump_generated, program(ts).generated.source)
+            from .engines.compiled.build import RUNTIME
+            write_atomic(args.dump_generated, f"/* runtime: {RUNTIME} (build: cc -O2 -pthread -I {RUNTIME} "
+                         f"{os.path.basename(args.dump_generated)} -o checker) */\n" + program(ts).generated.source)
         result = run.result = run_engine(ts, args.engine, options, interrupt, progress)
     except (Unsupported, NoCompiler) as e:
         code, what = ("KV509", f"the compiled engine cannot check model {ts.name}: {e}") \

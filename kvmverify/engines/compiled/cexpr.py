@@ -4,7 +4,10 @@ Every expression's values are known as an interval (values.py), which picks its 
 interval fits it, `uint64_t` when it is non-negative and fits that, and otherwise the value is *wide* (a 512-bit
 struct, a set of 100 elements): a wide value is never built whole, only read bit range by bit range, `bits(e, lo,
 w)` (at most 64 bits of it as a `uint64_t`), which follows variables field by field and insertions, extractions,
-`&`, `|`, `^`, `~`, constant shifts and choices piece by piece. Arithmetic is done in `uint64_t` (modulo 2**64) and
+`&`, `|`, `^`, `~`, constant shifts and choices piece by piece; the few operators that need a wide value whole
+(a shift by a variable amount, arithmetic past 64 bits, an ordering) build it as an array of 64-bit limbs in a
+GNU statement expression (`({ ... })`, which gcc, clang and tcc accept) and compute on it with the runtime's
+kv_w* functions, sized so that the exact result fits. Arithmetic is done in `uint64_t` (modulo 2**64) and
 converted to the result's type: the interval guarantees the true result fits, so this is exact and never
 overflows a signed type (undefined in C). Operators with a width (uN) need only the low 64 bits of operands.
 
@@ -19,7 +22,7 @@ from typing import assert_never
 
 from ...ir import nodes as ir
 from .packing import Unsupported
-from .values import Abstract, Vals, bitwise_wraps, shift_limit, signed_bits
+from .values import Abstract, Vals, bitwise_wraps, op_range, shift_limit, signed_bits
 
 I64_MIN, I64_MAX, U64_MAX = -(1 << 63), (1 << 63) - 1, (1 << 64) - 1
 CTYPE = {"s": "int64_t", "u": "uint64_t"}
@@ -77,6 +80,7 @@ class Exprs:
         self.where = ""
         self.abstract = Abstract(*abstract_fields, memo={})
         self.tables = tables  # file-scope constant tables the generated expressions index
+        self.counter = 0
 
     def unsupported(self, what: str):
         raise Unsupported(f"{self.where}: {what}" if self.where else what)
@@ -197,14 +201,11 @@ class Exprs:
             return CVal(None, v)  # read by bits(), which says what it cannot do
         match op:
             case "add" | "sub" | "mul":
+                # a result that fits 64 bits is its value modulo 2**64 (for a uN result too: 2**64 divides 2**N)
                 sym = {"add": "+", "sub": "-", "mul": "*"}[op]
-                if width is not None and width > 64:
-                    self.unsupported(f"arithmetic on u{width} values (wider than 64 bits)")
                 raw = f"({self.u64(args[0])} {sym} {self.u64(args[1])})"
                 return CVal(self.cast_bits(self.wrap(raw, width), k), v)
             case "neg" | "bnot":
-                if width is not None and width > 64:
-                    self.unsupported(f"arithmetic on u{width} values (wider than 64 bits)")
                 raw = f"({'-' if op == 'neg' else '~'}{self.u64(args[0])})"
                 return CVal(self.cast_bits(self.wrap(raw, width), k), v)
             case "div" | "mod":
@@ -219,7 +220,8 @@ class Exprs:
                     fn = "kv_popcount_s" if a.kind == "s" else "kv_popcount"
                     return CVal(f"(({CTYPE[k]}){fn}({a.code}))", v)
                 if a.vals.lo < 0:
-                    self.unsupported("the bit count of a negative value wider than 64 bits")
+                    self.unsupported("the bit count of a negative value wider than 64 bits (Python counts the "
+                                     "bits of its absolute value)")
                 n = max(a.vals.hi.bit_length(), 1)
                 chunks = [f"kv_popcount({self.bits(args[0], lo, min(64, n - lo))})" for lo in range(0, n, 64)]
                 return CVal(f"(({CTYPE[k]})({' + '.join(chunks)}))", v)
@@ -235,7 +237,9 @@ class Exprs:
         d = args[1]
         if not isinstance(d, ir.Const) or not 0 < d.value <= I64_MAX:
             self.unsupported("a divisor that is not a positive constant below 2**63")
-        a = self.scalar(args[0])
+        a = self.value(args[0])
+        if a.code is None:  # a wide dividend: divided in limbs, its low 64 bits are the (64-bit) result
+            return self.cast_bits(self.wide_bits(ir.Op(op, args, width), 0, 64), k)
         sym = "/" if op == "div" else "%"
         if width is not None and a.vals.lo < 0:  # codegen floors a uN division (Python's // and %)
             fn = "kv_floordiv" if op == "div" else "kv_floormod"
@@ -246,9 +250,7 @@ class Exprs:
         a, n = args
         limit = shift_limit(width)
         if op == "shl":
-            if width is not None:
-                if width > 64:
-                    self.unsupported(f"a shift of a u{width} value (wider than 64 bits)")
+            if width is not None and width <= 64:
                 if isinstance(n, ir.Const):
                     if 0 <= n.value < width:
                         return self.cast_bits(self.wrap(f"({self.u64(a)} << {n.value})", width), k)
@@ -264,7 +266,7 @@ class Exprs:
         base = self.value(a)
         if base.code is None:  # a wide value shifted right: its bits from the amount on
             if not isinstance(n, ir.Const):
-                self.unsupported("a value wider than 64 bits shifted right by an amount that is not a constant")
+                return self.cast_bits(self.wide_bits(ir.Op(op, args, width), 0, 64), k)
             at = n.value if 0 <= n.value < limit or (width is not None and n.value >= limit) else limit
             return self.cast_bits(self.bits(a, at, 64), k)
         fn = "kv_sar" if base.kind == "s" else "kv_shr"
@@ -309,7 +311,10 @@ class Exprs:
             same = "(" + " && ".join(f"{p} == {q}" for p, q in chunks) + ")"
             return same if op == "eq" else f"(!{same})"
         if lo < 0:
-            self.unsupported("an ordering comparison of values wider than 64 bits that may be negative")
+            k = (n + 64) // 64
+            sx, nx, _ = self.limbs(x, k)
+            sy, ny, _ = self.limbs(y, k)
+            return f"({{ {' '.join(sx + sy)} kv_wcmp({nx}, {ny}, {k}); }} {sym} 0)"
         out = f"({chunks[0][0]} {sym} {chunks[0][1]})"
         for p, q in chunks[1:]:
             out = f"({p} != {q} ? {p} {sym} {q} : {out})"
@@ -384,12 +389,87 @@ class Exprs:
                 limit = shift_limit(width)
                 at = k if 0 <= k < limit or (width is not None and k >= limit) else limit
                 return self.bits(a, lo + at, w)
+        if isinstance(e, ir.Op) and e.op in WIDE_OPS and self.wide_operands(e):
+            return self.wide_bits(e, lo, w)
         c = self.value(e)
         if c.code is None:
             self.unsupported(f"'{getattr(e, 'op', type(e).__name__)}' on a value of "
-                             f"{signed_bits(c.vals.lo, c.vals.hi)} bits (only bit ranges, insertions and bitwise "
-                             "operators are supported on values wider than 64 bits)")
+                             f"{signed_bits(c.vals.lo, c.vals.hi)} bits")
         return self.scalar_bits(c, lo, w)
+
+    # -------------------------------------------------------------------------------------------- limbs
+    def wide_operands(self, e: ir.Op) -> bool:
+        """Does e need limb arithmetic: a result or an operand wider than 64 bits (before any uN wrap)?"""
+        if kind_of(self.vals(e)) == "w" or any(kind_of(self.vals(a)) == "w" for a in e.args):
+            return True
+        return e.width is not None and e.width > 64
+
+    def raw(self, e: ir.Op) -> Vals:
+        """e's values before a uN operator wraps them."""
+        args = [self.vals(a) for a in e.args]
+        if e.op in ("shl", "shr"):
+            n = args[1]
+            top = max(min(n.hi, shift_limit(e.width) - 1), 0)
+            a = args[0]
+            if e.op == "shl":
+                return Vals(min(a.lo << top, a.lo, 0), max(a.hi << top, a.hi, 0))
+            return Vals(min(a.lo, 0), max(a.hi, 0))
+        return op_range(ir.Op(e.op, e.args, None), args)
+
+    def limbs(self, e: ir.Expr, k: int | None = None) -> tuple[list[str], str, int]:
+        """Statements that leave e's value in a fresh array of k limbs (enough for it when k is None): (the
+        statements, the array, k)."""
+        v = self.raw(e) if isinstance(e, ir.Op) and e.op in WIDE_OPS else self.vals(e)
+        need = _limbs_for(v)
+        if isinstance(e, ir.Op) and e.width is not None:
+            need = max(need, (e.width + 64) // 64)
+        if isinstance(e, ir.Op) and e.op in WIDE_OPS:
+            need = max([need, *(_limbs_for(self.vals(a)) for a in e.args)])
+        k = max(k or 0, need) if isinstance(e, ir.Op) and e.op in WIDE_OPS else (k or need)
+        self.counter += 1
+        name = f"kvw{self.counter}"
+        out = [f"uint64_t {name}[{k}];"]
+        if not (isinstance(e, ir.Op) and e.op in WIDE_OPS and self.wide_operands(e)):
+            out += [f"{name}[{j}] = {self.bits(e, 64 * j, 64)};" for j in range(k)]
+            return out, name, k
+        op, args, width = e.op, e.args, e.width
+        if op in ("add", "sub", "mul"):
+            sa, na, _ = self.limbs(args[0], k)
+            sb, nb, _ = self.limbs(args[1], k)
+            out = sa + sb + out + [f"kv_w{op}({name}, {na}, {nb}, {k});"]
+        elif op == "neg":
+            sa, na, _ = self.limbs(args[0], k)
+            out = sa + out + [f"kv_wneg({name}, {na}, {k});"]
+        elif op in ("div", "mod"):
+            d = args[1]
+            if not isinstance(d, ir.Const) or not 0 < d.value <= I64_MAX:
+                self.unsupported("a divisor that is not a positive constant below 2**63")
+            sa, na, _ = self.limbs(args[0], k)
+            floor = int(width is not None)
+            out = sa + out + [f"kv_wdiv({name}, {na}, {k}, {ulit(d.value)}, {floor}, {int(op == 'mod')});"]
+        elif op in ("shl", "shr"):
+            sa, na, _ = self.limbs(args[0], k)
+            n = args[1]
+            limit = shift_limit(width)
+            m = self.cast(self.scalar(n), "s")
+            if op == "shl":
+                out = sa + out + [f"{{ const int64_t m = {m}; if (m >= 0 && m < {limit}) kv_wshl({name}, {na}, {k}, m); "
+                                  f"else memset({name}, 0, sizeof {name}); }}"]
+            else:
+                if isinstance(n, ir.Const) and width is not None and n.value >= limit:
+                    at = str(n.value)  # codegen shifts a uN value by a constant past the width as it is
+                else:
+                    at = f"(m >= 0 && m < {limit} ? m : {limit})"
+                out = sa + out + [f"{{ const int64_t m = {m}; kv_wsar({name}, {na}, {k}, {at}); (void)m; }}"]
+        else:
+            raise ValueError(f"no limb arithmetic for {op}")
+        if width is not None and op != "shr":
+            out.append(f"kv_wmask({name}, {k}, {width});")
+        return out, name, k
+
+    def wide_bits(self, e: ir.Op, lo: int, w: int) -> str:
+        stmts, name, k = self.limbs(e)
+        return f"({{ {' '.join(stmts)} kv_limb_bits({name}, {k}, {lo}, {w}); }})"
 
     @staticmethod
     def scalar_bits(c: CVal, lo: int, w: int) -> str:
@@ -422,6 +502,14 @@ class Exprs:
         if const or not parts:
             parts.append(ulit(const))
         return parts[0] if len(parts) == 1 else "(" + " | ".join(parts) + ")"
+
+
+WIDE_OPS = ("add", "sub", "mul", "neg", "div", "mod", "shl", "shr")
+
+
+def _limbs_for(v: Vals) -> int:
+    """Limbs of a two's complement array holding every value in v (a sign bit included)."""
+    return (signed_bits(v.lo, v.hi) + 63) // 64
 
 
 def _is_literal(code: str) -> bool:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from ...ir import nodes as ir
 from ...ir.components import components, type_range
+from ...ir.simplify import operands
 from .values import Abstract, Vals, bits_of, combine, join_all
 
 WIDEN_AFTER = 8  # fixpoint passes before a field whose values still grow is widened to its whole type
@@ -107,7 +108,11 @@ class Analysis:
         self.ts, self.fields, self.per_var = ts, fields, per_var
         self.vals: list[Vals] = [join_all(Vals.const(self.initial(f, s)) for s in ts.init) for f in fields] \
             if ts.init else [Vals.const(0) for _ in fields]
+        self.narrow: dict[int, Vals] = {}  # fields the current action's guard bounds, until the body assigns them
         self.abstract = Abstract(self.var_vals, self.field_bits)
+
+    def field_vals(self, k: int) -> Vals:
+        return self.narrow.get(k, self.vals[k])
 
     @staticmethod
     def initial(f: Field, state: tuple[int, ...]) -> int:
@@ -117,18 +122,18 @@ class Analysis:
     def var_vals(self, i: int) -> Vals:
         fs = self.per_var[i]
         if fs[0].whole:
-            return self.vals[fs[0].index]
-        return combine([(f.lo, self.vals[f.index]) for f in fs])
+            return self.field_vals(fs[0].index)
+        return combine([(f.lo, self.field_vals(f.index)) for f in fs])
 
     def field_bits(self, i: int, lo: int, width: int) -> Vals:
         fs = self.per_var[i]
         if fs[0].whole:
-            return bits_of(self.vals[fs[0].index], lo, width)
+            return bits_of(self.field_vals(fs[0].index), lo, width)
         pieces = []
         for f in fs:
             a, b = max(lo, f.lo), min(lo + width, f.lo + f.width)
             if a < b:
-                pieces.append((a - lo, bits_of(self.vals[f.index], a - f.lo, b - a)))
+                pieces.append((a - lo, bits_of(self.field_vals(f.index), a - f.lo, b - a)))
         return combine(pieces) if pieces else Vals.const(0)
 
     def assigned(self, f: Field, value: ir.Expr, env: dict[str, Vals]) -> Vals | None:
@@ -143,6 +148,8 @@ class Analysis:
                         v = self.assigned(f, value, env)
                         if v is not None:
                             out[f.index] = out[f.index].join(v) if f.index in out else v
+                    for f in self.per_var[var]:  # from here on the field holds what was assigned
+                        self.narrow.pop(f.index, None)
                 case ir.Let(name, value):
                     env = {**env, name: self.abstract.expr(value, env)}
                 case ir.If(_, then, else_, _):
@@ -154,6 +161,50 @@ class Analysis:
                 case ir.Check():
                     pass
 
+    def guard_bounds(self, guard: ir.Expr) -> dict[int, Vals]:
+        """What the guard's conjuncts `field <op> constant` say about fields: a counter guarded by `x < 2` takes
+        values up to 2, whatever its type allows."""
+        out: dict[int, Vals] = {}
+        for c in operands(guard, "and"):
+            field, op, k = self.comparison(c)
+            if field is None:
+                continue
+            v = out.get(field, self.vals[field])
+            lo, hi = {"lt": (None, k - 1), "le": (None, k), "gt": (k + 1, None), "ge": (k, None),
+                      "eq": (k, k)}.get(op, (None, None))
+            narrowed = v.clamp(v.lo if lo is None else lo, v.hi if hi is None else hi)
+            if op == "ne" and v.values is not None and len(v.values) > 1:
+                narrowed = Vals.of(v.values - {k})
+            if narrowed is not None:
+                out[field] = narrowed
+        return out
+
+    def comparison(self, c: ir.Expr) -> tuple[int | None, str, int]:
+        """(field, op, constant) for `field op constant` (either way round); field None for anything else."""
+        flip = {"lt": "gt", "le": "ge", "gt": "lt", "ge": "le", "eq": "eq", "ne": "ne"}
+        if isinstance(c, ir.Op) and c.op in flip and len(c.args) == 2:
+            a, b = c.args
+            op = c.op
+            if isinstance(a, ir.Const):
+                a, b, op = b, a, flip[op]
+            if isinstance(b, ir.Const):
+                field = self.field_of(a)
+                if field is not None:
+                    return field, op, b.value
+        if isinstance(c, ir.Op) and c.op == "not" and self.field_of(c.args[0]) is not None:
+            return self.field_of(c.args[0]), "eq", 0
+        return None, "", 0
+
+    def field_of(self, e: ir.Expr) -> int | None:
+        """The field e reads whole: a one-field variable, or an extraction of exactly one field."""
+        if isinstance(e, ir.Var) and self.per_var[e.index][0].whole:
+            return self.per_var[e.index][0].index
+        if isinstance(e, ir.Extract) and isinstance(e.arg, ir.Var):
+            for f in self.per_var[e.arg.index]:
+                if not f.whole and f.lo == e.lo and f.width == e.width:
+                    return f.index
+        return None
+
     def run(self) -> list[Vals]:
         passes = 0
         while True:
@@ -161,6 +212,7 @@ class Analysis:
             changed = set()
             for a in self.ts.actions:
                 out: dict[int, Vals] = {}
+                self.narrow = self.guard_bounds(a.guard)
                 self.walk(a.body, {}, out)
                 for k, v in out.items():
                     new = self.vals[k].join(v)

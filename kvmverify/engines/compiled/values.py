@@ -19,8 +19,8 @@ from ...check.types import c_div, c_mod
 from ...ir import nodes as ir
 from ...ir.simplify import MAX_SHIFT
 
-SET_MAX = 256  # the most values an exact set keeps
-PRODUCT_MAX = 4096  # the most operand combinations evaluated one by one
+SET_MAX = 128  # the most values an exact set keeps
+PRODUCT_MAX = 1024  # the most operand combinations evaluated one by one
 
 
 @dataclass(frozen=True)
@@ -367,6 +367,12 @@ class Abstract:
                 return self.bits(a, lo, width, env).join(self.bits(b, lo, width, env))
             case ir.Select(options, _, _):
                 return join_all(self.bits(o, lo, width, env) for o in options)
+            case ir.Op("band" | "bor" | "bxor" as op, (a, b), w) if w is None or not bitwise_wraps(e) or lo < w:
+                # bit by bit, as the C code reads it: the bits of a set of 100 elements next to a mask of it
+                if w is not None and bitwise_wraps(e):
+                    width = min(width, w - lo)
+                x, y = self.bits(a, lo, width, env), self.bits(b, lo, width, env)
+                return self.apply(ir.Op(op, (ir.Const(0), ir.Const(0))), [x, y])
         return bits_of(self.expr(e, env), lo, width)
 
 

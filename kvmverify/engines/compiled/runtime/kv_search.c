@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <time.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -39,6 +40,7 @@
 #define KV_CAS32(p, expect, v) __atomic_compare_exchange_n((p), (expect), (v), 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)
 #define KV_CAS64(p, expect, v) __atomic_compare_exchange_n((p), (expect), (v), 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)
 #define KV_ADD(p, v) __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
+#define KV_PREFETCH(p) __builtin_prefetch(p)
 #else /* tcc: no atomics, one thread */
 #define KV_THREADS_OK 0
 #define KV_LOAD(p) (*(p))
@@ -50,6 +52,7 @@ static int kv_cas64(uint64_t *p, uint64_t *e, uint64_t v) { if (*p == *e) { *p =
 #define KV_CAS64(p, e, v) kv_cas64((p), (e), (v))
 static uint64_t kv_add(uint64_t *p, uint64_t v) { uint64_t o = *p; *p = o + v; return o; }
 #define KV_ADD(p, v) kv_add((p), (v))
+#define KV_PREFETCH(p) ((void)(p))
 #endif
 
 #define KV_NONE UINT64_MAX
@@ -104,6 +107,39 @@ static void *kv_alloc(size_t n) {
     return p;
 }
 
+/* Large arrays are mapped, not allocated: grown in place by mremap where the system has it, and backed by huge
+ * pages where it allows them (random lookups in a table of hundreds of megabytes miss the TLB otherwise). */
+static void *kv_map(uint64_t bytes) {
+    if (!bytes) bytes = 1;
+    void *p = mmap(0, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) kv_fail("out of memory mapping bytes:", (long)bytes);
+#ifdef MADV_HUGEPAGE
+    madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+    return p;
+}
+
+static void kv_unmap(void *p, uint64_t bytes) {
+    if (p) munmap(p, bytes ? bytes : 1);
+}
+
+static void *kv_remap(void *p, uint64_t old, uint64_t bytes) {
+    if (!p) return kv_map(bytes);
+#if defined(__linux__) && defined(MREMAP_MAYMOVE)
+    void *q = mremap(p, old ? old : 1, bytes, MREMAP_MAYMOVE);
+    if (q == MAP_FAILED) kv_fail("out of memory growing an array to bytes:", (long)bytes);
+#ifdef MADV_HUGEPAGE
+    madvise(q, bytes, MADV_HUGEPAGE);
+#endif
+    return q;
+#else
+    void *q = kv_map(bytes);
+    memcpy(q, p, old < bytes ? old : bytes);
+    kv_unmap(p, old);
+    return q;
+#endif
+}
+
 static uint64_t kv_rss_bytes(void) {
     FILE *f = fopen("/proc/self/statm", "r");
     unsigned long size = 0, resident = 0;
@@ -143,7 +179,7 @@ static int kv_check_limits(kv_worker *w) {
         if (kv_max_mem && kv_rss_bytes() > kv_max_mem) kv_request_stop(KV_STOP_MEMORY);
         if (t - w->last_report >= kv_progress_every) {
             w->last_report = t;
-            printf("P %llu %llu %llu %.0f\n", (unsigned long long)(kv_nstates + KV_LOAD_RELAXED(&kv_next_n)),
+            printf("P %llu %llu %llu %.0f\n", (unsigned long long)KV_LOAD_RELAXED(&kv_tcount),
                    (unsigned long long)kv_depth, (unsigned long long)kv_transitions, (t - kv_started) * 1000);
             fflush(stdout);
         }
@@ -194,44 +230,42 @@ static void kv_atomic_min(uint64_t *p, uint64_t v) {
 
 static void kv_step_violation(kv_worker *w, int prop) { kv_atomic_min(&kv_cand_step[prop], w->cur); }
 
-/* One successor of w->cur (t may be changed: canonicalised). Returns 1 when the expansion must stop here: the
- * table or the next-level buffer must grow first, or a limit stopped the search. */
-static int kv_emit(kv_worker *w, uint64_t *t, int action) {
-    (void)action;
-    uint64_t key = (w->cur << 32) | w->seq;
-    if (KV_UNLIKELY(++w->seq == 0)) kv_fail("more than 2**32 successors of state", (long)w->cur);
-    w->trans_state++;
-    if (kv_symmetry) kv_canon(t);
-    uint64_t i = kv_hash(t) & kv_tmask;
+/* Look up one pending successor; insert it into the next level if it is new. Returns 1 when the table or the
+ * next-level buffer must grow first. */
+static int kv_insert(kv_worker *w, const kv_pend *p) {
+    uint64_t i = p->hash & kv_tmask;
     for (;;) {
         uint32_t v = KV_LOAD(&kv_table[i]);
         if (v == 0) {
-            if (KV_LOAD_RELAXED(&kv_tcount) >= kv_tlimit) { KV_STORE(&kv_need_grow, 1); return 1; }
+            if (KV_LOAD_RELAXED(&kv_tcount) + w->inserted >= kv_tlimit) return 1;
             uint64_t *rec = kv_reserve(w);
-            if (!rec) { KV_STORE(&kv_need_grow, 1); return 1; }
+            if (!rec) return 1;
             uint64_t id = kv_nstates + w->rec_next + 1;
             if (KV_UNLIKELY(id > UINT32_MAX - 1)) kv_fail("more states than the 32-bit table holds:", (long)id);
-            memcpy(rec, t, 8 * KV_STATE_WORDS);
-            rec[KV_STATE_WORDS] = key;
+            memcpy(rec, p->s, 8 * KV_STATE_WORDS);
+            rec[KV_STATE_WORDS] = p->key;
             rec[KV_STATE_WORDS + 1] = i;
             uint64_t *bits = rec + KV_STATE_WORDS + 2;
             memset(bits, 0, 8 * KV_PWORDS);
-            if (KV_NSTATEPROPS) kv_props(t, kv_pending, bits);
+            if (KV_NSTATEPROPS) kv_props(p->s, kv_pending, bits);
             uint32_t expect = 0;
             if (KV_CAS32(&kv_table[i], &expect, (uint32_t)id)) {
                 w->rec_next++;
-                KV_ADD(&kv_tcount, 1);
+                if (++w->inserted == 64) {
+                    KV_ADD(&kv_tcount, w->inserted);
+                    w->inserted = 0;
+                }
                 return 0;
             }
             continue; /* another thread took the slot: look at what it put there */
         }
         uint64_t idx = (uint64_t)v - 1;
         if (idx < kv_nstates) {
-            if (memcmp(kv_states + idx * KV_STATE_BYTES, t, KV_STATE_BYTES) == 0) return 0;
+            if (memcmp(kv_states + idx * KV_STATE_BYTES, p->s, KV_STATE_BYTES) == 0) return 0;
         } else {
             uint64_t *rec = kv_record(idx - kv_nstates);
-            if (memcmp(rec, t, 8 * KV_STATE_WORDS) == 0) {
-                kv_atomic_min(&rec[KV_STATE_WORDS], key);
+            if (memcmp(rec, p->s, 8 * KV_STATE_WORDS) == 0) {
+                kv_atomic_min(&rec[KV_STATE_WORDS], p->key);
                 return 0;
             }
         }
@@ -239,30 +273,87 @@ static int kv_emit(kv_worker *w, uint64_t *t, int action) {
     }
 }
 
-/* ----------------------------------------------------------------------------------------------- growth */
 static const uint8_t *kv_state_of(uint32_t v) {
     uint64_t idx = (uint64_t)v - 1;
     return idx < kv_nstates ? kv_states + idx * KV_STATE_BYTES : (const uint8_t *)kv_record(idx - kv_nstates);
 }
 
+/* Look up the pending successors: first every table slot they hash to is fetched, then every state those slots
+ * name, then each is looked up (by then mostly in cache). Returns 1 (dropping the batch) when something must
+ * grow first: the states since the batch began are expanded again afterwards (lookups are idempotent). */
+static int kv_flush(kv_worker *w) {
+    int n = w->npend;
+    for (int k = 0; k < n; k++) {
+        uint32_t v = KV_LOAD_RELAXED(&kv_table[w->pend[k].hash & kv_tmask]);
+        if (v) KV_PREFETCH(kv_state_of(v));
+    }
+    for (int k = 0; k < n; k++)
+        if (kv_insert(w, &w->pend[k])) {
+            w->npend = 0;
+            KV_STORE(&kv_need_grow, 1);
+            return 1;
+        }
+    w->npend = 0;
+    return 0;
+}
+
+/* One successor of w->cur (t may be changed: canonicalised), queued for lookup. Returns 1 when the expansion
+ * must stop here: something must grow first. */
+static int kv_emit(kv_worker *w, uint64_t *t, int action) {
+    (void)action;
+    uint64_t key = (w->cur << 32) | w->seq;
+    if (KV_UNLIKELY(++w->seq == 0)) kv_fail("more than 2**32 successors of state", (long)w->cur);
+    w->trans_state++;
+    if (kv_symmetry) kv_canon(t);
+    kv_pend *p = &w->pend[w->npend++];
+    memcpy(p->s, t, 8 * KV_STATE_WORDS);
+    p->key = key;
+    p->hash = kv_hash(t);
+    KV_PREFETCH(&kv_table[p->hash & kv_tmask]);
+    return w->npend == KV_BATCH ? kv_flush(w) : 0;
+}
+
+/* ----------------------------------------------------------------------------------------------- growth */
+/* is record r reserved by a thread but not filled? */
+static int kv_unfilled(uint64_t r) {
+    for (int k = 0; k < kv_nthreads; k++)
+        if (r >= kv_workers[k].rec_next && r < kv_workers[k].rec_end) return 1;
+    return 0;
+}
+
+/* insert (without checks: single-threaded, the value is new) in groups whose slots are prefetched */
+static void kv_place(uint32_t *t, uint64_t m, uint64_t first, uint64_t n, int records) {
+    uint64_t h[16];
+    for (uint64_t a = first; a < first + n; a += 16) {
+        uint64_t b = a + 16 < first + n ? a + 16 : first + n;
+        for (uint64_t j = a; j < b; j++) {
+            uint64_t s[KV_STATE_WORDS];
+            if (records) memcpy(s, kv_record(j), 8 * KV_STATE_WORDS);
+            else kv_load(s, kv_states + j * KV_STATE_BYTES);
+            h[j - a] = (records && kv_unfilled(j)) ? KV_NONE : kv_hash(s);
+            if (h[j - a] != KV_NONE) KV_PREFETCH(&t[h[j - a] & m]);
+        }
+        for (uint64_t j = a; j < b; j++) {
+            if (h[j - a] == KV_NONE) continue;
+            uint64_t i = h[j - a] & m;
+            while (t[i]) i = (i + 1) & m;
+            t[i] = (uint32_t)((records ? kv_nstates : 0) + j + 1);
+            if (records) kv_record(j)[KV_STATE_WORDS + 1] = i;
+        }
+    }
+}
+
+/* a table of `cap` slots holding every state stored and every state of the level being built: the states are
+ * read in order (the table in random order, prefetched) */
 static int kv_grow_table(uint64_t cap) {
     if (kv_over_memory(cap * 4)) return 0;
-    uint32_t *t = kv_alloc(cap * 4);
-    uint64_t m = cap - 1;
-    for (uint64_t j = 0; j < kv_tcap; j++) {
-        uint32_t v = kv_table[j];
-        if (!v) continue;
-        uint64_t s[KV_STATE_WORDS];
-        kv_load(s, kv_state_of(v));
-        uint64_t i = kv_hash(s) & m;
-        while (t[i]) i = (i + 1) & m;
-        t[i] = v;
-        if ((uint64_t)v - 1 >= kv_nstates) kv_record((uint64_t)v - 1 - kv_nstates)[KV_STATE_WORDS + 1] = i;
-    }
-    free(kv_table);
+    uint32_t *t = kv_map(cap * 4);
+    kv_place(t, cap - 1, 0, kv_nstates, 0);
+    kv_place(t, cap - 1, 0, kv_next_n < kv_next_cap ? kv_next_n : kv_next_cap, 1);
+    kv_unmap(kv_table, kv_tcap * 4);
     kv_table = t;
     kv_tcap = cap;
-    kv_tmask = m;
+    kv_tmask = cap - 1;
     kv_tlimit = cap / 10 * 7;
     return 1;
 }
@@ -272,41 +363,50 @@ static int kv_grow_next(uint64_t need) {
     while (cap < need) cap *= 2;
     if (cap == kv_next_cap) return 1;
     if (kv_over_memory((cap - kv_next_cap) * 8 * KV_REC_WORDS)) return 0;
-    uint64_t *p = realloc(kv_next, cap * 8 * KV_REC_WORDS);
-    if (!p) kv_fail("out of memory growing the next level to records:", (long)cap);
-    kv_next = p;
+    kv_next = kv_remap(kv_next, kv_next_cap * 8 * KV_REC_WORDS, cap * 8 * KV_REC_WORDS);
     kv_next_cap = cap;
     return 1;
 }
 
 static int kv_grow(void) {
-    if (kv_tcount >= kv_tlimit && !kv_grow_table(kv_tcap * 2)) return 0;
+    for (int k = 0; k < kv_nthreads; k++) {
+        kv_tcount += kv_workers[k].inserted;
+        kv_workers[k].inserted = 0;
+    }
+    if (kv_tcount + (uint64_t)64 * kv_nthreads >= kv_tlimit && !kv_grow_table(kv_tcap * 2)) return 0;
     uint64_t need = kv_next_n + (uint64_t)KV_BLOCK * (kv_nthreads + 1);
     if (need > kv_next_cap && !kv_grow_next(need + need / 2)) return 0;
     return 1;
 }
 
 /* ----------------------------------------------------------------------------------------------- a level */
+/* Expand states [lo, hi). Their successors are looked up in batches; when a batch cannot complete (something
+ * must grow, or a limit stopped the search) the states since the batch began are left to redo. */
 static void kv_expand_range(kv_worker *w, uint64_t lo, uint64_t hi) {
     uint64_t s[KV_STATE_WORDS];
+    uint64_t start = lo, trans = 0;
     for (uint64_t i = lo; i < hi; i++) {
         if (KV_LOAD_RELAXED(&kv_need_grow) || KV_LOAD_RELAXED(&kv_stop) != KV_RUN ||
-            ((++w->done & 1023) == 0 && kv_check_limits(w))) {
-            w->redo_lo = i;
-            w->redo_hi = hi;
-            return;
-        }
+            ((++w->done & 1023) == 0 && kv_check_limits(w)))
+            goto redo;
         w->cur = i;
         w->seq = 0;
         w->trans_state = 0;
         kv_load(s, kv_states + i * KV_STATE_BYTES);
-        if (kv_expand(w, s)) {
-            w->redo_lo = i;
-            w->redo_hi = hi;
-            return;
+        if (kv_expand(w, s)) goto redo;
+        trans += w->trans_state;
+        if (w->npend >= KV_BATCH / 2 || i + 1 == hi) {
+            if (kv_flush(w)) goto redo;
+            w->trans += trans;
+            trans = 0;
+            start = i + 1;
         }
-        w->trans += w->trans_state;
     }
+    return;
+redo:
+    w->npend = 0;
+    w->redo_lo = start;
+    w->redo_hi = hi;
 }
 
 static void *kv_work(void *arg) {
@@ -353,11 +453,8 @@ static int kv_ensure_states(uint64_t n) {
     uint64_t cap = kv_states_cap ? kv_states_cap : 1024;
     while (cap < n) cap *= 2;
     if (kv_over_memory((n - kv_nstates) * (KV_STATE_BYTES + 8))) return 0;
-    uint8_t *s = realloc(kv_states, cap * KV_STATE_BYTES);
-    uint64_t *p = realloc(kv_parent, cap * 8);
-    if (!s || !p) kv_fail("out of memory growing the state store to states:", (long)cap);
-    kv_states = s;
-    kv_parent = p;
+    kv_states = kv_remap(kv_states, kv_states_cap * KV_STATE_BYTES, cap * KV_STATE_BYTES);
+    kv_parent = kv_remap(kv_parent, kv_states_cap * 8, cap * 8);
     kv_states_cap = cap;
     return 1;
 }
@@ -372,8 +469,7 @@ static void kv_note_props(const uint64_t *bits, uint64_t idx) {
 /* the records of the level just built, numbered by key and stored; 0 if memory ran out */
 static int kv_commit(void) {
     uint64_t n = kv_next_n, live = 0;
-    uint64_t *pairs = malloc(n * 16 + 16), *tmp = malloc(n * 16 + 16);
-    if (!pairs || !tmp) kv_fail("out of memory sorting a level of records:", (long)n);
+    uint64_t *pairs = kv_map(n * 16 + 16), *tmp = kv_map(n * 16 + 16);
     for (uint64_t r = 0; r < n; r++) {
         uint64_t key = kv_record(r)[KV_STATE_WORDS];
         if (key == KV_NONE) continue;
@@ -382,10 +478,11 @@ static int kv_commit(void) {
         live++;
     }
     kv_sort(pairs, tmp, live);
-    free(tmp);
-    if (!kv_ensure_states(kv_nstates + live)) { free(pairs); return 0; }
+    kv_unmap(tmp, n * 16 + 16);
+    if (!kv_ensure_states(kv_nstates + live)) { kv_unmap(pairs, n * 16 + 16); return 0; }
     uint64_t first = kv_nstates;
     for (uint64_t k = 0; k < live; k++) {
+        if (k + 8 < live) KV_PREFETCH(&kv_table[kv_record(pairs[2 * (k + 8) + 1])[KV_STATE_WORDS + 1]]);
         uint64_t *rec = kv_record(pairs[2 * k + 1]);
         uint64_t idx = first + k;
         memcpy(kv_states + idx * KV_STATE_BYTES, rec, KV_STATE_BYTES);
@@ -393,7 +490,7 @@ static int kv_commit(void) {
         kv_table[rec[KV_STATE_WORDS + 1]] = (uint32_t)(idx + 1);
         if (KV_NSTATEPROPS) kv_note_props(rec + KV_STATE_WORDS + 2, idx);
     }
-    free(pairs);
+    kv_unmap(pairs, n * 16 + 16);
     kv_nstates += live;
     return 1;
 }
@@ -415,6 +512,8 @@ static int kv_level(void) {
         w->rec_next = w->rec_end = 0;
         w->redo_lo = w->redo_hi = 0;
         w->trans = 0;
+        w->npend = 0;
+        w->inserted = 0;
     }
     for (;;) {
 #if KV_THREADS_OK
@@ -430,6 +529,10 @@ static int kv_level(void) {
         if (!kv_need_grow) break;
         if (!kv_grow()) { kv_request_stop(KV_STOP_MEMORY); return 0; }
         kv_need_grow = 0;
+    }
+    for (int k = 0; k < kv_nthreads; k++) {
+        kv_tcount += kv_workers[k].inserted;
+        kv_workers[k].inserted = 0;
     }
     /* records reserved but never filled are dead */
     for (int k = 0; k < kv_nthreads; k++)
