@@ -2,7 +2,9 @@
  *
  * Storage, per state: its packed value (KV_STATE_BYTES), its parent link (8 bytes: the parent's index and the
  * position of the state among the parent's successors) and a 4-byte slot in an open-addressing hash table of
- * state indices (kept at most 70% full). Nothing else lives per state.
+ * state indices (linear probing, at most 80% full). An entry holds the index (plus one; 0 is empty) in its low
+ * bits and, in the bits a table of that size leaves spare, a few bits of the state's hash, so that a probe
+ * passes other states' slots without reading those states. Nothing else lives per state.
  *
  * Levels and determinism. The search goes level by level; the states of a level are expanded by all threads at
  * once. A new state is first written to a record of the next level with the key (parent index, position) under
@@ -59,7 +61,12 @@ static uint64_t kv_add(uint64_t *p, uint64_t v) { uint64_t o = *p; *p = o + v; r
 #define KV_MAX_THREADS 64
 #define KV_CHUNK 64            /* states a thread takes from the level at a time */
 #define KV_BLOCK 256           /* next-level records a thread reserves at a time */
-#define KV_REC_WORDS (KV_STATE_WORDS + 2 + KV_PWORDS)  /* state, key, table slot, property bits */
+/* a record of the level being built: the state, its key, then a word with its table slot (low 32 bits) and,
+ * for up to 32 state properties, which ones it violates (reaches) (high 32 bits); more properties: more words */
+#define KV_SMALLPROPS (KV_NSTATEPROPS <= 32)
+#define KV_REC_WORDS (KV_STATE_WORDS + 2 + (KV_SMALLPROPS ? 0 : KV_PWORDS))
+#define KV_SLOT(rec) ((uint32_t)(rec)[KV_STATE_WORDS + 1])
+#define KV_SET_SLOT(rec, i) ((rec)[KV_STATE_WORDS + 1] = ((rec)[KV_STATE_WORDS + 1] & ~(uint64_t)UINT32_MAX) | (uint64_t)(i))
 
 enum { KV_RUN, KV_STOP_STATES, KV_STOP_TIMEOUT, KV_STOP_MEMORY, KV_STOP_INTERRUPT, KV_STOP_DEPTH };
 static const char *const kv_bound_names[] = {"none", "max-states", "timeout", "max-memory", "interrupted",
@@ -80,6 +87,8 @@ static uint64_t kv_nstates, kv_states_cap;
 static uint64_t *kv_parent;
 static uint32_t *kv_table;
 static uint64_t kv_tcap, kv_tmask, kv_tlimit, kv_tcount;
+static unsigned kv_ibits = 32;       /* bits of an entry that hold the index; the rest hold the hash tag */
+static uint32_t kv_idmask = UINT32_MAX;
 static uint64_t *kv_next;            /* records of the level being built */
 static uint64_t kv_next_cap, kv_next_n;
 static uint64_t kv_level_lo, kv_level_hi, kv_cursor;
@@ -230,10 +239,16 @@ static void kv_atomic_min(uint64_t *p, uint64_t v) {
 
 static void kv_step_violation(kv_worker *w, int prop) { kv_atomic_min(&kv_cand_step[prop], w->cur); }
 
+/* the hash tag of an entry: hash bits above those that pick the slot */
+KV_INLINE uint32_t kv_tag(uint64_t h, unsigned ibits) {
+    return ibits >= 32 ? 0 : (uint32_t)((h >> 40) & ((UINT64_C(1) << (32 - ibits)) - 1)) << ibits;
+}
+
 /* Look up one pending successor; insert it into the next level if it is new. Returns 1 when the table or the
  * next-level buffer must grow first. */
 static int kv_insert(kv_worker *w, const kv_pend *p) {
     uint64_t i = p->hash & kv_tmask;
+    uint32_t tag = kv_tag(p->hash, kv_ibits);
     for (;;) {
         uint32_t v = KV_LOAD(&kv_table[i]);
         if (v == 0) {
@@ -241,15 +256,23 @@ static int kv_insert(kv_worker *w, const kv_pend *p) {
             uint64_t *rec = kv_reserve(w);
             if (!rec) return 1;
             uint64_t id = kv_nstates + w->rec_next + 1;
-            if (KV_UNLIKELY(id > UINT32_MAX - 1)) kv_fail("more states than the 32-bit table holds:", (long)id);
+            if (KV_UNLIKELY(id > kv_idmask)) {
+                if (kv_ibits >= 32) kv_fail("more states than the 32-bit table holds:", (long)id);
+                return 1;  /* a larger table has room for longer indices */
+            }
             memcpy(rec, p->s, 8 * KV_STATE_WORDS);
             rec[KV_STATE_WORDS] = p->key;
-            rec[KV_STATE_WORDS + 1] = i;
-            uint64_t *bits = rec + KV_STATE_WORDS + 2;
-            memset(bits, 0, 8 * KV_PWORDS);
-            if (KV_NSTATEPROPS) kv_props(p->s, kv_pending, bits);
+            if (KV_SMALLPROPS) {
+                uint64_t bits[KV_PWORDS] = {0};
+                if (KV_NSTATEPROPS) kv_props(p->s, kv_pending, bits);
+                rec[KV_STATE_WORDS + 1] = (bits[0] << 32) | i;
+            } else {
+                rec[KV_STATE_WORDS + 1] = i;
+                memset(rec + KV_STATE_WORDS + 2, 0, 8 * KV_PWORDS);
+                kv_props(p->s, kv_pending, rec + KV_STATE_WORDS + 2);
+            }
             uint32_t expect = 0;
-            if (KV_CAS32(&kv_table[i], &expect, (uint32_t)id)) {
+            if (KV_CAS32(&kv_table[i], &expect, tag | (uint32_t)id)) {
                 w->rec_next++;
                 if (++w->inserted == 64) {
                     KV_ADD(&kv_tcount, w->inserted);
@@ -259,7 +282,11 @@ static int kv_insert(kv_worker *w, const kv_pend *p) {
             }
             continue; /* another thread took the slot: look at what it put there */
         }
-        uint64_t idx = (uint64_t)v - 1;
+        if ((v & ~kv_idmask) != tag) {  /* another state's slot: its tag differs */
+            i = (i + 1) & kv_tmask;
+            continue;
+        }
+        uint64_t idx = (uint64_t)(v & kv_idmask) - 1;
         if (idx < kv_nstates) {
             if (memcmp(kv_states + idx * KV_STATE_BYTES, p->s, KV_STATE_BYTES) == 0) return 0;
         } else {
@@ -274,7 +301,7 @@ static int kv_insert(kv_worker *w, const kv_pend *p) {
 }
 
 static const uint8_t *kv_state_of(uint32_t v) {
-    uint64_t idx = (uint64_t)v - 1;
+    uint64_t idx = (uint64_t)(v & kv_idmask) - 1;
     return idx < kv_nstates ? kv_states + idx * KV_STATE_BYTES : (const uint8_t *)kv_record(idx - kv_nstates);
 }
 
@@ -285,7 +312,7 @@ static int kv_flush(kv_worker *w) {
     int n = w->npend;
     for (int k = 0; k < n; k++) {
         uint32_t v = KV_LOAD_RELAXED(&kv_table[w->pend[k].hash & kv_tmask]);
-        if (v) KV_PREFETCH(kv_state_of(v));
+        if (v && (v & ~kv_idmask) == kv_tag(w->pend[k].hash, kv_ibits)) KV_PREFETCH(kv_state_of(v));
     }
     for (int k = 0; k < n; k++)
         if (kv_insert(w, &w->pend[k])) {
@@ -322,7 +349,7 @@ static int kv_unfilled(uint64_t r) {
 }
 
 /* insert (without checks: single-threaded, the value is new) in groups whose slots are prefetched */
-static void kv_place(uint32_t *t, uint64_t m, uint64_t first, uint64_t n, int records) {
+static void kv_place(uint32_t *t, uint64_t m, unsigned ibits, uint64_t first, uint64_t n, int records) {
     uint64_t h[16];
     for (uint64_t a = first; a < first + n; a += 16) {
         uint64_t b = a + 16 < first + n ? a + 16 : first + n;
@@ -337,24 +364,30 @@ static void kv_place(uint32_t *t, uint64_t m, uint64_t first, uint64_t n, int re
             if (h[j - a] == KV_NONE) continue;
             uint64_t i = h[j - a] & m;
             while (t[i]) i = (i + 1) & m;
-            t[i] = (uint32_t)((records ? kv_nstates : 0) + j + 1);
-            if (records) kv_record(j)[KV_STATE_WORDS + 1] = i;
+            t[i] = kv_tag(h[j - a], ibits) | (uint32_t)((records ? kv_nstates : 0) + j + 1);
+            if (records) KV_SET_SLOT(kv_record(j), i);
         }
     }
 }
 
-/* a table of `cap` slots holding every state stored and every state of the level being built: the states are
- * read in order (the table in random order, prefetched) */
+/* A table of `cap` slots holding every state stored and every state of the level being built, built from the
+ * states themselves (read in order; the table in random order, prefetched): the old table goes first, so that
+ * the two never take memory at once. */
 static int kv_grow_table(uint64_t cap) {
-    if (kv_over_memory(cap * 4)) return 0;
-    uint32_t *t = kv_map(cap * 4);
-    kv_place(t, cap - 1, 0, kv_nstates, 0);
-    kv_place(t, cap - 1, 0, kv_next_n < kv_next_cap ? kv_next_n : kv_next_cap, 1);
+    if (kv_over_memory(cap * 4 > kv_tcap * 4 ? cap * 4 - kv_tcap * 4 : 0)) return 0;
     kv_unmap(kv_table, kv_tcap * 4);
+    unsigned ibits = 1;
+    while ((UINT64_C(1) << ibits) < cap) ibits++;
+    ibits = ibits + 1 < 32 ? ibits + 1 : 32;  /* indices up to twice the capacity: room for reserved records */
+    uint32_t *t = kv_map(cap * 4);
+    kv_place(t, cap - 1, ibits, 0, kv_nstates, 0);
+    kv_place(t, cap - 1, ibits, 0, kv_next_n < kv_next_cap ? kv_next_n : kv_next_cap, 1);
     kv_table = t;
     kv_tcap = cap;
     kv_tmask = cap - 1;
-    kv_tlimit = cap / 10 * 7;
+    kv_tlimit = cap / 10 * 8;
+    kv_ibits = ibits;
+    kv_idmask = ibits >= 32 ? UINT32_MAX : (uint32_t)((UINT64_C(1) << ibits) - 1);
     return 1;
 }
 
@@ -373,7 +406,9 @@ static int kv_grow(void) {
         kv_tcount += kv_workers[k].inserted;
         kv_workers[k].inserted = 0;
     }
-    if (kv_tcount + (uint64_t)64 * kv_nthreads >= kv_tlimit && !kv_grow_table(kv_tcap * 2)) return 0;
+    uint64_t top = kv_nstates + kv_next_n + (uint64_t)KV_BLOCK * (kv_nthreads + 1) + 1;
+    if ((kv_tcount + (uint64_t)64 * kv_nthreads >= kv_tlimit || top > kv_idmask) && !kv_grow_table(kv_tcap * 2))
+        return 0;
     uint64_t need = kv_next_n + (uint64_t)KV_BLOCK * (kv_nthreads + 1);
     if (need > kv_next_cap && !kv_grow_next(need + need / 2)) return 0;
     return 1;
@@ -429,23 +464,10 @@ static void *kv_work(void *arg) {
     }
 }
 
-/* sort (key, record) pairs by key: least significant digit first, skipping digits all keys share */
-static void kv_sort(uint64_t *a, uint64_t *tmp, uint64_t n) {
-    static uint64_t count[1 << 16];
-    if (n == 0) return;
-    for (int shift = 0; shift < 64; shift += 16) {
-        memset(count, 0, sizeof count);
-        for (uint64_t i = 0; i < n; i++) count[(a[2 * i] >> shift) & 0xffff]++;
-        if (count[(a[0] >> shift) & 0xffff] == n) continue;
-        uint64_t sum = 0;
-        for (int d = 0; d < (1 << 16); d++) { uint64_t c = count[d]; count[d] = sum; sum += c; }
-        for (uint64_t i = 0; i < n; i++) {
-            uint64_t j = count[(a[2 * i] >> shift) & 0xffff]++;
-            tmp[2 * j] = a[2 * i];
-            tmp[2 * j + 1] = a[2 * i + 1];
-        }
-        memcpy(a, tmp, n * 16);
-    }
+/* records in key order, for a bucket of one parent's new successors: by position */
+static int kv_by_key(const void *a, const void *b) {
+    uint64_t x = kv_record(*(const uint32_t *)a)[KV_STATE_WORDS], y = kv_record(*(const uint32_t *)b)[KV_STATE_WORDS];
+    return x < y ? -1 : x > y;
 }
 
 static int kv_ensure_states(uint64_t n) {
@@ -466,31 +488,53 @@ static void kv_note_props(const uint64_t *bits, uint64_t idx) {
             kv_found_state[p] = idx;
 }
 
-/* the records of the level just built, numbered by key and stored; 0 if memory ran out */
+/* The records of the level just built, numbered by key and stored; 0 if memory ran out. Keys are (parent,
+ * position): a counting sort by parent (the parents are the level just expanded), then each parent's few new
+ * successors by position. */
 static int kv_commit(void) {
-    uint64_t n = kv_next_n, live = 0;
-    uint64_t *pairs = kv_map(n * 16 + 16), *tmp = kv_map(n * 16 + 16);
+    uint64_t n = kv_next_n, m = kv_level_hi - kv_level_lo, live = 0;
+    uint32_t *end = kv_map((m + 1) * 4);
     for (uint64_t r = 0; r < n; r++) {
         uint64_t key = kv_record(r)[KV_STATE_WORDS];
         if (key == KV_NONE) continue;
-        pairs[2 * live] = key;
-        pairs[2 * live + 1] = r;
+        end[(key >> 32) - kv_level_lo]++;
         live++;
     }
-    kv_sort(pairs, tmp, live);
-    kv_unmap(tmp, n * 16 + 16);
-    if (!kv_ensure_states(kv_nstates + live)) { kv_unmap(pairs, n * 16 + 16); return 0; }
+    if (KV_UNLIKELY(n > UINT32_MAX)) kv_fail("a level of more than 2**32 records:", (long)n);
+    uint64_t sum = 0;
+    for (uint64_t p = 0; p < m; p++) { uint64_t c = end[p]; end[p] = (uint32_t)sum; sum += c; }
+    uint32_t *order = kv_map(live * 4 + 4);
+    for (uint64_t r = 0; r < n; r++) {
+        uint64_t key = kv_record(r)[KV_STATE_WORDS];
+        if (key != KV_NONE) order[end[(key >> 32) - kv_level_lo]++] = (uint32_t)r;
+    }
+    for (uint64_t p = 0, from = 0; p < m; from = end[p], p++) {  /* end[p]: where parent p's bucket ends */
+        uint64_t size = end[p] - from;
+        if (size < 2) continue;
+        if (size > 16) { qsort(order + from, size, 4, kv_by_key); continue; }
+        for (uint64_t a = from + 1; a < end[p]; a++) {
+            uint32_t x = order[a];
+            uint64_t kx = kv_record(x)[KV_STATE_WORDS], b = a;
+            while (b > from && kv_record(order[b - 1])[KV_STATE_WORDS] > kx) { order[b] = order[b - 1]; b--; }
+            order[b] = x;
+        }
+    }
+    kv_unmap(end, (m + 1) * 4);
+    if (!kv_ensure_states(kv_nstates + live)) { kv_unmap(order, live * 4 + 4); return 0; }
     uint64_t first = kv_nstates;
     for (uint64_t k = 0; k < live; k++) {
-        if (k + 8 < live) KV_PREFETCH(&kv_table[kv_record(pairs[2 * (k + 8) + 1])[KV_STATE_WORDS + 1]]);
-        uint64_t *rec = kv_record(pairs[2 * k + 1]);
+        if (k + 8 < live) KV_PREFETCH(&kv_table[KV_SLOT(kv_record(order[k + 8]))]);
+        uint64_t *rec = kv_record(order[k]);
         uint64_t idx = first + k;
         memcpy(kv_states + idx * KV_STATE_BYTES, rec, KV_STATE_BYTES);
-        kv_parent[idx] = pairs[2 * k];
-        kv_table[rec[KV_STATE_WORDS + 1]] = (uint32_t)(idx + 1);
-        if (KV_NSTATEPROPS) kv_note_props(rec + KV_STATE_WORDS + 2, idx);
+        kv_parent[idx] = rec[KV_STATE_WORDS];
+        kv_table[KV_SLOT(rec)] = (kv_table[KV_SLOT(rec)] & ~kv_idmask) | (uint32_t)(idx + 1);
+        if (KV_NSTATEPROPS) {
+            uint64_t small = rec[KV_STATE_WORDS + 1] >> 32;
+            kv_note_props(KV_SMALLPROPS ? &small : rec + KV_STATE_WORDS + 2, idx);
+        }
     }
-    kv_unmap(pairs, n * 16 + 16);
+    kv_unmap(order, live * 4 + 4);
     kv_nstates += live;
     return 1;
 }
@@ -617,7 +661,7 @@ int main(int argc, char **argv) {
     for (int p = 0; p < KV_NSTATEPROPS; p++) { kv_pending[p / 64] |= UINT64_C(1) << (p % 64); kv_found_state[p] = KV_NONE; }
     for (int p = 0; p < KV_NSTEPPROPS; p++) kv_found_step[p] = KV_NONE;
     uint64_t cap = 1 << 16;
-    while (cap / 10 * 7 < 2 * (uint64_t)KV_NINIT) cap *= 2;
+    while (cap / 10 * 8 < 2 * (uint64_t)KV_NINIT) cap *= 2;
     kv_grow_table(cap);
     kv_grow_next(1024);
     /* the initial states, canonical and without repeats, in the model's order (as the Python engine) */
@@ -626,16 +670,17 @@ int main(int argc, char **argv) {
         uint64_t t[KV_STATE_WORDS];
         memcpy(t, kv_init_states[k], sizeof t);
         if (kv_symmetry) kv_canon(t);
-        uint64_t i = kv_hash(t) & kv_tmask;
+        uint64_t h = kv_hash(t), i = h & kv_tmask;
         int seen = 0;
         while (kv_table[i]) {
-            if (memcmp(kv_states + (uint64_t)(kv_table[i] - 1) * KV_STATE_BYTES, t, KV_STATE_BYTES) == 0) { seen = 1; break; }
+            uint64_t idx = (uint64_t)(kv_table[i] & kv_idmask) - 1;
+            if (memcmp(kv_states + idx * KV_STATE_BYTES, t, KV_STATE_BYTES) == 0) { seen = 1; break; }
             i = (i + 1) & kv_tmask;
         }
         if (seen) continue;
         memcpy(kv_states + kv_nstates * KV_STATE_BYTES, t, KV_STATE_BYTES);
         kv_parent[kv_nstates] = KV_NONE;
-        kv_table[i] = (uint32_t)(kv_nstates + 1);
+        kv_table[i] = kv_tag(h, kv_ibits) | (uint32_t)(kv_nstates + 1);
         kv_tcount++;
         uint64_t bits[KV_PWORDS + 1] = {0};
         if (KV_NSTATEPROPS) kv_props(t, kv_pending, bits);
