@@ -125,9 +125,10 @@ def _auto_search(ts: ir.TransitionSystem, options: Options, budget: Limits, star
     try:
         if limits.max_states is None:
             budget = dataclasses.replace(budget, max_states=AUTO_COMPILED_MAX_STATES)
-        result = run_compiled(ts, dataclasses.replace(budget, timeout=left()), interrupt, progress,
-                              options.symmetry, options.threads, engine="auto (compiled)")
-        return result
+        # the Python lasso search on the concrete graph keeps the Python budget
+        return run_compiled(ts, dataclasses.replace(budget, timeout=left()), interrupt, progress,
+                            options.symmetry, options.threads, engine="auto (compiled)",
+                            liveness_max_states=limits.max_states or AUTO_MAX_STATES)
     except NoCompiler as e:
         why = f"{e}: the Python engine searched instead"
     except Unsupported as e:
@@ -164,6 +165,9 @@ def _auto(ts: ir.TransitionSystem, options: Options, interrupt: Interrupt | None
     first = _auto_search(ts, options, budget, started, interrupt, progress)
     if first.bound != "max-states" or limits.max_states is not None:
         # exhausted, or stopped by a limit the user set: that result stands, as the explicit engine's
+        return first
+    if all(r.status != "unknown" for r in first.results if r.prop.kind not in ir.LIVENESS_KINDS):
+        # only the lasso search hit its budget: PDR decides no liveness property
         return first
     explorer = Explorer(ts, symmetry=options.symmetry)
     from .symbolic.bmc import property_results  # z3 only now: exhaustive runs never load it

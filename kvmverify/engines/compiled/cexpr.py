@@ -117,6 +117,9 @@ class Exprs:
                 return CVal(None if b.limbs else b.cname, b.vals)
             case ir.Op(op, args, width):
                 return self.op(e, op, args, width)
+            case ir.Extract(ir.Var(i), lo, w) if (f := self.field_at(i, lo, w)) is not None:
+                slot = self.packing.slots[f.index]  # a register or struct field read whole: its own C variable
+                return CVal(self.field(f.index), Vals(slot.vals.lo, slot.vals.hi))
             case ir.Extract() | ir.Insert():
                 return self.via_bits(e, self.vals(e))
             case ir.Select(options, index, base):
@@ -128,6 +131,13 @@ class Exprs:
                 return CVal(self.chain(idx, [self.cast(self.value(o), k) for o in options], base, k), v)
             case _:
                 assert_never(e)
+
+    def field_at(self, var: int, lo: int, width: int):
+        """The field that is exactly bits [lo, lo+width) of variable var, if there is one."""
+        for f in self.packing.per_var[var]:
+            if not f.whole and f.lo == lo and f.width == width:
+                return f
+        return None
 
     def via_bits(self, e: ir.Expr, v: Vals) -> CVal:
         k = kind_of(v)
@@ -270,6 +280,8 @@ class Exprs:
             at = n.value if 0 <= n.value < limit or (width is not None and n.value >= limit) else limit
             return self.cast_bits(self.bits(a, at, 64), k)
         fn = "kv_sar" if base.kind == "s" else "kv_shr"
+        if isinstance(n, ir.Const) and n.value == 0:
+            return self.cast(base, k)
         if isinstance(n, ir.Const) and (0 <= n.value < limit or (width is not None and n.value >= limit)):
             return f"(({CTYPE[k]}){fn}({base.code}, {n.value}))"
         amount = self.scalar(n)
@@ -281,7 +293,7 @@ class Exprs:
 
     def cond(self, e: ir.Expr) -> str:
         """e's truth value as a C int expression."""
-        if isinstance(e, ir.Op) and e.op in ("not", "and", "or", "eq", "ne", "lt", "le", "gt", "ge") and \
+        if isinstance(e, ir.Op) and e.op in ("not", "and", "or", "implies", "eq", "ne", "lt", "le", "gt", "ge") and \
                 self.is_bool(e):
             return self.value(e).code
         c = self.value(e)

@@ -22,11 +22,9 @@ from typing import assert_never
 
 from ...ir import nodes as ir
 from ...ir.deps import expr_vars
-from .cexpr import CTYPE, CVal, Exprs, Local, kind_of, lit, mask, ulit
+from .cexpr import CTYPE, Exprs, Local, kind_of, lit, mask, ulit
 from .packing import Packing, Slot, Unsupported
 from .values import Vals, bits_of, combine, signed_bits
-
-FORMAT = 1  # of the checker's report; part of the cache key through the runtime's text
 
 
 @dataclass
@@ -438,14 +436,12 @@ class CGen:
             f"#define KV_NSTATEPROPS {len(self.state_props)}",
             f"#define KV_NSTEPPROPS {len(self.step_props)}",
             f"#define KV_PWORDS {max((len(self.state_props) + 63) // 64, 1)}",
-            f"#define KV_NINIT {max(len(self.ts.init), 1) if self.ts.init else 0}",
-            f"#define KV_FORMAT {FORMAT}",
+            f"#define KV_NINIT {len(self.ts.init)}",
             '#include "kv_runtime.h"',
             "",
         ]
         self.fields_struct()
         self.emit(0, "")
-        self.canon_prelude()
         self.canon()
         self.emit(0, "")
         self.props()
@@ -471,26 +467,6 @@ class CGen:
         source = "\n".join(head + self.tables + [""] + self.lines) + "\n"
         return Generated(source, self.state_props, self.step_props)
 
-    def canon_prelude(self) -> None:
-        self.emit(0, "/* sort `n` keys of `words` words (lexicographically, stably) into `order`; 1 if any moved */")
-        self.emit(0, "static inline int kv_sort_keys(const uint64_t *key, int words, int *order, int n) {")
-        self.emit(1, "int moved = 0;")
-        self.emit(1, "for (int i = 1; i < n; i++) {")
-        self.emit(2, "int x = order[i], j = i;")
-        self.emit(2, "while (j > 0) {")
-        self.emit(3, "const uint64_t *a = key + x * words, *b = key + order[j - 1] * words;")
-        self.emit(3, "int less = 0;")
-        self.emit(3, "for (int k = words - 1; k >= 0; k--) if (a[k] != b[k]) { less = a[k] < b[k]; break; }")
-        self.emit(3, "if (!less) break;")
-        self.emit(3, "order[j] = order[j - 1];")
-        self.emit(3, "j--;")
-        self.emit(3, "moved = 1;")
-        self.emit(2, "}")
-        self.emit(2, "order[j] = x;")
-        self.emit(1, "}")
-        self.emit(1, "return moved;")
-        self.emit(0, "}")
-
 
 def _assignments(stmts, var: int):
     for s in stmts:
@@ -509,4 +485,4 @@ def generate(ts: ir.TransitionSystem, packing: Packing, title: str) -> Generated
     return CGen(ts, packing).generate(title)
 
 
-__all__ = ["generate", "Generated", "Unsupported", "CVal"]
+__all__ = ["generate", "Generated", "Unsupported"]

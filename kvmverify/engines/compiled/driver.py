@@ -16,6 +16,7 @@ graph after the compiled safety search, exactly as the explicit engine decides t
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import selectors
 import signal
@@ -176,8 +177,10 @@ def checker_args(limits: Limits, deadline: float | None, symmetry: bool, threads
 
 def run_compiled(ts: ir.TransitionSystem, limits: Limits = Limits(), interrupt: Interrupt | None = None,
                  progress: ProgressFn | None = None, symmetry: bool = True, threads: int | None = None,
-                 compiler: Compiler | None = None, engine: str = ENGINE) -> CheckResult:
-    """Raises packing.Unsupported, build.NoCompiler, build.BuildError, CheckerCrash or Disagreement."""
+                 compiler: Compiler | None = None, engine: str = ENGINE,
+                 liveness_max_states: int | None = None) -> CheckResult:
+    """Raises packing.Unsupported, build.NoCompiler, build.BuildError, CheckerCrash or Disagreement.
+    `liveness_max_states`: a budget for the Python lasso search's graph (auto's), below the search's own."""
     started = time.monotonic()
     deadline = started + limits.timeout if limits.timeout is not None else None
     prog = program(ts)
@@ -194,7 +197,10 @@ def run_compiled(ts: ir.TransitionSystem, limits: Limits = Limits(), interrupt: 
     found, trace_of = _found(ts, prog, report, explorer)
     live, live_bound, live_notes = {}, None, ()
     if ts.liveness:
-        live, live_bound, live_notes = check_liveness(explorer, limits, interrupt, deadline, progress)
+        live_limits = limits
+        if liveness_max_states is not None and (limits.max_states is None or liveness_max_states < limits.max_states):
+            live_limits = dataclasses.replace(limits, max_states=liveness_max_states)
+        live, live_bound, live_notes = check_liveness(explorer, live_limits, interrupt, deadline, progress)
     stats = Stats(report.states, report.transitions, report.depth, time.monotonic() - started,
                   max(report.peak_rss_mb, peak_rss_mb() or 0.0))
     try:

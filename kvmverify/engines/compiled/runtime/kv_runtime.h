@@ -217,6 +217,27 @@ KV_INLINE int kv_cmp_su(int64_t s, uint64_t u) {
     return (uint64_t)s < u ? -1 : (uint64_t)s > u ? 1 : 0;
 }
 
+/* symmetry reduction: sort `n` slice keys of `words` words each (lexicographically, most significant word last,
+ * stably) into `order`; 1 if any moved */
+static inline int kv_sort_keys(const uint64_t *key, int words, int *order, int n) {
+    int moved = 0;
+    for (int i = 1; i < n; i++) {
+        int x = order[i], j = i;
+        while (j > 0) {
+            const uint64_t *a = key + x * words, *b = key + order[j - 1] * words;
+            int less = 0;
+            for (int k = words - 1; k >= 0; k--)
+                if (a[k] != b[k]) { less = a[k] < b[k]; break; }
+            if (!less) break;
+            order[j] = order[j - 1];
+            j--;
+            moved = 1;
+        }
+        order[j] = x;
+    }
+    return moved;
+}
+
 /* a field of a packed state at a bit offset known only at run time (symmetry reduction's permutations) */
 KV_INLINE uint64_t kv_get_bits(const uint64_t *s, unsigned off, unsigned bits) {
     unsigned k = off / 64, o = off % 64;

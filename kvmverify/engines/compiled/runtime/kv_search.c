@@ -31,6 +31,9 @@
 #include <time.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <unistd.h>
 
 #if defined(__GNUC__) && !defined(__TINYC__)
@@ -643,6 +646,9 @@ static uint64_t kv_arg(const char *text) {
 
 int main(int argc, char **argv) {
     kv_started = kv_now();
+#ifdef __linux__
+    prctl(PR_SET_PDEATHSIG, SIGKILL);  /* kvmverify killed (not interrupted): the search goes too */
+#endif
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
         if (!strcmp(a, "--threads")) { kv_nthreads = (int)kv_arg(v); i++; }
