@@ -94,15 +94,33 @@ class Run:
         return self.rss_mb * (1 << 20) / self.states if self.states else 0.0
 
 
+BUDGET = [1800.0]  # seconds a run may take (--budget); a run that passes it is stopped and says so
+
+
+class OverBudget(Exception):
+    pass
+
+
 def measured(cmd: list[str], cwd: str, env=None) -> tuple[str, float, float, float, int]:
     """Run cmd: (output, wall s, CPU s, peak RSS MB, exit code), from wait4's rusage (children included)."""
     started = time.monotonic()
-    p = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    out = p.stdout.read().decode(errors="replace")
-    _, status, usage = os.wait4(p.pid, 0)
+    with tempfile.TemporaryFile() as sink:
+        p = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
+        while True:
+            pid, status, usage = os.wait4(p.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() - started > BUDGET[0]:
+                os.killpg(p.pid, 9)
+                os.wait4(p.pid, 0)
+                p.returncode = -9
+                raise OverBudget(f"stopped after {BUDGET[0]:.0f} s")
+            time.sleep(0.05)
+        p.returncode = os.waitstatus_to_exitcode(status)
+        sink.seek(0)
+        out = sink.read().decode(errors="replace")
     wall = time.monotonic() - started
-    code = os.waitstatus_to_exitcode(status)
-    return out, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0, code
+    return out, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0, p.returncode
 
 
 def need(program: str, package: str) -> None:
@@ -239,15 +257,16 @@ def fmt(x: float, digits: int = 1) -> str:
 
 def table(runs: list[Run]) -> str:
     head = ("| model (whole graph) | tool | states | transitions | generate (s) | compile (s) | run (s) | CPU (s) | "
-            "states/s per core | peak RSS (MB) | bytes/state | end to end (s) |")
-    lines = [head, "|---|---|" + "---:|" * 10]
-    for r in runs:
+            "states/s per core | peak RSS (MB) | bytes/state | end to end (s) | load |")
+    lines = [head, "|---|---|" + "---:|" * 11]
+    for r in sorted(runs, key=lambda r: (ROWS.index(r.row), TOOLS.index(r.tool))):
+        load = f"{r.extra.get('load', 0):.1f}"
         if r.states is None:
-            lines.append(f"| {r.row.label} | {r.tool} | {r.note} |" + " |" * 9)
+            lines.append(f"| {r.row.label} | {r.tool} | {r.note.split(' (load')[0]} |" + " |" * 9 + f" {load} |")
             continue
         lines.append(f"| {r.row.label} | {r.tool} | {r.states:,} | {r.transitions:,} | {fmt(r.generate, 2)} | "
                      f"{fmt(r.compile, 2)} | {fmt(r.run, 2)} | {fmt(r.cpu, 2)} | {r.per_core:,.0f} | "
-                     f"{r.rss_mb:,.0f} | {r.bytes_per_state:.1f} | {fmt(r.end_to_end, 2)} |")
+                     f"{r.rss_mb:,.0f} | {r.bytes_per_state:.1f} | {fmt(r.end_to_end, 2)} | {load} |")
     return "\n".join(lines)
 
 
@@ -282,38 +301,47 @@ def main(argv=None) -> int:
     ap.add_argument("--rows", help="comma-separated row keys: " + ", ".join(r.key for r in ROWS))
     ap.add_argument("--tools", default=",".join(TOOLS), help="comma-separated: " + ", ".join(TOOLS))
     ap.add_argument("--markdown", action="store_true", help="print only the markdown table and the targets")
+    ap.add_argument("--budget", type=float, default=BUDGET[0], help="seconds one run may take (default 1800)")
     args = ap.parse_args(argv)
     rows = [r for r in ROWS if not args.quick or r.states <= PYTHON_MAX]
     if args.rows:
         keys = args.rows.split(",")
         rows = [r for r in ROWS if r.key in keys]
     tools = args.tools.split(",")
+    BUDGET[0] = args.budget
     if "spin" in tools:
         need("spin", "spin")
     if "rumur-2" in tools:
         need("rumur", "rumur")
-    load = os.getloadavg()
+    start_load = os.getloadavg()
     runs: list[Run] = []
-    for row in rows:
-        for tool in tools:
-            with tempfile.TemporaryDirectory(prefix="kvpeers-") as work:
-                if tool == "spin":
-                    r = run_spin(row, work)
-                elif tool.startswith("rumur"):
-                    r = run_rumur(row, work, int(tool.split("-")[1]))
-                elif tool.startswith("compiled"):
-                    r = run_compiled(row, work, int(tool.split("-")[1]))
-                else:
-                    r = run_python(row, work)
-            runs.append(r)
-            if r.states is not None and r.states != row.states:
-                r.note = f"expected {row.states:,} states"
-            if not args.markdown:
-                print(f"{row.label:28s} {tool:11s} states {r.states or 0:>12,} run {r.run:8.2f} s CPU {r.cpu:8.2f} s "
-                      f"{r.per_core:>12,.0f} st/s/core {r.rss_mb:8.0f} MB {r.bytes_per_state:6.1f} B/st "
-                      f"end-to-end {r.end_to_end:8.2f} s {r.note}", flush=True)
+    for tool_group in (("compiled-1", "compiled-2", "python", "spin"), ("rumur-2",)):
+        for row in rows:
+            for tool in [t for t in tools if t in tool_group]:
+                load = os.getloadavg()[0]
+                with tempfile.TemporaryDirectory(prefix="kvpeers-") as work:
+                    try:
+                        if tool == "spin":
+                            r = run_spin(row, work)
+                        elif tool.startswith("rumur"):
+                            r = run_rumur(row, work, int(tool.split("-")[1]))
+                        elif tool.startswith("compiled"):
+                            r = run_compiled(row, work, int(tool.split("-")[1]))
+                        else:
+                            r = run_python(row, work)
+                    except OverBudget as e:
+                        r = Run(row, tool, note=str(e))
+                r.extra["load"] = load
+                runs.append(r)
+                if r.states is not None and r.states != row.states:
+                    r.note = f"expected {row.states:,} states"
+                r.note = (r.note + " " if r.note else "") + f"(load {load:.1f})"
+                if not args.markdown:
+                    print(f"{row.label:28s} {tool:11s} states {r.states or 0:>12,} run {r.run:8.2f} s CPU {r.cpu:8.2f} s "
+                          f"{r.per_core:>12,.0f} st/s/core {r.rss_mb:8.0f} MB {r.bytes_per_state:6.1f} B/st "
+                          f"end-to-end {r.end_to_end:8.2f} s {r.note}", flush=True)
     print()
-    print(f"machine: {os.cpu_count()} cores; load average {load[0]:.2f} at the start, "
+    print(f"machine: {os.cpu_count()} cores; load average {start_load[0]:.2f} at the start, "
           f"{os.getloadavg()[0]:.2f} at the end; {time.strftime('%Y-%m-%d')}")
     print(table(runs))
     print()

@@ -304,3 +304,43 @@ def test_a_construct_the_engine_does_not_handle_is_named(cc, tmp_path, monkeypat
     assert code == 2 and "KV509" in err.getvalue(), err.getvalue()
     assert "x" in err.getvalue()
     assert run_engine(ts, "explicit", Options()).stats.states == 4
+
+
+def test_a_timeout_while_compiling_is_a_partial_result(cc, tmp_path, monkeypatch):
+    slow = tmp_path / "slowcc"
+    slow.write_text(f"#!/bin/sh\ncase \" $* \" in *\" -o \"*) sleep 3;; esac\nexec {cc.argv[0]} \"$@\"\n")
+    slow.chmod(slow.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("CC", str(slow))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    out = io.StringIO()
+    code = main(["check", "tests/corpus/counter.kv", "--engine", "compiled", "--timeout", "0.5"], out, io.StringIO())
+    assert code == 4
+    assert "stopped by timeout while compiling the checker" in out.getvalue()
+
+
+def test_concurrent_builds_leave_one_whole_checker(cc, tmp_path, monkeypatch):
+    """Two runs compiling the same model at once: both get a working checker (built apart, renamed in place)."""
+    import threading
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "shared"))
+    source = program(system("tests/corpus/handshake.kv")).generated.source
+    built = []
+    threads = [threading.Thread(target=lambda: built.append(build(source, cc))) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({b.path for b in built}) == 1
+    out = subprocess.run([str(built[0].path)], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines()[-1] == "E"
+    assert [p.name for p in (tmp_path / "shared" / "kvmverify" / "compiled").iterdir()] == [built[0].path.name]
+
+
+def test_max_memory_stops_the_checker(cc, tmp_path):
+    """--max-memory counts the checker's memory and kvmverify's own: a search that needs far more stops with a
+    partial result (shared_queue (3,6,4): 31 M states, 0.7 GB)."""
+    env = {**os.environ, "CC": " ".join(cc.argv), "PYTHONPATH": os.getcwd()}
+    r = subprocess.run([sys.executable, "-m", "kvmverify", "check", "benchmarks/ports/shared_queue.kv", "--param",
+                        "NVCPU=3", "--param", "NTOKEN=6", "--param", "QLEN=4", "--engine", "compiled",
+                        "--max-memory", "160", "--no-traces"], capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 4, r.stderr
+    assert "search stopped by max-memory after" in r.stdout

@@ -235,7 +235,7 @@ class Exprs:
                 n = max(a.vals.hi.bit_length(), 1)
                 chunks = [f"kv_popcount({self.bits(args[0], lo, min(64, n - lo))})" for lo in range(0, n, 64)]
                 return CVal(f"(({CTYPE[k]})({' + '.join(chunks)}))", v)
-        raise ValueError(f"unknown operator {op}")
+        self.unsupported(f"the operator '{op}'")
 
     @staticmethod
     def wrap(raw: str, width: int | None) -> str:

@@ -78,8 +78,15 @@ def _is_same_field(value: ir.Expr, var: int, f) -> bool:
     return False
 
 
+KNOWN_KINDS = (*ir.STATE_KINDS, *ir.STEP_KINDS, *ir.LIVENESS_KINDS)
+
+
 class CGen:
     def __init__(self, ts: ir.TransitionSystem, packing: Packing):
+        unknown = [p for p in ts.properties if p.kind not in KNOWN_KINDS]
+        if unknown:  # a kind added to the IR after this generator: refused, never silently taken to hold
+            p = unknown[0]
+            raise Unsupported(f"property {p.name} is of kind '{p.kind}', which the compiled engine does not check")
         self.ts, self.p = ts, packing
         self.state_props = [p for p in ts.properties if p.kind in ir.STATE_KINDS]
         self.step_props = [p for p in ts.properties if p.is_step]

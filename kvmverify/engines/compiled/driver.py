@@ -30,7 +30,7 @@ from ..explicit.search import Explorer, _Found
 from ..shared.limits import Interrupt, Limits, Progress, ProgressFn, current_rss_mb, peak_rss_mb
 from ..shared.replay import Disagreement, replay
 from ..shared.result import CheckResult, Stats, Step, Trace
-from .build import Compiler, build, find_compiler
+from .build import BuildError, Compiler, build, find_compiler
 from .cgen import Generated, generate
 from .packing import Packing, pack
 
@@ -185,8 +185,18 @@ def run_compiled(ts: ir.TransitionSystem, limits: Limits = Limits(), interrupt: 
     deadline = started + limits.timeout if limits.timeout is not None else None
     prog = program(ts)
     compiler = compiler or find_compiler()
-    left = None if deadline is None else max(deadline - time.monotonic(), 1.0)
-    built = build(prog.generated.source, compiler, timeout=left)
+    left = None if deadline is None else max(deadline - time.monotonic(), 0.1)
+    if progress is not None:
+        progress(Progress(0, 0, 0, time.monotonic() - started, "compiling C", compiler.name))
+    try:
+        built = build(prog.generated.source, compiler, timeout=left)
+    except BuildError:
+        # Ctrl-C reaches the compiler too, and --timeout bounds compiling: a stopped search, not a failure
+        stopped = "interrupted" if interrupt is not None and interrupt.set else \
+            "timeout" if deadline is not None and time.monotonic() >= deadline else None
+        if stopped is None:
+            raise
+        return _not_started(ts, symmetry, engine, stopped, started)
     nthreads = threads or os.cpu_count() or 1
     if not compiler.threads:
         nthreads = 1
@@ -211,6 +221,15 @@ def run_compiled(ts: ir.TransitionSystem, limits: Limits = Limits(), interrupt: 
                            None) from None
     _replay_all(explorer, engine, result)
     return result
+
+
+def _not_started(ts: ir.TransitionSystem, symmetry: bool, engine: str, bound: str, started: float) -> CheckResult:
+    """The result of a search a limit stopped before the checker ran: nothing explored, nothing decided."""
+    explorer = Explorer(ts, symmetry=symmetry)
+    stats = Stats(0, 0, 0, time.monotonic() - started, peak_rss_mb())
+    result = explorer.conclude(engine, {}, lambda sid: Trace(()), stats, bound, {}, None, ())
+    why = "an interrupt (SIGINT)" if bound == "interrupted" else bound
+    return dataclasses.replace(result, notes=(f"stopped by {why} while compiling the checker: no state explored",))
 
 
 def _found(ts: ir.TransitionSystem, prog: Program, report: Report, explorer: Explorer):

@@ -149,7 +149,8 @@ def generated_op(op: str, args: tuple[int, ...], width: int | None, wraps: bool 
             return args[1] if a else args[2]
         case "popcount":
             return a.bit_count()
-    raise ValueError(f"unknown operator {op}")
+    from .packing import Unsupported
+    raise Unsupported(f"the operator '{op}'")
 
 
 def bitwise_wraps(e: ir.Op) -> bool:
@@ -201,7 +202,8 @@ def op_range(e: ir.Op, args: list[Vals]) -> Vals:
             return _wrap_range(min(corners), max(corners), width)
         case "div" | "mod":
             if b.lo <= 0:
-                raise ValueError("a divisor that is not a positive constant")
+                from .packing import Unsupported
+                raise Unsupported("a divisor that is not a positive constant")
             f = generated_op
             if op == "div":
                 corners = [f("div", (x, y), width) for x in (a.lo, a.hi) for y in (b.lo, b.hi)]
@@ -231,7 +233,8 @@ def op_range(e: ir.Op, args: list[Vals]) -> Vals:
             return args[1].join(args[2])
         case "popcount":
             return Vals(0, max(abs(a.lo).bit_length(), abs(a.hi).bit_length()))
-    raise ValueError(f"unknown operator {op}")
+    from .packing import Unsupported
+    raise Unsupported(f"the operator '{op}'")
 
 
 def _shift_range(op: str, a: Vals, n: Vals, width: int | None) -> Vals:

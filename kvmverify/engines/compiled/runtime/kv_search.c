@@ -343,6 +343,33 @@ static int kv_emit(kv_worker *w, uint64_t *t, int action) {
     return w->npend == KV_BATCH ? kv_flush(w) : 0;
 }
 
+/* fn over [0, n) split among the threads (one thread for small n) */
+typedef struct { void (*fn)(uint64_t, uint64_t, int); uint64_t lo, hi; int k; } kv_job;
+static void *kv_job_run(void *arg) {
+    kv_job *j = arg;
+    j->fn(j->lo, j->hi, j->k);
+    return 0;
+}
+static void kv_parallel(void (*fn)(uint64_t, uint64_t, int), uint64_t n) {
+    int t = (KV_THREADS_OK && n >= 65536) ? kv_nthreads : 1;
+    kv_job jobs[KV_MAX_THREADS];
+    for (int k = 0; k < t; k++) {
+        jobs[k].fn = fn;
+        jobs[k].lo = n * k / t;
+        jobs[k].hi = n * (k + 1) / t;
+        jobs[k].k = k;
+    }
+#if KV_THREADS_OK
+    pthread_t th[KV_MAX_THREADS];
+    for (int k = 1; k < t; k++)
+        if (pthread_create(&th[k], 0, kv_job_run, &jobs[k])) kv_fail("pthread_create failed:", errno);
+    kv_job_run(&jobs[0]);
+    for (int k = 1; k < t; k++) pthread_join(th[k], 0);
+#else
+    kv_job_run(&jobs[0]);
+#endif
+}
+
 /* ----------------------------------------------------------------------------------------------- growth */
 /* is record r reserved by a thread but not filled? */
 static int kv_unfilled(uint64_t r) {
@@ -351,11 +378,16 @@ static int kv_unfilled(uint64_t r) {
     return 0;
 }
 
-/* insert (without checks: single-threaded, the value is new) in groups whose slots are prefetched */
-static void kv_place(uint32_t *t, uint64_t m, unsigned ibits, uint64_t first, uint64_t n, int records) {
-    uint64_t h[16];
-    for (uint64_t a = first; a < first + n; a += 16) {
-        uint64_t b = a + 16 < first + n ? a + 16 : first + n;
+/* The table being rebuilt: every entry is new, so threads only race for empty slots (compare and swap). */
+static uint32_t *kv_new_table;
+static uint64_t kv_new_mask;
+static unsigned kv_new_ibits;
+
+static void kv_place(uint64_t lo, uint64_t hi, int records) {
+    uint32_t *t = kv_new_table;
+    uint64_t m = kv_new_mask, h[16];
+    for (uint64_t a = lo; a < hi; a += 16) {
+        uint64_t b = a + 16 < hi ? a + 16 : hi;
         for (uint64_t j = a; j < b; j++) {
             uint64_t s[KV_STATE_WORDS];
             if (records) memcpy(s, kv_record(j), 8 * KV_STATE_WORDS);
@@ -366,26 +398,34 @@ static void kv_place(uint32_t *t, uint64_t m, unsigned ibits, uint64_t first, ui
         for (uint64_t j = a; j < b; j++) {
             if (h[j - a] == KV_NONE) continue;
             uint64_t i = h[j - a] & m;
-            while (t[i]) i = (i + 1) & m;
-            t[i] = kv_tag(h[j - a], ibits) | (uint32_t)((records ? kv_nstates : 0) + j + 1);
+            uint32_t v = kv_tag(h[j - a], kv_new_ibits) | (uint32_t)((records ? kv_nstates : 0) + j + 1);
+            for (;;) {
+                uint32_t expect = 0;
+                if (KV_LOAD_RELAXED(&t[i]) == 0 && KV_CAS32(&t[i], &expect, v)) break;
+                i = (i + 1) & m;
+            }
             if (records) KV_SET_SLOT(kv_record(j), i);
         }
     }
 }
+static void kv_place_states(uint64_t lo, uint64_t hi, int k) { (void)k; kv_place(lo, hi, 0); }
+static void kv_place_records(uint64_t lo, uint64_t hi, int k) { (void)k; kv_place(lo, hi, 1); }
 
 /* A table of `cap` slots holding every state stored and every state of the level being built, built from the
- * states themselves (read in order; the table in random order, prefetched): the old table goes first, so that
- * the two never take memory at once. */
+ * states themselves (read in order by each thread; the table in random order, prefetched): the old table goes
+ * first, so that the two never take memory at once. */
 static int kv_grow_table(uint64_t cap) {
     if (kv_over_memory(cap * 4 > kv_tcap * 4 ? cap * 4 - kv_tcap * 4 : 0)) return 0;
     kv_unmap(kv_table, kv_tcap * 4);
     unsigned ibits = 1;
     while ((UINT64_C(1) << ibits) < cap) ibits++;
     ibits = ibits + 1 < 32 ? ibits + 1 : 32;  /* indices up to twice the capacity: room for reserved records */
-    uint32_t *t = kv_map(cap * 4);
-    kv_place(t, cap - 1, ibits, 0, kv_nstates, 0);
-    kv_place(t, cap - 1, ibits, 0, kv_next_n < kv_next_cap ? kv_next_n : kv_next_cap, 1);
-    kv_table = t;
+    kv_new_table = kv_map(cap * 4);
+    kv_new_mask = cap - 1;
+    kv_new_ibits = ibits;
+    kv_parallel(kv_place_states, kv_nstates);
+    kv_parallel(kv_place_records, kv_next_n < kv_next_cap ? kv_next_n : kv_next_cap);
+    kv_table = kv_new_table;
     kv_tcap = cap;
     kv_tmask = cap - 1;
     kv_tlimit = cap / 10 * 8;
@@ -491,6 +531,27 @@ static void kv_note_props(const uint64_t *bits, uint64_t idx) {
             kv_found_state[p] = idx;
 }
 
+/* stores the records order[lo..hi) as states kv_nstates + lo .. (their slots in the table, their parent links),
+ * each thread noting the first of them that violates (reaches) each pending state property */
+static uint32_t *kv_order;
+static uint64_t kv_first[KV_MAX_THREADS][KV_NSTATEPROPS + 1];
+static void kv_store_range(uint64_t lo, uint64_t hi, int t) {
+    for (uint64_t k = lo; k < hi; k++) {
+        if (k + 8 < hi) KV_PREFETCH(&kv_table[KV_SLOT(kv_record(kv_order[k + 8]))]);
+        uint64_t *rec = kv_record(kv_order[k]);
+        uint64_t idx = kv_nstates + k;
+        memcpy(kv_states + idx * KV_STATE_BYTES, rec, KV_STATE_BYTES);
+        kv_parent[idx] = rec[KV_STATE_WORDS];
+        kv_table[KV_SLOT(rec)] = (kv_table[KV_SLOT(rec)] & ~kv_idmask) | (uint32_t)(idx + 1);
+        if (KV_NSTATEPROPS) {
+            uint64_t small = rec[KV_STATE_WORDS + 1] >> 32;
+            const uint64_t *bits = KV_SMALLPROPS ? &small : rec + KV_STATE_WORDS + 2;
+            for (int p = 0; p < KV_NSTATEPROPS; p++)
+                if ((bits[p / 64] >> (p % 64)) & 1 && kv_first[t][p] == KV_NONE) kv_first[t][p] = idx;
+        }
+    }
+}
+
 /* The records of the level just built, numbered by key and stored; 0 if memory ran out. Keys are (parent,
  * position): a counting sort by parent (the parents are the level just expanded), then each parent's few new
  * successors by position. */
@@ -524,19 +585,13 @@ static int kv_commit(void) {
     }
     kv_unmap(end, (m + 1) * 4);
     if (!kv_ensure_states(kv_nstates + live)) { kv_unmap(order, live * 4 + 4); return 0; }
-    uint64_t first = kv_nstates;
-    for (uint64_t k = 0; k < live; k++) {
-        if (k + 8 < live) KV_PREFETCH(&kv_table[KV_SLOT(kv_record(order[k + 8]))]);
-        uint64_t *rec = kv_record(order[k]);
-        uint64_t idx = first + k;
-        memcpy(kv_states + idx * KV_STATE_BYTES, rec, KV_STATE_BYTES);
-        kv_parent[idx] = rec[KV_STATE_WORDS];
-        kv_table[KV_SLOT(rec)] = (kv_table[KV_SLOT(rec)] & ~kv_idmask) | (uint32_t)(idx + 1);
-        if (KV_NSTATEPROPS) {
-            uint64_t small = rec[KV_STATE_WORDS + 1] >> 32;
-            kv_note_props(KV_SMALLPROPS ? &small : rec + KV_STATE_WORDS + 2, idx);
-        }
-    }
+    kv_order = order;
+    for (int k = 0; k < kv_nthreads; k++)
+        for (int p = 0; p < KV_NSTATEPROPS; p++) kv_first[k][p] = KV_NONE;
+    kv_parallel(kv_store_range, live);
+    for (int k = 0; k < kv_nthreads; k++)  /* each thread's first violating state, in index order */
+        for (int p = 0; p < KV_NSTATEPROPS; p++)
+            if (kv_first[k][p] < kv_found_state[p] && (kv_pending[p / 64] >> (p % 64)) & 1) kv_found_state[p] = kv_first[k][p];
     kv_unmap(order, live * 4 + 4);
     kv_nstates += live;
     return 1;
@@ -668,7 +723,7 @@ int main(int argc, char **argv) {
     for (int p = 0; p < KV_NSTEPPROPS; p++) kv_found_step[p] = KV_NONE;
     uint64_t cap = 1 << 16;
     while (cap / 10 * 8 < 2 * (uint64_t)KV_NINIT) cap *= 2;
-    kv_grow_table(cap);
+    kv_grow_table(cap);  /* empty: every thread count works here */
     kv_grow_next(1024);
     /* the initial states, canonical and without repeats, in the model's order (as the Python engine) */
     kv_ensure_states(KV_NINIT);
