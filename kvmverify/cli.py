@@ -386,8 +386,9 @@ def _check_one(run: ModelRun, args, options: Options, overrides, interrupt: Inte
         report(run.errors, run.sources, printed=False)
         return EXIT_INTERNAL
     except Disagreement as e:
+        label = "compiled checker's" if "compiled" in e.engine else "z3"
         both = "" if e.z3_trace is None else (
-            f"  the {e.engine} trace:\n{render_trace(ts, e.z3_trace)}\n"
+            f"  the {label} trace:\n{render_trace(ts, e.z3_trace)}\n"
             f"  what the explicit interpreter replayed of it:\n{render_trace(ts, e.replayed)}\n")
         stderr.write(f"kvmverify: internal error: {e}\n{both}"
                      "  this is a bug in kvmverify; please report it with the model\n")

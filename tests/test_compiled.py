@@ -219,8 +219,9 @@ def test_an_interrupt_stops_the_checker_and_reports(cc):
     seen = []
 
     def progress(p):
-        seen.append(p)
-        interrupt.set = True  # Ctrl-C at the first progress report
+        if p.phase == "search":
+            seen.append(p)
+            interrupt.set = True  # Ctrl-C at the search's first progress report
     r = run_compiled(ts, Limits(), interrupt, progress, symmetry=False, compiler=cc)
     assert r.bound == "interrupted" and seen
     assert 0 < r.stats.states < 32_752_729
@@ -304,6 +305,14 @@ def test_a_construct_the_engine_does_not_handle_is_named(cc, tmp_path, monkeypat
     assert code == 2 and "KV509" in err.getvalue(), err.getvalue()
     assert "x" in err.getvalue()
     assert run_engine(ts, "explicit", Options()).stats.states == 4
+
+
+def test_ctrl_c_before_the_checker_is_ready_explores_nothing(cc):
+    interrupt = Interrupt()
+    interrupt.set = True
+    r = run_compiled(system("tests/corpus/counter.kv"), Limits(), interrupt, compiler=cc)
+    assert r.bound == "interrupted" and r.stats.states <= 1
+    assert all(x.status == "unknown" for x in r.results)
 
 
 def test_a_timeout_while_compiling_is_a_partial_result(cc, tmp_path, monkeypatch):

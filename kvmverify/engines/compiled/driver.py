@@ -108,9 +108,10 @@ def parse_report(lines: list[str]) -> Report:
 
 
 def run_checker(exe: str, args: list[str], interrupt: Interrupt | None, progress: ProgressFn | None,
-                deadline: float | None) -> list[str]:
+                deadline: float | None) -> list[str] | None:
     """The checker's report lines; progress lines go to `progress`. Ctrl-C (the interrupt flag) is passed on to
-    the checker, which stops and reports; the checker is killed if anything goes wrong here."""
+    the checker, which stops and reports; None if it came before the checker could (at its very start). The
+    checker is killed if anything goes wrong here."""
     proc = subprocess.Popen([exe, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     lines: list[str] = []
     errors = b""
@@ -152,6 +153,8 @@ def run_checker(exe: str, args: list[str], interrupt: Interrupt | None, progress
             proc.kill()
             proc.wait()
         sel.close()
+    if code == -signal.SIGINT and (forwarded or (interrupt is not None and interrupt.set)):
+        return None  # Ctrl-C came before the checker was ready to report: nothing explored
     if code != 0:
         how = f"was killed by signal {-code} ({signal.Signals(-code).name})" if code < 0 else f"exited with {code}"
         text = errors.decode(errors="replace").strip()
@@ -196,12 +199,14 @@ def run_compiled(ts: ir.TransitionSystem, limits: Limits = Limits(), interrupt: 
             "timeout" if deadline is not None and time.monotonic() >= deadline else None
         if stopped is None:
             raise
-        return _not_started(ts, symmetry, engine, stopped, started)
+        return _not_started(ts, symmetry, engine, stopped, started, "while compiling the checker")
     nthreads = threads or os.cpu_count() or 1
     if not compiler.threads:
         nthreads = 1
     lines = run_checker(str(built.path), checker_args(limits, deadline, symmetry, nthreads), interrupt, progress,
                         deadline)
+    if lines is None:
+        return _not_started(ts, symmetry, engine, "interrupted", started, "before the checker started")
     report = parse_report(lines)
     explorer = Explorer(ts, symmetry=symmetry)
     found, trace_of = _found(ts, prog, report, explorer)
@@ -223,13 +228,14 @@ def run_compiled(ts: ir.TransitionSystem, limits: Limits = Limits(), interrupt: 
     return result
 
 
-def _not_started(ts: ir.TransitionSystem, symmetry: bool, engine: str, bound: str, started: float) -> CheckResult:
+def _not_started(ts: ir.TransitionSystem, symmetry: bool, engine: str, bound: str, started: float,
+                 when: str) -> CheckResult:
     """The result of a search a limit stopped before the checker ran: nothing explored, nothing decided."""
     explorer = Explorer(ts, symmetry=symmetry)
     stats = Stats(0, 0, 0, time.monotonic() - started, peak_rss_mb())
     result = explorer.conclude(engine, {}, lambda sid: Trace(()), stats, bound, {}, None, ())
     why = "an interrupt (SIGINT)" if bound == "interrupted" else bound
-    return dataclasses.replace(result, notes=(f"stopped by {why} while compiling the checker: no state explored",))
+    return dataclasses.replace(result, notes=(f"stopped by {why} {when}: no state explored",))
 
 
 def _found(ts: ir.TransitionSystem, prog: Program, report: Report, explorer: Explorer):

@@ -700,6 +700,7 @@ static uint64_t kv_arg(const char *text) {
 }
 
 int main(int argc, char **argv) {
+    signal(SIGINT, kv_on_sigint);  /* first: Ctrl-C from now on stops the search with a report */
     kv_started = kv_now();
 #ifdef __linux__
     prctl(PR_SET_PDEATHSIG, SIGKILL);  /* kvmverify killed (not interrupted): the search goes too */
@@ -717,7 +718,6 @@ int main(int argc, char **argv) {
     }
     if (!KV_THREADS_OK || kv_nthreads < 1) kv_nthreads = 1;
     if (kv_nthreads > KV_MAX_THREADS) kv_nthreads = KV_MAX_THREADS;
-    signal(SIGINT, kv_on_sigint);
     for (int k = 0; k < kv_nthreads; k++) { kv_workers[k].id = k; kv_workers[k].last_report = kv_started; }
     for (int p = 0; p < KV_NSTATEPROPS; p++) { kv_pending[p / 64] |= UINT64_C(1) << (p % 64); kv_found_state[p] = KV_NONE; }
     for (int p = 0; p < KV_NSTEPPROPS; p++) kv_found_step[p] = KV_NONE;
