@@ -102,8 +102,15 @@ class OverBudget(Exception):
     pass
 
 
+TIME = shutil.which("time") if os.path.exists("/usr/bin/time") else None
+
+
 def measured(cmd: list[str], cwd: str, env=None) -> tuple[str, float, float, float, int]:
-    """Run cmd: (output, wall s, CPU s, peak RSS MB, exit code), from wait4's rusage (children included)."""
+    """Run cmd: (output, wall s, CPU s, peak RSS MB, exit code). CPU from wait4's rusage (children included);
+    the peak RSS from GNU time where it is installed: a child forked from this Python process counts the
+    parent's tens of megabytes in its own peak until it execs, which would swamp a small run's figure."""
+    if TIME is not None:
+        cmd = ["/usr/bin/time", "-f", "KVPEAK %M", *cmd]
     started = time.monotonic()
     with tempfile.TemporaryFile() as sink:
         p = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
@@ -121,7 +128,12 @@ def measured(cmd: list[str], cwd: str, env=None) -> tuple[str, float, float, flo
         sink.seek(0)
         out = sink.read().decode(errors="replace")
     wall = time.monotonic() - started
-    return out, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0, p.returncode
+    peak = usage.ru_maxrss / 1024.0
+    found = re.findall(r"^KVPEAK (\d+)$", out, re.M)
+    if found:
+        peak = int(found[-1]) / 1024.0
+        out = re.sub(r"^KVPEAK \d+\n?", "", out, flags=re.M)
+    return out, wall, usage.ru_utime + usage.ru_stime, peak, p.returncode
 
 
 def need(program: str, package: str) -> None:

@@ -120,14 +120,22 @@ static void *kv_alloc(size_t n) {
 }
 
 /* Large arrays are mapped, not allocated: grown in place by mremap where the system has it, and backed by huge
- * pages where it allows them (random lookups in a table of hundreds of megabytes miss the TLB otherwise). */
+ * pages where it allows them (random lookups in a table of hundreds of megabytes miss the TLB otherwise; a
+ * small array keeps small pages, which a huge page would round up to 2 MB). */
+#define KV_HUGE (UINT64_C(32) << 20)
+static void kv_advise(void *p, uint64_t bytes) {
+#ifdef MADV_HUGEPAGE
+    if (bytes >= KV_HUGE) madvise(p, bytes, MADV_HUGEPAGE);
+#else
+    (void)p; (void)bytes;
+#endif
+}
+
 static void *kv_map(uint64_t bytes) {
     if (!bytes) bytes = 1;
     void *p = mmap(0, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) kv_fail("out of memory mapping bytes:", (long)bytes);
-#ifdef MADV_HUGEPAGE
-    madvise(p, bytes, MADV_HUGEPAGE);
-#endif
+    kv_advise(p, bytes);
     return p;
 }
 
@@ -140,9 +148,7 @@ static void *kv_remap(void *p, uint64_t old, uint64_t bytes) {
 #if defined(__linux__) && defined(MREMAP_MAYMOVE)
     void *q = mremap(p, old ? old : 1, bytes, MREMAP_MAYMOVE);
     if (q == MAP_FAILED) kv_fail("out of memory growing an array to bytes:", (long)bytes);
-#ifdef MADV_HUGEPAGE
-    madvise(q, bytes, MADV_HUGEPAGE);
-#endif
+    kv_advise(q, bytes);
     return q;
 #else
     void *q = kv_map(bytes);
