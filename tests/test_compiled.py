@@ -263,7 +263,7 @@ def test_two_threads_number_states_as_one(threaded_cc):
 
 def test_a_crash_of_the_checker_is_an_internal_error(cc, tmp_path, monkeypatch):
     crasher = tmp_path / "crash"
-    crasher.write_text("#!/bin/sh\necho 'P 10 1 10 5'\nkill -SEGV $$\n")
+    crasher.write_text("#!/bin/sh\necho 'P 10 1 10 5 1000'\nkill -SEGV $$\n")
     crasher.chmod(crasher.stat().st_mode | stat.S_IEXEC)
     from kvmverify.engines.compiled import build as build_mod
     monkeypatch.setattr(driver, "build", lambda *a, **k: build_mod.Built(crasher, False, 0.0))

@@ -4,6 +4,6 @@ as a child process whose report the Python interpreter replays (driver.py). The 
 runtime/kv_search.c: level-synchronous breadth-first search on all cores with canonical state numbering."""
 from .build import BuildError, NoCompiler, find_compiler
 from .driver import CheckerCrash, program, run_compiled
-from .packing import Unsupported
+from .values import Unsupported
 
 __all__ = ["BuildError", "CheckerCrash", "NoCompiler", "Unsupported", "find_compiler", "program", "run_compiled"]

@@ -21,8 +21,7 @@ from dataclasses import dataclass
 from typing import assert_never
 
 from ...ir import nodes as ir
-from .packing import Unsupported
-from .values import Abstract, Vals, bitwise_wraps, op_range, shift_limit, signed_bits
+from .values import Abstract, Unsupported, Vals, bitwise_wraps, op_range, shift_limit, signed_bits
 
 I64_MIN, I64_MAX, U64_MAX = -(1 << 63), (1 << 63) - 1, (1 << 64) - 1
 CTYPE = {"s": "int64_t", "u": "uint64_t"}

@@ -23,8 +23,8 @@ from typing import assert_never
 from ...ir import nodes as ir
 from ...ir.deps import expr_vars
 from .cexpr import CTYPE, Exprs, Local, kind_of, lit, mask, ulit
-from .packing import Packing, Slot, Unsupported
-from .values import Vals, bits_of, combine, signed_bits
+from .packing import Packing, Slot
+from .values import Unsupported, Vals, bits_of, combine, signed_bits
 
 
 @dataclass

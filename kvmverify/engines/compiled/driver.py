@@ -143,8 +143,9 @@ def run_checker(exe: str, args: list[str], interrupt: Interrupt | None, progress
                     line = raw.decode()
                     if line.startswith("P "):
                         if progress is not None:
-                            _, states, depth, transitions, ms = line.split()
-                            progress(Progress(int(states), int(depth), int(transitions), int(ms) / 1000.0))
+                            _, states, depth, transitions, ms, rss = line.split()
+                            progress(Progress(int(states), int(depth), int(transitions), int(ms) / 1000.0,
+                                              memory_mb=int(rss) / 1024.0))
                     else:
                         lines.append(line)
         code = proc.wait()

@@ -22,13 +22,9 @@ from dataclasses import dataclass
 from ...ir import nodes as ir
 from ...ir.components import components, type_range
 from ...ir.simplify import operands
-from .values import Abstract, Vals, bits_of, combine, join_all
+from .values import Abstract, Unsupported, Vals, bits_of, combine, join_all
 
 WIDEN_AFTER = 8  # fixpoint passes before a field whose values still grow is widened to its whole type
-
-
-class Unsupported(Exception):
-    """The model uses something the compiled engine does not handle; the message says what and where."""
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,10 @@ from ...check.types import c_div, c_mod
 from ...ir import nodes as ir
 from ...ir.simplify import MAX_SHIFT
 
+class Unsupported(Exception):
+    """The model uses something the compiled engine does not handle; the message says what and where."""
+
+
 SET_MAX = 128  # the most values an exact set keeps
 PRODUCT_MAX = 1024  # the most operand combinations evaluated one by one
 
@@ -149,7 +153,6 @@ def generated_op(op: str, args: tuple[int, ...], width: int | None, wraps: bool 
             return args[1] if a else args[2]
         case "popcount":
             return a.bit_count()
-    from .packing import Unsupported
     raise Unsupported(f"the operator '{op}'")
 
 
@@ -202,7 +205,6 @@ def op_range(e: ir.Op, args: list[Vals]) -> Vals:
             return _wrap_range(min(corners), max(corners), width)
         case "div" | "mod":
             if b.lo <= 0:
-                from .packing import Unsupported
                 raise Unsupported("a divisor that is not a positive constant")
             f = generated_op
             if op == "div":
@@ -233,7 +235,6 @@ def op_range(e: ir.Op, args: list[Vals]) -> Vals:
             return args[1].join(args[2])
         case "popcount":
             return Vals(0, max(abs(a.lo).bit_length(), abs(a.hi).bit_length()))
-    from .packing import Unsupported
     raise Unsupported(f"the operator '{op}'")
 
 

@@ -20,7 +20,7 @@
  * and checked, every transition from the levels above it explored).
  *
  * Report (stdout, one record per line): progress lines while it runs, then the result:
- *   P states depth transitions milliseconds
+ *   P states depth transitions milliseconds resident_kb
  *   R bound states transitions depth peak_rss_kb milliseconds
  *   F s|t property state          (first violating / reaching state of state property, step property)
  *   T state root n pos_1 .. pos_n (the path to a state: its root initial state, then successor positions)
@@ -194,11 +194,16 @@ static int kv_check_limits(kv_worker *w) {
     if (w->id == 0) {
         double t = kv_now();
         if (kv_deadline && t > kv_deadline) kv_request_stop(KV_STOP_TIMEOUT);
-        if (kv_max_mem && kv_rss_bytes() > kv_max_mem) kv_request_stop(KV_STOP_MEMORY);
+        static double last_memory_check;
+        if (kv_max_mem && t - last_memory_check >= 0.05) {  /* /proc is read at most 20 times a second */
+            last_memory_check = t;
+            if (kv_rss_bytes() > kv_max_mem) kv_request_stop(KV_STOP_MEMORY);
+        }
         if (t - w->last_report >= kv_progress_every) {
             w->last_report = t;
-            printf("P %llu %llu %llu %.0f\n", (unsigned long long)KV_LOAD_RELAXED(&kv_tcount),
-                   (unsigned long long)kv_depth, (unsigned long long)kv_transitions, (t - kv_started) * 1000);
+            printf("P %llu %llu %llu %.0f %llu\n", (unsigned long long)KV_LOAD_RELAXED(&kv_tcount),
+                   (unsigned long long)kv_depth, (unsigned long long)kv_transitions, (t - kv_started) * 1000,
+                   (unsigned long long)(kv_rss_bytes() >> 10));
             fflush(stdout);
         }
     }
