@@ -138,7 +138,16 @@ def build(source: str, compiler: Compiler, timeout: float | None = None, environ
         except OSError:
             pass
         return Built(exe, False, 0.0)
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        if not os.access(root, os.W_OK | os.X_OK):
+            raise PermissionError(str(root))
+    except OSError:  # a read-only home: a cache of this user's in the temporary directory instead
+        root = Path(tempfile.gettempdir()) / f"kvmverify-cache-{os.getuid() if hasattr(os, 'getuid') else 0}"
+        root.mkdir(parents=True, exist_ok=True)
+        exe = root / exe.name
+        if exe.is_file() and os.access(exe, os.X_OK):
+            return Built(exe, False, 0.0)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(dir=root, prefix=".build-") as work:
         src = Path(work) / "model.c"
