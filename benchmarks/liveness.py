@@ -16,7 +16,6 @@ for safety only and once with the lasso search at every depth; the difference is
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import subprocess
@@ -35,10 +34,11 @@ def one(nvcpu: int, ntoken: int, liveness: bool, symmetry: bool) -> dict:
     from kvmverify.engines.explicit import liveness as live
     from kvmverify.engines.explicit import Explorer
     from kvmverify.pipeline import compile_model
+    from kvmverify.ir.select import safety_only
 
     ts = compile_model(MODEL, {"NVCPU": nvcpu, "NTOKEN": ntoken}, Sources()).system
     if not liveness:  # liveness properties come last, so the others keep their ids
-        ts = dataclasses.replace(ts, liveness=(), properties=tuple(p for p in ts.properties if p.kind != "liveness"))
+        ts = safety_only(ts)
     phases: dict[str, float] = {}
     explore_graph = live.explore_graph
 
@@ -64,10 +64,11 @@ def one_bmc(model: str, depth: int, liveness: bool) -> dict:
     from kvmverify.diagnostics import Sources
     from kvmverify.engines.symbolic.bmc import run_bmc
     from kvmverify.pipeline import compile_model
+    from kvmverify.ir.select import safety_only
 
     ts = compile_model(os.path.join(ROOT, model), {}, Sources()).system
     if not liveness:
-        ts = dataclasses.replace(ts, liveness=(), properties=tuple(p for p in ts.properties if p.kind != "liveness"))
+        ts = safety_only(ts)
     started = time.monotonic()
     result = run_bmc(ts, depth)
     elapsed = time.monotonic() - started

@@ -15,7 +15,6 @@ model's (the product), "explored" the states actually visited, and states/s coun
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import subprocess
@@ -37,10 +36,11 @@ def one(nvcpu: int, ntoken: int, mode: str, timeout: float, max_memory: int) -> 
     from kvmverify.engines.shared.limits import Limits
     from kvmverify.engines.explicit.parts import independent_parts, run_parts
     from kvmverify.pipeline import compile_model
+    from kvmverify.ir.select import safety_only
 
     ts = compile_model(MODEL, {"NVCPU": nvcpu, "NTOKEN": ntoken}, Sources()).system
     # the safety search only: the fair-lasso search has its own benchmark (benchmarks/liveness.py)
-    ts = dataclasses.replace(ts, liveness=(), properties=tuple(p for p in ts.properties if p.kind != "liveness"))
+    ts = safety_only(ts)
     started = time.monotonic()
     limits = Limits(timeout=timeout, max_memory_mb=max_memory)
     if mode == "parts":

@@ -5,7 +5,8 @@ Exit codes:
   1  a property is violated (a deadlock too), a cover or a sanity finding (enabled:, premise:) is vacuous, or a
      result differs from its `expect` annotation (an `expect violated` property that now holds is a failure too)
   2  the model or the command line is wrong (diagnostics on stderr)
-  3  internal error in kvmverify (please report it)
+  3  internal error in kvmverify (please report it), e.g. a counterexample that does not replay or a crash of the
+     compiled checker
   4  no violation found, but some result is undecided because a bound stopped the search (--max-states,
      --max-depth, --timeout, --max-memory): the output says how far it got
   130 interrupted (Ctrl-C); the partial result is printed
@@ -108,15 +109,25 @@ def build_parser(stdout: TextIO) -> _Parser:
     c.add_argument("--max-memory", type=_positive_int, metavar="MB",
                    help="stop when the process uses more than MB megabytes (exit 4)")
     c.add_argument("--engine", choices=ENGINES, default="auto",
-                   help="explicit: exhaustive search; bmc: z3 bounded model checking to --depth; induction: "
-                        "k-induction up to --max-k; pdr: z3 Spacer proofs; auto (default): explicit search with a "
-                        "state budget, then PDR for what it left open")
+                   help="explicit: exhaustive search (Python); compiled: the same search as a C program built by "
+                        "the system's C compiler ($CC, else cc, gcc or clang; cached under ~/.cache/kvmverify) "
+                        "and run on every core; bmc: z3 bounded model checking to --depth; induction: "
+                        "k-induction up to --max-k; pdr: z3 Spacer proofs; auto (default): independent parts one "
+                        "at a time, else the Python search for a small model and the compiled one for a bigger one "
+                        "(the Python one, with a note, without a C compiler), with a state budget, then PDR for "
+                        "what the budget left open")
     c.add_argument("--depth", type=_positive_int, metavar="K",
                    help=f"bmc: check runs of at most K steps (default {DEFAULT_DEPTH})")
     c.add_argument("--max-k", type=_positive_int, metavar="K",
                    help=f"induction: try k = 1 .. K (default {DEFAULT_MAX_K})")
     c.add_argument("--no-symmetry", action="store_true",
                    help="explore every state, not one per orbit of the `symmetric` types")
+    c.add_argument("--threads", type=_positive_int, metavar="N",
+                   help="compiled: search with N threads (default: one per core); the result is the same for "
+                        "any N")
+    c.add_argument("--dump-generated", metavar="FILE",
+                   help="compiled: also write the generated C program to FILE (compile it with "
+                        "cc -O2 -pthread -I <the path it names>)")
     c.add_argument("--parts", action="store_true",
                    help="explicit: explore the model's independent parts one at a time (safety only; the state "
                         "count is their product)")
@@ -234,9 +245,10 @@ def _overrides(texts: list[str]) -> dict[str, int]:
 
 
 # which engines read which flag: a flag the chosen engine would ignore is a usage error, never silently dropped
-_ENGINE_FLAGS = {"depth": ("bmc",), "max_k": ("induction",), "max_states": ("explicit", "auto"),
-                 "max_depth": ("explicit", "auto"), "max_memory": ("explicit", "auto"),
-                 "no_symmetry": ("explicit", "auto"), "parts": ("explicit",)}
+_ENGINE_FLAGS = {"depth": ("bmc",), "max_k": ("induction",), "max_states": ("explicit", "compiled", "auto"),
+                 "max_depth": ("explicit", "compiled", "auto"), "max_memory": ("explicit", "compiled", "auto"),
+                 "no_symmetry": ("explicit", "compiled", "auto"), "parts": ("explicit",),
+                 "threads": ("compiled", "auto"), "dump_generated": ("compiled",)}
 
 
 def _engine_options(args) -> Options:
@@ -245,7 +257,7 @@ def _engine_options(args) -> Options:
         if getattr(args, flag) not in (None, False) and args.engine not in engines:
             name = "--" + flag.replace("_", "-")
             bad.append(Diagnostic("KV504", "error", f"{name} does not apply to --engine {args.engine}", NO_SPAN,
-                                  f"{name} is read by --engine {' and '.join(engines)}"))
+                                  f"{name} is read by --engine {_either(engines)}"))
     if bad:
         raise DiagnosticError(bad)
     if args.max_memory is not None and current_rss_mb() is None:
@@ -256,7 +268,11 @@ def _engine_options(args) -> Options:
     limits = Limits(args.max_states, args.max_depth, args.timeout, args.max_memory)
     return Options(limits, args.depth if args.depth is not None else DEFAULT_DEPTH,
                    args.max_k if args.max_k is not None else DEFAULT_MAX_K, symmetry=not args.no_symmetry,
-                   parts=args.parts)
+                   parts=args.parts, threads=args.threads or None)
+
+
+def _either(names) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _model_files(paths: list[str]) -> list[str]:
@@ -303,6 +319,12 @@ def _check(args, stdout: TextIO, stderr: TextIO, interrupt: Interrupt) -> int:
             check_output_file(path, flag)
     style = Style(_use_color(args, stdout))
     files = _model_files(args.paths)
+    if args.dump_generated:
+        if len(files) != 1:
+            raise DiagnosticError([Diagnostic("KV514", "error", f"--dump-generated writes the C program of one "
+                                              f"model; {len(files)} models were given", NO_SPAN,
+                                              "give one model file")])
+        check_output_file(args.dump_generated, "--dump-generated")
     traces = "none" if args.no_traces else args.traces or (
         "all" if len(files) == 1 and not os.path.isdir(args.paths[0]) else "unexpected")
     shown: set[tuple] = set()  # diagnostics already printed: a spec/ file's warning once per run
@@ -385,11 +407,33 @@ def _check_one(run: ModelRun, args, options: Options, overrides, interrupt: Inte
     run.system = ts
     progress = _progress_for(args, stderr, run.path)
     started = time.monotonic()
+    from .engines.compiled import BuildError, CheckerCrash, NoCompiler, Unsupported
     try:
+        if args.dump_generated:
+            from .engines.compiled import program
+            from .engines.compiled.build import RUNTIME
+            write_atomic(args.dump_generated, f"/* runtime: {RUNTIME} (build: cc -O2 -pthread -I {RUNTIME} "
+                         f"{os.path.basename(args.dump_generated)} -o checker) */\n" + program(ts).generated.source)
         result = run.result = run_engine(ts, args.engine, options, interrupt, progress)
+    except (Unsupported, NoCompiler) as e:
+        code, what = ("KV512", f"the compiled engine cannot check model {ts.name}: {e}") \
+            if isinstance(e, Unsupported) else ("KV513", f"--engine compiled: {e}")
+        hint = "--engine explicit checks it in Python" if isinstance(e, Unsupported) else \
+            "install a C compiler (gcc or clang), set CC, or use --engine explicit"
+        run.errors = (Diagnostic(code, "error", what, NO_SPAN, hint),)
+        report(run.errors, run.sources)
+        return EXIT_USAGE
+    except (BuildError, CheckerCrash) as e:
+        stderr.write(f"kvmverify: internal error: {e}\n"
+                     f"  this is a bug in kvmverify; please report it with the model (--dump-generated FILE writes "
+                     "the C program)\n")
+        run.errors = (Diagnostic("KV902", "error", f"internal error: {e}", NO_SPAN),)
+        report(run.errors, run.sources, printed=False)
+        return EXIT_INTERNAL
     except Disagreement as e:
+        label = "compiled checker's" if "compiled" in e.engine else "z3"
         both = "" if e.z3_trace is None else (
-            f"  the z3 trace:\n{render_trace(ts, e.z3_trace)}\n"
+            f"  the {label} trace:\n{render_trace(ts, e.z3_trace)}\n"
             f"  what the explicit interpreter replayed of it:\n{render_trace(ts, e.replayed)}\n")
         stderr.write(f"kvmverify: internal error: {e}\n{both}"
                      "  this is a bug in kvmverify; please report it with the model\n")

@@ -65,6 +65,8 @@ class ProgressReporter:
                     parts.append(f"{frac:.0%} of --max-states, ETA {_clock(eta)}")
         mem = current_rss_mb()
         if mem is not None:
+            if p is not None and p.memory_mb is not None:
+                mem += p.memory_mb  # the compiled engine's checker
             parts.append(f"{mem:,.0f} MB")
         return ", ".join(parts)
 

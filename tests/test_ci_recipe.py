@@ -144,6 +144,6 @@ def test_shell_completion_from_the_installed_command(venv, tmp_path):
                  " COMP_POINT=${#COMP_LINE}; _shtab_kvmverify kvmverify '' --engine;"
                  " printf '%s\\n' \"${COMPREPLY[@]}\"", tmp_path, env)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.split() == ["auto", "explicit", "bmc", "induction", "pdr"]
+    assert r.stdout.split() == ["auto", "explicit", "compiled", "bmc", "induction", "pdr"]
     r = run_line("kvmverify completion zsh", tmp_path, env)
     assert r.returncode == 0 and r.stdout.startswith("#compdef kvmverify")

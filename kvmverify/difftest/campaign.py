@@ -8,19 +8,26 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
-from .compare import Outcome, compare
+from .compare import Outcome, compare, difftest_compiler
 from .model import generate
 from .promela import TooBig
 
 
+_COMPILER: list = []  # per worker process: found once
+
+
 def one(args: tuple[int, bool, bool]) -> Outcome | str | None:
     """The comparison of one seed's model; None when it is drawn again; the traceback's last line when comparing
-    it failed (a bug of the generator, the Promela writer or an engine: reported with its seed, never lost)."""
+    it failed (a bug of the generator, the Promela writer or an engine: reported with its seed, never lost). The
+    compiled engine runs in the SPIN phase (`spin`), beside the explicit one."""
     seed, z3_engines, spin = args
+    if spin and not _COMPILER:
+        _COMPILER.append(difftest_compiler())
     signal.signal(signal.SIGALRM, _too_slow)
     signal.alarm(MODEL_SECONDS)  # a model that hangs (as seed 5146698 once did, 20 minutes) is reported, not waited for
     try:
-        return compare(seed, generate(seed), z3_engines=z3_engines, spin=spin)
+        return compare(seed, generate(seed), z3_engines=z3_engines, spin=spin,
+                       compiler=_COMPILER[0] if spin else None)
     except TooBig:
         return None
     except Exception as e:  # noqa: BLE001 -- one model's failure must not end a campaign of thousands

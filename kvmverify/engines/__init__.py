@@ -1,14 +1,16 @@
 """The engines behind `kvmverify check --engine`: `run_engine(ts, name, options) -> CheckResult`.
 
-    explicit   breadth-first search of every reachable state (exhaustive, or bounded by the limits)
+    explicit   breadth-first search of every reachable state (exhaustive, or bounded by the limits), in Python
+    compiled   the same search as a C program generated from the IR, on all cores (engines/compiled/)
     bmc        bounded model checking with z3 up to `depth`
     induction  k-induction up to `max_k`
     pdr        Spacer (PDR/IC3) on Horn clauses
-    auto       explicit search with a state budget (the cheap pass: shortest traces for every violation it
-               meets), or, for a model that falls into independent parts (engines/explicit/parts.py), each part alone
-               with that budget; if the budget, and only the budget, stops the search before the state space is
-               exhausted, PDR decides the properties it left open (BMC supplies shortest traces for the ones PDR
-               finds failing).
+    auto       for a model that falls into independent parts (engines/explicit/parts.py), each part alone; else
+               the Python search with a small budget (PROBE_STATES: what it finishes in about a second), and
+               for a bigger model the compiled search when a C compiler is there (else the Python search, with
+               one note), with a state budget; if the budget, and only the budget, stops the search before the
+               state space is exhausted, PDR decides the properties it left open (BMC supplies shortest traces
+               for the ones PDR finds failing).
                A limit the user set (--max-states, --max-depth, --timeout, --max-memory, Ctrl-C) is respected:
                the explicit result stands, with its bound.
 
@@ -25,8 +27,10 @@ from .explicit.search import Explorer
 from .shared.limits import Interrupt, Limits, ProgressFn, Ticker
 from .shared.result import CheckResult, Coverage, PropertyResult, Stats
 
-ENGINES = ("auto", "explicit", "bmc", "induction", "pdr")
-AUTO_MAX_STATES = 1_000_000  # some seconds of explicit search: apf_int (2,2) (393,828 states up to symmetry) fits
+ENGINES = ("auto", "explicit", "compiled", "bmc", "induction", "pdr")
+AUTO_MAX_STATES = 1_000_000  # some seconds of Python search: apf_int (2,2) (393,828 states up to symmetry) fits
+PROBE_STATES = 50_000  # what the Python search finishes in about a second: auto compiles only bigger models
+AUTO_COMPILED_MAX_STATES = 100_000_000  # a few minutes and a few GB of compiled search
 DEFAULT_DEPTH = 20
 DEFAULT_MAX_K = 10
 
@@ -38,6 +42,7 @@ class Options:
     max_k: int = DEFAULT_MAX_K
     symmetry: bool = True  # explicit search: one state per orbit of the `symmetric` types
     parts: bool = False  # explicit search: explore independent parts one at a time (engines/explicit/parts.py)
+    threads: int | None = None  # compiled search: threads (default: every core)
 
 
 def run_engine(ts: ir.TransitionSystem, name: str, options: Options = Options(),
@@ -73,6 +78,9 @@ def _run(ts: ir.TransitionSystem, name: str, options: Options, interrupt: Interr
                 if parts:
                     return run_parts(ts, parts, options.limits, interrupt, progress)
             return Explorer(ts, symmetry=options.symmetry).run(options.limits, interrupt, progress)
+        case "compiled":
+            from .compiled import run_compiled
+            return run_compiled(ts, options.limits, interrupt, progress, options.symmetry, options.threads)
         case "bmc" | "induction" | "pdr":
             return _symbolic(ts, name, options, interrupt, progress)
         case "auto":
@@ -96,6 +104,38 @@ def _symbolic(ts: ir.TransitionSystem, name: str, options: Options, interrupt: I
             from .symbolic.pdr import check_pdr
             result = check_pdr(ts, timeout, interrupt, progress)
     return _interrupted(result, interrupt)
+
+
+def _auto_search(ts: ir.TransitionSystem, options: Options, budget: Limits, started: float,
+                 interrupt: Interrupt | None, progress: ProgressFn | None) -> CheckResult:
+    """The Python search with PROBE_STATES as its budget; for a model it does not finish, the compiled search
+    with the budget (or, without a C compiler or for a model the compiled engine does not handle, the Python
+    search with a note saying why)."""
+    limits = options.limits
+
+    def left() -> float | None:
+        return None if limits.timeout is None else max(limits.timeout - (time.monotonic() - started), 0.001)
+    probe = dataclasses.replace(budget, max_states=min(budget.max_states, PROBE_STATES), timeout=left())
+    first = Explorer(ts, symmetry=options.symmetry).run(probe, interrupt, progress,
+                                                        bounded_liveness=probe.max_states == budget.max_states)
+    if first.bound != "max-states" or probe.max_states == budget.max_states:
+        return first
+    from .compiled import NoCompiler, Unsupported, run_compiled
+    why = None
+    try:
+        if limits.max_states is None:
+            budget = dataclasses.replace(budget, max_states=AUTO_COMPILED_MAX_STATES)
+        # the Python lasso search on the concrete graph keeps the Python budget
+        return run_compiled(ts, dataclasses.replace(budget, timeout=left()), interrupt, progress,
+                            options.symmetry, options.threads, engine="auto (compiled)",
+                            liveness_max_states=limits.max_states or AUTO_MAX_STATES)
+    except NoCompiler as e:
+        why = f"{e}: the Python engine searched instead"
+    except Unsupported as e:
+        why = f"the compiled engine cannot check this model ({e}): the Python engine searched instead"
+    result = Explorer(ts, symmetry=options.symmetry).run(dataclasses.replace(budget, timeout=left()), interrupt,
+                                                          progress)
+    return dataclasses.replace(result, notes=(why, *result.notes))
 
 
 def _interrupted(result: CheckResult, interrupt: Interrupt | None) -> CheckResult:
@@ -122,12 +162,14 @@ def _auto(ts: ir.TransitionSystem, options: Options, interrupt: Interrupt | None
                 return dataclasses.replace(split, engine="auto (explicit, independent parts)",
                                            stats=dataclasses.replace(split.stats,
                                                                      seconds=time.monotonic() - started))
-    explorer = Explorer(ts, symmetry=options.symmetry)
-    left = None if limits.timeout is None else max(limits.timeout - (time.monotonic() - started), 0.001)
-    first = explorer.run(dataclasses.replace(budget, timeout=left), interrupt, progress)
+    first = _auto_search(ts, options, budget, started, interrupt, progress)
     if first.bound != "max-states" or limits.max_states is not None:
         # exhausted, or stopped by a limit the user set: that result stands, as the explicit engine's
         return first
+    if all(r.status != "unknown" for r in first.results if r.prop.kind not in ir.LIVENESS_KINDS):
+        # only the lasso search hit its budget: PDR decides no liveness property
+        return first
+    explorer = Explorer(ts, symmetry=options.symmetry)
     from .symbolic.bmc import property_results  # z3 only now: exhaustive runs never load it
     from .symbolic.pdr import run_pdr
     decided = {r.prop.id for r in first.results if r.status in ("violated", "reached")}
@@ -152,9 +194,10 @@ def _auto(ts: ir.TransitionSystem, options: Options, interrupt: Interrupt | None
     handed = [r for r in results if r.prop.id not in decided]
     by_pdr = [r.prop.name for r in handed if r.status != "unknown"]
     left = [r.prop.name for r in handed if r.status == "unknown"]
-    head = (f"explicit search stopped at {first.stats.states} states (depth {first.stats.depth}), its budget; "
+    search = "compiled" if "compiled" in first.engine else "explicit"
+    head = (f"{search} search stopped at {first.stats.states} states (depth {first.stats.depth}), its budget; "
             + (f"PDR decided {', '.join(by_pdr)}" if by_pdr else "PDR decided none of the properties left open")
             + (f"; undecided: {', '.join(left)}" if left else ""),)
-    return _interrupted(CheckResult("auto (explicit + PDR)", tuple(results), stats,
+    return _interrupted(CheckResult(f"auto ({search} + PDR)", tuple(results), stats,
                                     first.bound if undecided else None, head + tuple(notes),
                                     reduction=first.reduction), interrupt)

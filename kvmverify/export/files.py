@@ -34,7 +34,7 @@ def check_output_file(path: str, flag: str) -> None:
     """Refuse, before any search runs, a report path that cannot become a file (KV505/KV506)."""
     if os.path.isdir(path):
         raise _out_error(KV_OUTPUT_KIND, path, f"{flag} names a directory", f"give a file name, e.g. {flag} "
-                         f"{os.path.join(path, 'kvmverify' + ('.xml' if 'junit' in flag else '.sarif'))}")
+                         f"{os.path.join(path, 'kvmverify' + ('.xml' if 'junit' in flag else '.c' if 'dump' in flag else '.sarif'))}")
     try:
         st = os.stat(path)
     except FileNotFoundError:

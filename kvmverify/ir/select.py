@@ -32,12 +32,19 @@ def unmatched(ts: ir.TransitionSystem, patterns) -> list[str]:
 
 def select(ts: ir.TransitionSystem, include=(), exclude=()) -> ir.TransitionSystem:
     """`ts` with only the properties whose names match `include` (all when empty) and none of `exclude`."""
-    def keep(name: str) -> bool:
-        return (not include or matches(name, include)) and not matches(name, exclude)
+    return restrict(ts, lambda p: (not include or matches(p.name, include)) and not matches(p.name, exclude))
 
-    kept = [p for p in ts.properties if keep(p.name)]
-    if len(kept) == len(ts.properties) and all(keep(c.prop.name) for c in ts.checks) and \
-            all(keep(f.prop.name) for f in ts.lint):
+
+def safety_only(ts: ir.TransitionSystem) -> ir.TransitionSystem:
+    """`ts` without its liveness properties (the benchmarks' and the ports' whole-graph safety searches)."""
+    return restrict(ts, lambda p: p.kind not in ir.LIVENESS_KINDS)
+
+
+def restrict(ts: ir.TransitionSystem, wanted) -> ir.TransitionSystem:
+    """`ts` with only the properties (of every sort: state, step, liveness, check, layout) `wanted` accepts."""
+    kept = [p for p in ts.properties if wanted(p)]
+    if len(kept) == len(ts.properties) and all(wanted(c.prop) for c in ts.checks) and \
+            all(wanted(f.prop) for f in ts.lint):
         return ts
     new_id = {p.id: k for k, p in enumerate(kept)}
     props = tuple(dataclasses.replace(p, id=new_id[p.id]) for p in kept)
@@ -46,12 +53,12 @@ def select(ts: ir.TransitionSystem, include=(), exclude=()) -> ir.TransitionSyst
     base = len(props)
     checks = []
     for c in ts.checks:
-        if keep(c.prop.name):
+        if wanted(c.prop):
             checks.append(dataclasses.replace(c, prop=dataclasses.replace(c.prop, id=base + len(checks))))
     base += len(checks)
     lint = []
     for f in ts.lint:
-        if keep(f.prop.name):
+        if wanted(f.prop):
             lint.append(dataclasses.replace(f, prop=dataclasses.replace(f.prop, id=base + len(lint))))
     names = {p.name for p in props} | {c.prop.name for c in checks} | {f.prop.name for f in lint}
     expects = tuple(x for x in ts.expects if x[0] in names)

@@ -359,7 +359,7 @@ def render_result(ts: ir.TransitionSystem, result: CheckResult, traces: str | bo
     s = result.stats
     if stateless:
         pass
-    elif s.states:
+    elif s.states or "compiled" in result.engine:  # (a compiled search stopped while compiling: 0 states)
         up_to = f" (up to {result.reduction})" if result.reduction else ""
         out.append(f"  {s.states} states{up_to}, {s.transitions} transitions, depth {s.depth}")
     else:  # a symbolic engine: no states were enumerated

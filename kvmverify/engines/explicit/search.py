@@ -64,8 +64,10 @@ class Explorer:
 
     # -------------------------------------------------------------------------------------------- the search
     def run(self, limits: Limits = Limits(), interrupt: Interrupt | None = None,
-            progress: ProgressFn | None = None) -> CheckResult:
-        """`progress`, if given, is called with a `Progress` about every PROGRESS_EVERY expanded states."""
+            progress: ProgressFn | None = None, bounded_liveness: bool = True) -> CheckResult:
+        """`progress`, if given, is called with a `Progress` about every PROGRESS_EVERY expanded states.
+        `bounded_liveness=False`: when a bound stops the safety search, skip the (bounded) lasso search too (the
+        caller searches again with another engine)."""
         ts, succ, props = self.ts, self.c.succ, self.c.props
         started = time.monotonic()
         deadline = started + limits.timeout if limits.timeout is not None else None
@@ -160,10 +162,19 @@ class Explorer:
         reached = depth - 1 if exhausted else depth
         # liveness: fair lassos in the concrete graph, explored again without symmetry reduction and with its edges
         index.clear()  # traces need only states/parent/via: free the visited set before the liveness search
-        live, live_bound, live_notes = ({}, None, ()) if not ts.liveness else check_liveness(self, limits, interrupt,
-                                                                                          deadline, progress)
+        skip = not ts.liveness or (bound is not None and not bounded_liveness)
+        live, live_bound, live_notes = ({}, None, ()) if skip else check_liveness(self, limits, interrupt, deadline,
+                                                                                  progress)
         stats = Stats(len(states), transitions, max(reached, 0), time.monotonic() - started, peak_rss_mb())
-        results = self._results(found, states, parent, via, stats, bound, live)
+        return self.conclude("explicit", found, lambda sid: self.trace_to(sid, states, parent, via), stats, bound,
+                             live, live_bound, live_notes)
+
+    def conclude(self, engine: str, found: dict, trace_of: Callable[[int], Trace], stats: Stats, bound: str | None,
+                 live: dict, live_bound: str | None, live_notes: tuple[str, ...]) -> CheckResult:
+        """The result of a search that stopped with `bound` (None: exhausted): a verdict per property from where
+        each was first violated (`found`: property id -> _Found; `trace_of(state id)` the path to a state), the
+        liveness results, and the notes that say what a bound left undecided."""
+        results = self._results(found, trace_of, stats, bound, live)
         resource_bound = bound if bound != "max-depth" else None
         notes = () if resource_bound is None else self._partial_notes(results, stats, bound)
         if resource_bound is None and live_bound not in (None, "max-depth"):
@@ -175,7 +186,7 @@ class Explorer:
             notes += ("liveness needs the whole state graph: a bounded search can show a lasso but never proves "
                       "a liveness property",)
         notes += live_notes
-        return CheckResult("explicit", tuple(results), stats, bound=resource_bound, notes=notes,
+        return CheckResult(engine, tuple(results), stats, bound=resource_bound, notes=notes,
                            reduction=self.reduction)
 
     @staticmethod
@@ -204,13 +215,15 @@ class Explorer:
                 return "max-memory"
         return None
 
-    def _results(self, found, states, parent, via, stats: Stats, bound, live: dict | None = None):
+    def _results(self, found, trace_of, stats: Stats, bound, live: dict | None = None):
         expects = {name: verdict for name, verdict, _ in self.ts.expects}
         exhausted = bound is None
         results = []
         for p in self.ts.properties:
-            if p.kind in ir.LIVENESS_KINDS:
-                results.append(live[p.id])
+            if p.kind in ir.LIVENESS_KINDS:  # not searched: the safety search was stopped (bounded_liveness)
+                results.append(live.get(p.id) or PropertyResult(
+                    p, "unknown", Coverage("bounded", states=stats.states, depth=stats.depth, bound=bound),
+                    None, expects.get(p.name)))
                 continue
             f = found.get(p.id)
             if exhausted:
@@ -220,7 +233,7 @@ class Explorer:
                                reduction=self.reduction)
             if p.is_cover:
                 if f is not None:
-                    trace = self.concrete(self.trace_to(f.state, states, parent, via))
+                    trace = self.concrete(trace_of(f.state))
                     results.append(PropertyResult(p, "reached", cov, trace, expects.get(p.name)))
                 else:
                     status = "vacuous" if exhausted else "unknown"
@@ -230,9 +243,11 @@ class Explorer:
                 status = "holds" if exhausted or bound == "max-depth" else "unknown"
                 results.append(PropertyResult(p, status, cov, None, expects.get(p.name)))
                 continue
-            trace = self.concrete(self.trace_to(f.state, states, parent, via))
+            trace = self.concrete(trace_of(f.state))
             if p.is_step:
-                if self.canon is not None:  # the same check fails from the concrete pre-state, maybe elsewhere
+                if self.canon is not None or f.check is None:
+                    # the same check fails from the concrete pre-state, maybe elsewhere; or the search (the compiled
+                    # one) recorded only the state: its first violation of the property, as this search records
                     f = self._step_violation(trace.steps[-1].state, p.id)
                 site = self.c.checks[f.check]
                 out, _ = self.successors(trace.steps[-1].state)

@@ -23,8 +23,9 @@ class Progress:
     depth: int
     transitions: int
     seconds: float
-    phase: str = "search"  # search | liveness graph | fair lassos | bmc | k-induction | pdr | checks
+    phase: str = "search"  # search | liveness graph | fair lassos | bmc | k-induction | pdr | checks | compiling C
     detail: str = ""  # the z3 engines: the query running now
+    memory_mb: float | None = None  # the compiled engine: its checker's resident memory (kvmverify's own is added)
 
 
 PROGRESS_EVERY = 1 << 14

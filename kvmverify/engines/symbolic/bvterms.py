@@ -7,13 +7,7 @@ from dataclasses import dataclass
 
 import z3
 
-
-def signed_bits(lo: int, hi: int) -> int:
-    """Bits of a two's complement number holding every value in [lo, hi]."""
-    n = 1
-    while not (-(1 << (n - 1)) <= lo and hi <= (1 << (n - 1)) - 1):
-        n += 1
-    return n
+from ...ir.components import signed_bits  # noqa: F401 - re-exported
 
 
 @dataclass(frozen=True)
