@@ -9,13 +9,13 @@ from typing import assert_never
 from ..diagnostics import NO_SPAN, Diagnostic, DiagnosticError, Span, did_you_mean
 from ..lang import ast
 from . import layout as layout_lint
-from .exprs import ExprChecker, Local, Unresolved, const_eval, fits, is_boolish, is_finite
+from .exprs import ExprChecker, Local, Unresolved, const_eval, fits, is_finite
 from .loader import Loaded
 from .liveness import check_liveness
 from .observe import check_observations
 from .tables import check_property, check_table
 from .model import ActionInfo, DefInfo, HandlerInfo, Model, PropInfo, SlotInfo, VarInfo
-from .types import (BOOL, CTYPES, MAX_DOMAIN, MAX_SET_DOMAIN, BitsT, BoolT, EmptySetT, EnumT, IntT, QueueT, SetT,
+from .types import (BOOL, CTYPES, MAX_DOMAIN, MAX_SET_DOMAIN, BitsT, BoolT, EnumT, IntT, QueueT, SetT,
                     Type, describe_type, domain_size)
 from . import code
 

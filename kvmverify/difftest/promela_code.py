@@ -125,7 +125,7 @@ class CodeExpander:
 
 def process_steps(m, x_factory, pre: dict):
     """(step name, instance parameter value, expander with its finished paths) for every process step."""
-    from .promela import Path, k, land, neg, op
+    from .promela import Path, k, neg, op
     for proc in m.code.processes:
         labels = proc.labels()
         values = range(proc.param[1], proc.param[2] + 1) if proc.param else [None]

@@ -17,7 +17,6 @@ Everything here is deterministic: the same model, flags and trace give the same 
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from .. import __version__

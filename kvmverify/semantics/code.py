@@ -129,7 +129,7 @@ class CodeSemantics:
                     yield ProcessStep(p, point.name), dict(zip((n for n, _ in p.params), combo))
 
     def process_step(self, s: ProcessStep, args: dict, state):
-        from .reference import Path, _copy
+        from .reference import _copy
         p = s.process
         key = tuple(args[n] for n, _ in p.params)
         if self.pc(state, p.name, key) != s.point:

@@ -30,7 +30,6 @@ from ..check.model import Model, SlotInfo
 from ..check.types import (NONE_VALUE, BitsT, BoolT, EmptySetT, EnumT, IntT, Layout, OptionT, QueueT, SetT, Type,
                            c_div, c_mod, domain, domain_lo, first_value)
 from ..check.exprs import const_eval
-from ..check.steps import DONE
 from ..lang import ast
 from .code import CodeSemantics, ProcessStep, Some, pc_key
 

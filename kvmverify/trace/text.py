@@ -154,7 +154,7 @@ def render_trace(ts: ir.TransitionSystem, trace: Trace, prop: ir.Property | None
 
 def stuck_lines(ts: ir.TransitionSystem, state: tuple[int, ...]) -> list[str]:
     """Why nothing can move in a deadlocked state: where each process waits, and on what."""
-    out = [f"  no step is enabled here" + ("; no action's guard holds" if any(a.process is None for a in ts.actions)
+    out = ["  no step is enabled here" + ("; no action's guard holds" if any(a.process is None for a in ts.actions)
                                            else "")]
     seen: set[str] = set()
     for a in ts.actions:
