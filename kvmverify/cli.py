@@ -526,6 +526,7 @@ def _conform(args, stdout: TextIO, stderr: TextIO, interrupt: Interrupt) -> int:
 
 
 def _conform_command(args, stdout: TextIO, stderr: TextIO, interrupt: Interrupt) -> int:
+    from .conform.report import error_json as conform_error_json
     from .conform.report import render as render_conform
     from .conform.report import result_json as conform_json
     from .conform.report import witness_files
@@ -547,7 +548,7 @@ def _conform_command(args, stdout: TextIO, stderr: TextIO, interrupt: Interrupt)
     except DiagnosticError as e:
         stderr.write(render(e.diagnostics, sources))
         if args.json:
-            stdout.write(json.dumps(json_document([], list(e.diagnostics), EXIT_USAGE), indent=2) + "\n")
+            stdout.write(json.dumps(conform_error_json(list(e.diagnostics), EXIT_USAGE), indent=2) + "\n")
         return EXIT_USAGE
     if run.warnings and not args.quiet:
         stderr.write(render(run.warnings, run.sources))
@@ -561,7 +562,7 @@ def _conform_command(args, stdout: TextIO, stderr: TextIO, interrupt: Interrupt)
     else:
         stdout.write(render_conform(run, Style(_use_color(args, stdout))))
     if args.out:
-        written = witness_files(run, args.trace_format or ("text",), args.out)
+        written = witness_files(run, args.trace_format or ("text",), args.out, code)
         if written and not args.quiet:
             stderr.write("".join(f"kvmverify: wrote {w}\n" for w in written))
     if not args.quiet:
@@ -630,8 +631,11 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
         return _check(args, stdout, stderr, interrupt)
     except DiagnosticError as e:
         stderr.write(render(e.diagnostics, Sources()))
-        if args.command in ("check", "conform") and args.json:  # --json has one shape, whatever went wrong
+        if args.command == "check" and args.json:  # --json has one shape, whatever went wrong
             stdout.write(json.dumps(json_document([], list(e.diagnostics), EXIT_USAGE), indent=2) + "\n")
+        elif args.command == "conform" and args.json:  # its own shape: a result or, here, `"status": "error"`
+            from .conform.report import error_json as conform_error_json
+            stdout.write(json.dumps(conform_error_json(list(e.diagnostics), EXIT_USAGE), indent=2) + "\n")
         return EXIT_USAGE
     except KeyboardInterrupt:
         stderr.write("kvmverify: interrupted\n")

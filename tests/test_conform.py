@@ -190,6 +190,82 @@ def test_json_and_witness_files(tmp_path):
     assert itf["states"][1]["mbt::actionTaken"] == "guest.set_vector"
 
 
+@pytest.fixture(scope="module")
+def conform_schema():
+    import jsonschema
+    from kvmverify.conform.report import SCHEMA_FILE
+    with open(SCHEMA_FILE) as f:
+        schema = json.load(f)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _conform_json(validator, *argv: str) -> tuple[int, dict]:
+    """`conform --json` on stdout: one document, valid against the shipped schema, with the command's exit code."""
+    code, out, _ = run_cli("conform", *argv, "--json", "-q")
+    doc = json.loads(out)
+    errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(doc)]
+    assert errors == [], errors[:5]
+    assert doc["version"] == 1 and doc["exit_code"] == code
+    return code, doc
+
+
+def test_json_results_validate_against_the_schema(tmp_path, conform_schema):
+    code, ok = _conform_json(conform_schema, MODEL, ASYNCPF)
+    assert (code, ok["status"], ok["replay_problem"]) == (0, "conforms", None)
+    assert [d["code"] for d in ok["diagnostics"]] == ["KV406"]  # spec/msr.kv's 68-byte struct in a 64-byte area
+    assert "failure" not in ok and ok["witness"]["length"] == ok["model_steps"] == 19
+    assert ok["log"]["not_observed"]["kvm_exit"] == 12 and ok["log"]["lost"] == []
+
+    code, bad = _conform_json(conform_schema, MODEL, EARLY_READY, "--out", str(tmp_path), "--trace-format", "json")
+    assert (code, bad["status"], bad["events_explained"]) == (1, "not-conform", 7)
+    f = bad["failure"]
+    assert (f["event"], f["line"]) == (8, 15) and f["text"].endswith("token 0x2000 gva 0x7d10000")
+    candidate = f["possible"][0]["candidates"][0]
+    assert candidate["observe"] == "models/apf_int.kv:237:1" and candidate["declaration"].startswith(
+        "observe kvm_async_pf_ready(token, pid) when token != WAKE_ALL")
+    assert bad["witness"]["length"] == 9 and bad["witness"]["steps"][-1]["log"]["line"] == 14
+    # the schema is strict: a not-conform without its failure, or a field it does not describe, is refused
+    assert not conform_schema.is_valid({k: v for k, v in bad.items() if k != "failure"})
+    assert not conform_schema.is_valid(dict(ok, failure=f)) and not conform_schema.is_valid(dict(ok, extra=1))
+    # the --trace-format json file is the same document, exit code included
+    assert json.loads((tmp_path / "early-ready.trace-cmd.witness.json").read_text()) == bad
+
+    lines = open(ASYNCPF).read().splitlines(keepends=True)
+    holed = tmp_path / "lost.txt"
+    holed.write_text("".join(lines[:20] + ["CPU:1 [LOST 12 EVENTS]\n"] + lines[20:]))
+    code, lost = _conform_json(conform_schema, MODEL, str(holed))
+    assert code == 0 and lost["log"]["lost"] == [{"line": 21, "cpu": 1, "events": 12}]
+    assert [(d["code"], d["severity"], d["location"]["file"], d["location"]["line"]) for d in lost["diagnostics"]
+            if d["code"] == "KV704"] == [("KV704", "warning", str(holed), 21)]
+
+    code, stopped = _conform_json(conform_schema, MODEL, ASYNCPF, "--max-states", "3")
+    assert (code, stopped["status"], stopped["search"]["bound"]) == (4, "undecided", "max-states")
+
+
+def test_json_errors_are_documents_too(tmp_path, conform_schema):
+    """A model or trace that cannot be used, or a wrong command line: `"status": "error"` with the diagnostics
+    (stderr has them rendered), never text on stdout."""
+    (tmp_path / "bad.txt").write_text("cpus=1\nthis is not a trace line\n")
+    cases = {"KV365": ("spec/msr.kv", ASYNCPF), "KV701": (MODEL, str(tmp_path / "none.txt")),
+             "KV702": (MODEL, str(tmp_path / "bad.txt")), "KV502": (MODEL, ASYNCPF, "--param", "NOPE=1"),
+             "KV503": (MODEL, ASYNCPF, "--trace-format", "itf")}
+    for expected, argv in cases.items():
+        code, doc = _conform_json(conform_schema, *argv)
+        assert (code, doc["status"]) == (2, "error"), expected
+        assert expected in [d["code"] for d in doc["diagnostics"] if d["severity"] == "error"], doc
+
+
+def test_the_conform_schema_ships_with_the_package():
+    import fnmatch
+    import tomllib
+    from kvmverify.conform.report import SCHEMA_FILE
+    with open(ROOT / "pyproject.toml", "rb") as f:
+        globs = tomllib.load(f)["tool"]["setuptools"]["package-data"]["kvmverify"]
+    inside = os.path.relpath(SCHEMA_FILE, ROOT / "kvmverify")
+    assert any(fnmatch.fnmatch(inside, g) for g in globs) and os.path.isfile(SCHEMA_FILE)
+
+
 def test_output_is_deterministic_across_hash_seeds(tmp_path):
     outs = []
     for seed in ("1", "2"):

@@ -1,4 +1,9 @@
-"""The conformance result as text and JSON, and the witness as a trace file in any export format."""
+"""The conformance result as text and JSON, and the witness as a trace file in any export format.
+
+`kvmverify conform --json` prints one document (`export/schemas/conform.schema.json`, version JSON_VERSION, as
+`check --json`'s): the result (`status` conforms, not-conform or undecided) or, when the model, the trace or the
+command line cannot be used, `{"version", "exit_code": 2, "status": "error", "diagnostics"}`.
+"""
 from __future__ import annotations
 
 import json
@@ -6,15 +11,17 @@ import os
 import re
 from typing import Any
 
-from ..diagnostics import Span
+from ..diagnostics import Diagnostic, Span
 from ..engines.shared.result import Coverage, PropertyResult
 from ..export.files import NameAllocator, safe_name, write_atomic
-from ..export.json_result import JSON_VERSION, trace_json, typed_params
+from ..export.json_result import JSON_VERSION, diagnostic_json, trace_json, typed_params
+from ..export.json_result import SCHEMA_FILE as RESULT_SCHEMA_FILE
 from ..export.run import ModelRun
 from ..ir import nodes as ir
 from ..trace.text import PLAIN, Style, render_trace
 from .run import ConformRun
 
+SCHEMA_FILE = os.path.join(os.path.dirname(RESULT_SCHEMA_FILE), "conform.schema.json")
 MAX_SHOWN_STEPS = 300  # a longer witness is summarised; --out DIR --trace-format text writes it whole
 MAX_SHOWN_BINDINGS = 20  # likewise the identifiers (a long log has thousands of tokens); --json lists them all
 _EVENT_TEXT = re.compile(r"\d+(?:\.\d+)?:\s+(.*\S)\s*$")
@@ -146,9 +153,10 @@ def _result(run: ConformRun) -> PropertyResult:
                           run.witness)
 
 
-def witness_files(run: ConformRun, formats: tuple[str, ...], out_dir: str) -> list[str]:
+def witness_files(run: ConformRun, formats: tuple[str, ...], out_dir: str, exit_code: int) -> list[str]:
     """The witness (for a log that does not conform: the run explaining the events before the failing one) in
-    each format, named after the trace file."""
+    each format, named after the trace file; the json file is the `--json` document (with the command's exit
+    code)."""
     from ..export.traces import TRACE_SUFFIX, trace_text
     if run.witness is None:
         return []
@@ -169,7 +177,7 @@ def witness_files(run: ConformRun, formats: tuple[str, ...], out_dir: str) -> li
                     st["#meta"]["log"] = _log_ref(run, ev)
             body = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
         elif fmt == "json":
-            body = json.dumps(result_json(run, 0), indent=2) + "\n"
+            body = json.dumps(result_json(run, exit_code), indent=2) + "\n"
         else:
             body = trace_text(mr, r, fmt)
         write_atomic(path, body)
@@ -196,6 +204,8 @@ def result_json(run: ConformRun, exit_code: int) -> dict[str, Any]:
                       "first_line": b.first, "last_line": b.last} for b in run.bindings],
         "search": {"largest_closed_set": o.largest, "states_expanded": o.states_seen, "bound": o.bound},
         "replayed": run.witness is not None and run.replay_problem is None,
+        "replay_problem": run.replay_problem,
+        "diagnostics": [diagnostic_json(d) for d in run.warnings],
     }
     if run.witness is not None:
         tj = trace_json(ts, run.witness)
@@ -209,6 +219,14 @@ def result_json(run: ConformRun, exit_code: int) -> dict[str, Any]:
         doc["failure"] = {
             "event": f.index + 1, "line": e.line, "text": run.log.line(e.line).strip(),
             "possible": [{"bindings": p.bindings, "states": p.states, "summary": list(p.summary),
-                          "candidates": [{"action": c.label, "observe": str(c.observe.span), "reasons": list(c.reasons)}
+                          "candidates": [{"action": c.label, "observe": str(c.observe.span),
+                                          "declaration": c.observe.text, "reasons": list(c.reasons)}
                                          for c in p.candidates]} for p in f.possible]}
     return doc
+
+
+def error_json(diagnostics: list[Diagnostic], exit_code: int) -> dict[str, Any]:
+    """`--json` when there is no result: the model, the trace or the command line cannot be used (their errors,
+    and any warnings of the same phase, as `check --json` lists them)."""
+    return {"version": JSON_VERSION, "exit_code": exit_code, "status": "error",
+            "diagnostics": [diagnostic_json(d) for d in diagnostics]}
