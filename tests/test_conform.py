@@ -193,6 +193,7 @@ def test_json_and_witness_files(tmp_path):
 @pytest.fixture(scope="module")
 def conform_schema():
     import jsonschema
+
     from kvmverify.conform.report import SCHEMA_FILE
     with open(SCHEMA_FILE) as f:
         schema = json.load(f)
@@ -231,7 +232,7 @@ def test_json_results_validate_against_the_schema(tmp_path, conform_schema):
     # the --trace-format json file is the same document, exit code included
     assert json.loads((tmp_path / "early-ready.trace-cmd.witness.json").read_text()) == bad
 
-    lines = open(ASYNCPF).read().splitlines(keepends=True)
+    lines = (ROOT / ASYNCPF).read_text().splitlines(keepends=True)
     holed = tmp_path / "lost.txt"
     holed.write_text("".join(lines[:20] + ["CPU:1 [LOST 12 EVENTS]\n"] + lines[20:]))
     code, lost = _conform_json(conform_schema, MODEL, str(holed))
@@ -259,6 +260,7 @@ def test_json_errors_are_documents_too(tmp_path, conform_schema):
 def test_the_conform_schema_ships_with_the_package():
     import fnmatch
     import tomllib
+
     from kvmverify.conform.report import SCHEMA_FILE
     with open(ROOT / "pyproject.toml", "rb") as f:
         globs = tomllib.load(f)["tool"]["setuptools"]["package-data"]["kvmverify"]
