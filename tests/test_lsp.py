@@ -152,6 +152,50 @@ def test_hover_on_a_struct_field_and_a_def(client):
     assert "`apf_on(v: Vcpu)` returns `bool`" in shown
 
 
+def test_an_observe_declaration_has_hover_definition_references_and_a_symbol(client):
+    u = compiled(client, APF)
+    decl = "observe kvm_async_pf_ready(token, pid) when token != WAKE_ALL => host.page_ready(v: id(pid), t: id(token))"
+    line, col = position_of(APF_TEXT, decl, 0, len("observe "))
+    hover = client.at("textDocument/hover", u, line, col + 3)
+    assert hover["range"] == rng(line, col, line, col + len("kvm_async_pf_ready"))
+    shown = hover["contents"]["value"].splitlines()
+    assert shown[:3] == ["```kv", decl, "```"]
+    assert ("tracepoint `kvm_async_pf_ready`: `token %#llx gva %#llx` (include/trace/events/kvm.h); fields `token`, "
+            "`gva` and every line's `cpu`, `pid`") in shown
+    assert "only when `token != WAKE_ALL`; an event of which no declaration's condition holds is counted and " \
+           "ignored" in shown
+    assert ("maps to `host: strong fair action page_ready(v: Vcpu, t: Token) when life[v][t] == Completed && "
+            "raise_ready_irq_ok(v)`") in shown
+    assert ("| `t` | `Token = 1..2` | `id(token)`: an identifier in the log, bound to a `Token` value at its first "
+            "appearance and free again after its last |") in shown
+    assert "other declarations of `kvm_async_pf_ready` (alternatives): models/apf_int.kv:238 " \
+           "(host.page_ready_wakeall)" in shown
+    assert shown[-1] == "*observe*, models/apf_int.kv:237"
+    # the event's references: every declaration observing it; the action and its parameter lead to the actor
+    refs = client.at("textDocument/references", u, line, col, context={"includeDeclaration": True})
+    assert [r["range"]["start"]["line"] for r in refs] == [line, line + 1]
+    action = position_of(APF_TEXT, decl, 0, decl.index("page_ready("))
+    target = position_of(APF_TEXT, "action page_ready(v: Vcpu", 0, len("action "))
+    assert client.at("textDocument/definition", u, *action) == [
+        {"uri": uri(APF), "range": rng(target[0], target[1], target[0], target[1] + len("page_ready"))}]
+    refs = client.at("textDocument/references", u, *target, context={"includeDeclaration": False})
+    assert [(r["range"]["start"]["line"], r["range"]["start"]["character"]) for r in refs] == [action]
+    param = position_of(APF_TEXT, decl, 0, decl.index("t: id"))
+    assert client.at("textDocument/definition", u, *param)[0]["range"]["start"] == {
+        "line": target[0], "character": APF_TEXT.splitlines()[target[0]].index("t: Token")}
+    # the event's fields are its locals
+    field = position_of(APF_TEXT, decl, 0, decl.index("token !="))
+    assert client.at("textDocument/hover", u, *field)["contents"]["value"].startswith(
+        "event field `token`: `u64` — in observe kvm_async_pf_ready")
+    refs = client.at("textDocument/references", u, *field, context={"includeDeclaration": True})
+    assert [r["range"]["start"]["character"] for r in refs] == [decl.index(w) for w in ("token,", "token !=",
+                                                                                         "token))")]
+    symbols = client.request("textDocument/documentSymbol", {"textDocument": {"uri": u}})
+    observed = [(s["name"], s["detail"]) for s in symbols if s["kind"] == 24]  # Event
+    assert observed[-2:] == [("kvm_async_pf_ready", "observe => host.page_ready"),
+                             ("kvm_async_pf_ready", "observe => host.page_ready_wakeall")] and len(observed) == 7
+
+
 def test_definition_and_references_cross_the_use(client):
     u = compiled(client, APF)
     line, col = position_of(APF_TEXT, "MSR_KVM_ASYNC_PF_EN", 1)

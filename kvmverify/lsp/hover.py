@@ -1,6 +1,7 @@
 """Hover: what a name is. Its declaration as written, its type (the checker's, from the last compile), a register
 or struct decoded field by field with bit ranges and the source line each field cites (its comment), a def's
-body, a table's rules, and a property's last verdict if a check ran."""
+body, a table's rules, an observation's tracepoint and the action it maps to, and a property's last verdict if a
+check ran."""
 from __future__ import annotations
 
 import os
@@ -10,6 +11,7 @@ from lsprotocol import types as lsp
 
 from ..check.model import Model
 from ..check.types import CTYPES, BitsT, EnumT, IntT, Type
+from ..conform.tracepoints import LINE_FIELDS, TRACEPOINTS
 from ..lang import ast
 from .navigate import Target, target_at
 from .project import Project
@@ -171,6 +173,8 @@ def symbol_hover(project: Project, path: str, sym: Symbol) -> str:
                              f"{len(model.props) + len(model.liveness) + len(model.checks)} declared properties")
         case "local":
             parts.append(local_hover(project, path, sym))
+        case "observe":
+            parts += observe_hover(project, path, sym, model)
     if comment and sym.kind not in ("field", "local"):
         parts.insert(1 if parts else 0, "\n".join(f"// {c}" for c in comment))
     if note and sym.kind not in ("field", "register", "struct", "local"):
@@ -280,10 +284,65 @@ def action_header(project: Project, sym: Symbol) -> str:
     return f"{sym.container}: " + " ".join(head.split())
 
 
+def observe_hover(project: Project, path: str, sym: Symbol, model: Model | None) -> list[str]:
+    """The declaration, the tracepoint (its format and fields, or that kvmverify does not know it), and the action
+    it maps to, parameter by parameter: the value each takes from the event."""
+    d = sym.node
+    parts = [code(" ".join(source(project, sym).split()))]
+    tp = TRACEPOINTS.get(d.event)
+    lines = " and every line's " + ", ".join(f"`{f}`" for f in LINE_FIELDS)
+    if tp is not None:
+        fields = ", ".join(f"`{f}`" for f in tp.fields)
+        parts.append(f"tracepoint `{d.event}`: `{tp.format}` ({tp.source}); fields {fields}{lines}")
+    else:
+        parts.append(f"`{d.event}` is not a tracepoint kvmverify knows (KV363): its fields are read from the line "
+                     "as `name value` pairs")
+    if d.when is not None:
+        when = " ".join(project.text(sym.path).slice(d.when.span).split())
+        parts.append(f"only when `{when}`; an event of which no declaration's condition holds is counted and ignored")
+    closure = project.closure(path)
+    action = closure.actions.get((d.actor, d.action))
+    parts.append(f"maps to `{action_header(project, action) if action is not None else f'{d.actor}.{d.action}'}`")
+    info = next((a for a in model.actions if a.actor == d.actor and a.decl.name == d.action), None) if model else None
+    if info is not None:  # the checker's types
+        types = {n: show_type(t) for n, t in info.params}
+        named = {n: getattr(t, "name", None) or show_type(t) for n, t in info.params}
+    elif action is not None:  # the model does not compile: the types as written
+        at = project.text(action.path)
+        types = named = {p.name: at.slice(p.type.span) for p in action.node.params if p.type is not None}
+    else:
+        types = named = {}
+    given = {a.name: a for a in d.args}
+    text = project.text(sym.path)
+    rows = []
+    for name in (n for n, _ in info.params) if info is not None else dict.fromkeys([*types, *given]):
+        a = given.get(name)
+        typ = types.get(name) or "?"
+        if a is None:
+            what = "no value (KV361)"
+        elif isinstance(a.value, ast.Name) and a.value.id == "_":
+            what = "`_`: any value the model allows"
+        elif isinstance(a.value, ast.Call) and a.value.func == "id":
+            what = (f"`{' '.join(text.slice(a.value.span).split())}`: an identifier in the log, bound to a "
+                    f"`{named.get(name) or '?'}` value at its first appearance and free again after its last")
+        else:
+            what = f"`{' '.join(text.slice(a.value.span).split())}`"
+        rows.append(f"| `{name}` | `{cell(typ)}` | {cell(what)} |")
+    if rows:
+        parts.append("| parameter | type | from the event |\n|---|---|---|\n" + "\n".join(rows))
+    others = [s for f in closure.files for s in f.symbols
+              if s.kind == "observe" and s.name == sym.name and s is not sym]
+    if others:
+        at = ", ".join(f"{where(s)} ({s.node.actor}.{s.node.action})" for s in others)
+        parts.append(f"other declarations of `{d.event}` (alternatives): {at}")
+    return parts
+
+
 def local_hover(project: Project, path: str, sym: Symbol) -> str:
     node = sym.node
     text = project.text(sym.path)
-    what = {ast.Param: "parameter", ast.Let: "let", ast.Choose: "choose", ast.For: "for", ast.Binder: "bound"}
+    what = {ast.Param: "parameter", ast.Let: "let", ast.Choose: "choose", ast.For: "for", ast.Binder: "bound",
+            ast.ObserveField: "event field"}
     kind = what.get(type(node), "local")
     typed = None
     if isinstance(node, ast.Param) and node.type is not None:
@@ -294,6 +353,8 @@ def local_hover(project: Project, path: str, sym: Symbol) -> str:
         typed = node.type_name.id
     elif sym.register:
         typed = f"{sym.register} (the value written)"
+    elif isinstance(node, ast.ObserveField):
+        typed = "u64"  # read from the log line (check/observe.py's FIELD_TYPE)
     head = f"{kind} `{sym.name}`" + (f": `{typed}`" if typed else "")
     if isinstance(node, ast.Let):
         head += f" = `{' '.join(text.slice(node.value.span).split())}`"

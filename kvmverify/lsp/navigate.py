@@ -101,7 +101,10 @@ def references(project: Project, path: str, line: int, col: int, include_declara
                 if o.role == "use" or o.name != sym.name:
                     continue
                 target = closure.resolve(o)
-                if target is None or not same(target, sym) or (o.role == "decl" and not include_declaration):
+                if target is None or o.role == "decl" and not include_declaration and same(target, sym):
+                    continue
+                # an observed event's references: every declaration that observes it
+                if not same(target, sym) and not (sym.kind == target.kind == "observe"):
                     continue
                 found[(o.span.file, o.span.line, o.span.col)] = o.span
     if include_declaration and sym.kind in ("slot", "msr"):  # derived properties: their declaration

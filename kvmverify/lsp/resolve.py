@@ -26,6 +26,8 @@ class Closure:
     props: dict[str, Symbol] = field(default_factory=dict)
     fields: dict[str, dict[str, Symbol]] = field(default_factory=dict)  # register/struct/table -> name -> field
     def_layouts: dict[str, str] = field(default_factory=dict)  # def -> the register/struct it returns (model)
+    actions: dict[tuple[str, str], Symbol] = field(default_factory=dict)  # (actor, action) -> action
+    action_params: dict[tuple[str, str], Symbol] = field(default_factory=dict)  # ("actor.action", param) -> local
 
     def __post_init__(self) -> None:
         for fs in self.files:
@@ -36,6 +38,10 @@ class Closure:
                     self.props.setdefault(s.name, s)
                 elif s.kind in ("field", "output"):
                     self.fields.setdefault(s.container, {}).setdefault(s.name, s)
+                elif s.kind == "action":
+                    self.actions.setdefault((s.container, s.name), s)
+                elif s.kind == "local" and isinstance(s.node, ast.Param):  # an action's: container "actor.action"
+                    self.action_params.setdefault((s.container, s.name), s)
 
     # ---------------------------------------------------------------------------------------------- types
     def layout_of(self, e, scope: dict | None, depth: int = 0) -> str | None:
@@ -101,6 +107,10 @@ class Closure:
                 return self.fields.get(layout or "", {}).get(occ.name)
             case "prop":
                 return self.props.get(occ.name)
+            case "action":
+                return self.actions.get((occ.base, occ.name))
+            case "argument":
+                return self.action_params.get((occ.base, occ.name))
         return None
 
 

@@ -1,5 +1,6 @@
 """Document symbols: the outline of a file (params, types and their members, registers and structs with their
-fields, vars, slots, actors with their actions and handlers, defs, tables with their rules, properties)."""
+fields, vars, slots, actors with their actions and handlers, defs, tables with their rules, properties,
+observations)."""
 from __future__ import annotations
 
 from lsprotocol import types as lsp
@@ -12,7 +13,8 @@ KIND = {"model": K.Module, "param": K.Constant, "type": K.TypeParameter, "enum":
         "struct": K.Struct, "field": K.Field, "var": K.Variable, "slot": K.Key, "actor": K.Class, "action": K.Method,
         "handler": K.Event, "def": K.Function, "decide": K.Function, "output": K.Field, "rule": K.EnumMember,
         "invariant": K.Property, "cover": K.Property, "property": K.Property, "check": K.Property,
-        "assert": K.Property, "process": K.Class, "proc": K.Function, "label": K.Key, "transition": K.Property}
+        "assert": K.Property, "process": K.Class, "proc": K.Function, "label": K.Key, "transition": K.Property,
+        "observe": K.Event}
 CHILDREN = {"type": ("enum",), "register": ("field",), "struct": ("field",), "actor": ("action", "handler", "process"),
             "decide": ("output", "rule")}
 CHILDREN_OF = {child: tuple(p for p, cs in CHILDREN.items() if child in cs) for cs in CHILDREN.values()
@@ -56,4 +58,5 @@ def _symbol(project: Project, s: Symbol) -> lsp.DocumentSymbol:
     if (name.start.line, name.start.character) < (extent.start.line, extent.start.character) or \
             (name.end.line, name.end.character) > (extent.end.line, extent.end.character):
         extent = name  # the selection must lie inside the range
-    return lsp.DocumentSymbol(s.name, KIND.get(s.kind, K.Key), extent, name, detail=DETAIL.get(s.kind, s.kind))
+    detail = f"observe => {s.node.actor}.{s.node.action}" if s.kind == "observe" else DETAIL.get(s.kind, s.kind)
+    return lsp.DocumentSymbol(s.name, KIND.get(s.kind, K.Key), extent, name, detail=detail)

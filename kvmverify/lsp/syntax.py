@@ -27,7 +27,7 @@ PROP_KINDS = ("invariant", "cover", "property", "check", "assert", "slot", "msr"
 @dataclass(eq=False)
 class Symbol:
     name: str
-    kind: str  # VALUE_KINDS, PROP_KINDS, model, field, output, action, handler, rule, local
+    kind: str  # VALUE_KINDS, PROP_KINDS, model, field, output, action, handler, rule, local, observe (its event)
     path: str
     span: Span  # where the name is written
     extent: Span  # the whole declaration
@@ -43,7 +43,9 @@ class Symbol:
 class Occ:
     """A name written in a file. role: decl (a symbol's own name), local (target known), global (looked up by name
     among the model's declarations), field (of `base`'s register, struct or table), record (a `{name: ...}` item:
-    a field of `base`, an expression or a layout name), prop (`expect`), use (a `use` path: `name` is the path)."""
+    a field of `base`, an expression or a layout name), prop (`expect`), use (a `use` path: `name` is the path),
+    action (an observation's `actor.action`: `base` is the actor), argument (an observation's `param:`: `base` is
+    `actor.action`)."""
 
     name: str
     span: Span
@@ -260,6 +262,28 @@ class _Indexer:
                 self.expr(d.expr, {})
             case ast.TerminalDecl():
                 self.expr(d.expr, {})
+            case ast.ObserveDecl():
+                self.observe(d)
+
+    def observe(self, d: ast.ObserveDecl) -> None:
+        """`observe EVENT(fields) when COND => actor.action(param: arg)`: the event names the declaration (several
+        may observe one event); its fields are locals of the condition and the arguments; `actor.action` and each
+        `param:` name the action and its parameters."""
+        self.declare(d.event, "observe", d.span, node=d)
+        scope: dict = {}
+        owner = f"observe {d.event}"
+        for f in d.fields:
+            self.local(f.name, f.span, scope, owner, f, d.span, self.at_start(f.span, f.name))
+        if d.when is not None:
+            self.expr(d.when, scope)
+        t = d.target_span
+        self.ref(d.actor, self.at_start(t, d.actor), {})
+        action = Span(self.path, t.end_line, t.end_col - len(d.action), t.end_line, t.end_col)
+        self.fs.occs.append(Occ(d.action, action, "action", base=d.actor, node=d))
+        for a in d.args:
+            self.fs.occs.append(Occ(a.name, self.at_start(a.span, a.name), "argument", base=f"{d.actor}.{d.action}",
+                                    node=a))
+            self.expr(a.value, scope)
 
     def code_decl(self, d, container: str | None) -> None:
         """A process (top-level, or inside an actor) or a procedure: its symbol, parameters, labels and body."""
