@@ -204,6 +204,8 @@ def run_compiled(ts: ir.TransitionSystem, limits: Limits = Limits(), interrupt: 
     nthreads = threads or os.cpu_count() or 1
     if not compiler.threads:
         nthreads = 1
+    if interrupt is not None and interrupt.set:  # Ctrl-C while compiling: the checker is not started at all
+        return _not_started(ts, symmetry, engine, "interrupted", started, "before the checker started")
     lines = run_checker(str(built.path), checker_args(limits, deadline, symmetry, nthreads), interrupt, progress,
                         deadline)
     if lines is None:
