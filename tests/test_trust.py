@@ -306,3 +306,28 @@ def test_working_out_enabledness_has_a_budget(tmp_path):
     code, out, err = run_cli("check", str(path), "--max-states", "50", "--no-traces")
     assert code == 4, err  # the bound, nothing else
     assert "deadlock and enabled:A.a are not checked" in out and "deadlock " not in out.split("note:")[0]
+
+
+def test_an_await_in_a_procedure_called_in_loops_is_refused_by_size_not_lowered(tmp_path):
+    """Campaign seed 6144123: a procedure with an `await` inside an `if`, called 15 times in nested `for`s, doubles
+    the rest of the action at every call (each path carries its own copy); lowering it took 62 s and 650 MB before
+    the nesting check refused it. The size estimate knows procedures and `await` now: KV319 before lowering."""
+    path = model(tmp_path, "await_proc", """model await_proc
+var b : bool = false
+var y : 0 .. 3 = 0
+actor p {
+    action a() {
+        for j1: 0 .. 2 { for j2: 0 .. 2 { pr(j2) } pr(1) pr(2) }
+    }
+}
+proc pr(z: 0 .. 2) {
+    y := (y + 1) % 4
+    if b { await (z + y < 6) b := false } else { b := true }
+}
+invariant t: y <= 3
+""")
+    code, out, err = run_cli("check", str(path))
+    assert code == 2 and "error[KV319]" in err and "action p.a alone is about" in err, err
+    small = model(tmp_path, "await_proc_small", path.read_text().replace("for j1: 0 .. 2", "for j1: 0 .. 0"))
+    code, out, err = run_cli("check", str(small), "-q")
+    assert code == 0, err  # 5 calls: small enough, and checked

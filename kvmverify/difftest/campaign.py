@@ -8,7 +8,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
-from .compare import Outcome, compare, difftest_compiler
+from .compare import MAX_STATES, Outcome, compare, difftest_compiler
 from .model import generate
 from .promela import TooBig
 
@@ -81,7 +81,7 @@ class Campaign:
             n, b = self.compared[pair], bad.get(pair, 0)
             rows.append(f"| {pair} | {self.models_by_pair[pair]} | {n} | {b} | {100.0 * (n - b) / n:.2f} % |")
         head = (f"{self.models} models compared ({self.states} states in all; {self.skipped} drawn again: refused "
-                "by the checker or too large for Promela)")
+                f"by the checker, too large for Promela, or over {MAX_STATES:,} states)")
         return head + "\n" + "\n".join(rows) + "\n"
 
 

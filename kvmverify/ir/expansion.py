@@ -1,8 +1,8 @@
 """How large a checked model becomes once lowered, estimated on the AST before lowering does the work.
 
 Lowering inlines defs and handlers, expands quantifiers, unrolls `for` and, for a statement that contains a
-`choose`, copies the rest of the body into each of its branches (continuation-passing: every nondeterministic
-path is complete). Each of these multiplies: a def calling the previous one twice, twenty-five deep, is 2**25
+`choose` or an `await` (also inside a procedure, which is inlined at each call), copies the rest of the body into
+each of its branches (continuation-passing: every nondeterministic path is complete). Each of these multiplies: a def calling the previous one twice, twenty-five deep, is 2**25
 nodes; eighteen nested `for x: bool` are 2**18 statements; `forall` over three u8-sized types is 16.7 M terms.
 The estimate follows the same rules, with each size kept as a linear function `A + B*k` of the size `k` of the
 continuation, so that it is computed in time linear in the model and refuses such a model in milliseconds.
@@ -142,6 +142,19 @@ class Estimate:
                 if self.has_choose((s,), depth):  # the handler runs with the rest, or the rest runs alone
                     return Linear(_cap(n + inner.a), _cap(inner.b + 1))
                 return Linear(_cap(n + inner(0)), 1)
+            case ast.Await(_, cond):  # a choose of one value
+                return Linear(self.size(cond), 1)
+            case ast.Atomic(_, body):
+                return self.block(body, depth)
+            case ast.CallStmt(_, func, args) if func in self.m.procs:
+                # inlined at the call; an `await` or `choose` inside makes each of its paths carry the rest
+                n = sum(self.size(a) for a in args)
+                if depth >= 8:
+                    return Linear(n, 1)
+                inner = self.block(self.m.procs[func].decl.body, depth + 1)
+                return Linear(_cap(n + inner.a), inner.b)
+            case ast.CallStmt(_, _, args):  # a queue statement
+                return Linear(sum(self.size(a) for a in args), 1)
         return IDENTITY
 
     def domain(self, typ: ast.TypeExpr) -> int:
@@ -160,8 +173,13 @@ class Estimate:
     def has_choose(self, stmts, depth: int) -> bool:
         for s in stmts:
             match s:
-                case ast.Choose():
+                case ast.Choose() | ast.Await():
                     return True
+                case ast.Atomic(_, body) | ast.While(_, _, body) if self.has_choose(body, depth):
+                    return True
+                case ast.CallStmt(_, func, _) if func in self.m.procs and depth < 8:
+                    if self.has_choose(self.m.procs[func].decl.body, depth + 1):
+                        return True
                 case ast.If(_, _, then, else_) if self.has_choose(then, depth) or self.has_choose(else_, depth):
                     return True
                 case ast.For(_, _, _, body) if self.has_choose(body, depth):

@@ -53,7 +53,8 @@ def model_limits(model: Model) -> list[Diagnostic]:
                            f"terms once defs are inlined, quantifiers expanded and `for` unrolled (limit "
                            f"{MAX_EXPANDED_NODES:,}); {what} alone is {shown}", span,
                            "a def that calls another several times, nested `for`s, a quantifier over large types or "
-                           "a `choose` before many `if`s multiply; use `let` to name a value once, or smaller types")]
+                           "a `choose` or `await` (also inside a procedure) before many `if`s or calls multiply; use "
+                           "`let` to name a value once, or smaller types")]
     return []
 
 
