@@ -44,7 +44,7 @@ class Watchdog:
                 z3.main_ctx().interrupt()
 
     def __enter__(self) -> Watchdog:
-        # every engine run starts in a context of its own: in a campaign's worker, after some 2,400 queries on
+        # every engine run starts in a context of its own: in a campaign's worker, after the queries of 240
         # other models in one context, Spacer answered 'safe' for a property violated in 4 steps (seed 5144047;
         # certify caught it), and the same query in a fresh process is answered right
         fresh_context()
