@@ -284,7 +284,8 @@ def test_pdr_output_is_deterministic_across_hash_seeds():
 
 def test_an_uncertified_pdr_answer_is_asked_again_with_other_seeds(monkeypatch):
     """Spacer's invariant failing certification is never reported; the query is asked again with other seeds
-    (a proof then counts only if it certifies), and after the retries the property stays undecided."""
+    (a proof then counts only if it certifies), then with the same seeds in each fallback configuration, and after
+    all of them the property stays undecided."""
     from kvmverify.engines.symbolic import pdr as P
     seeds = []
 
@@ -296,11 +297,12 @@ def test_an_uncertified_pdr_answer_is_asked_again_with_other_seeds(monkeypatch):
     assert P.pdr_prove(None, [], 10) == ("proved", "x <= 5") and seeds == [0, 1]
     seeds.clear()
     def never(enc, obs, timeout, seed, fallback=0):
-        seeds.append(seed)
+        seeds.append((fallback, seed))
         return "uncertified", "no"
 
     monkeypatch.setattr(P, "_prove_once", never)
-    assert P.pdr_prove(None, [], 10) == ("uncertified", "no") and seeds == [0, 1, 2]
+    assert P.pdr_prove(None, [], 10) == ("uncertified", "no")
+    assert seeds == [(f, s) for f in range(len(P.FALLBACKS)) for s in (0, 1, 2)]
 
 
 def test_an_internal_spacer_failure_is_asked_again_in_the_fallback_configurations(monkeypatch):

@@ -56,6 +56,8 @@ class Campaign:
     compared: dict[str, int] = field(default_factory=dict)  # engine pair -> facts compared
     models_by_pair: dict[str, int] = field(default_factory=dict)
     disagreements: list[tuple[int, str]] = field(default_factory=list)  # (seed, what)
+    undecided: dict[str, int] = field(default_factory=dict)  # engine pair -> verdicts a z3 engine left open
+    undecided_why: list[tuple[int, str]] = field(default_factory=list)  # (seed, what the engine said)
 
     def add(self, o: Outcome | str | None, seed: int | None = None) -> None:
         if isinstance(o, str):
@@ -66,20 +68,29 @@ class Campaign:
             return
         self.models += 1
         self.states += o.states
-        for pair, n in o.compared.items():
-            self.compared[pair] = self.compared.get(pair, 0) + n
+        self.merge(o)
+
+    def merge(self, o: Outcome) -> None:
+        """The facts one model's comparison adds (its SPIN phase or its z3 phase)."""
+        for pair in sorted(set(o.compared) | set(o.undecided)):
+            self.compared[pair] = self.compared.get(pair, 0) + o.compared.get(pair, 0)
+            self.undecided[pair] = self.undecided.get(pair, 0) + o.undecided.get(pair, 0)
             self.models_by_pair[pair] = self.models_by_pair.get(pair, 0) + 1
         self.disagreements.extend((o.seed, d) for d in o.disagreements)
+        self.undecided_why.extend((o.seed, d) for d in o.undecided_why)
 
     def table(self) -> str:
         bad: dict[str, int] = {}
         for _, d in self.disagreements:
             pair = d.split(":", 1)[0]
             bad[pair] = bad.get(pair, 0) + 1
-        rows = ["| engines | models | facts compared | disagreements | agreement |", "|---|---:|---:|---:|---:|"]
+        rows = ["| engines | models | facts compared | disagreements | agreement | left undecided (z3) |",
+                "|---|---:|---:|---:|---:|---:|"]
         for pair in sorted(self.compared):
             n, b = self.compared[pair], bad.get(pair, 0)
-            rows.append(f"| {pair} | {self.models_by_pair[pair]} | {n} | {b} | {100.0 * (n - b) / n:.2f} % |")
+            agreement = f"{100.0 * (n - b) / n:.2f} %" if n else "-"
+            rows.append(f"| {pair} | {self.models_by_pair[pair]} | {n} | {b} | {agreement} | "
+                        f"{self.undecided.get(pair, 0)} |")
         head = (f"{self.models} models compared ({self.states} states in all; {self.skipped} drawn again: refused "
                 f"by the checker, too large for Promela, or over {MAX_STATES:,} states)")
         return head + "\n" + "\n".join(rows) + "\n"
@@ -139,8 +150,5 @@ def run(seeds: list[int], z3_every: int = 0, jobs: int | None = None, want: int 
         if not isinstance(o, Outcome):
             out.add(o, seed)
             continue
-        for pair, n in o.compared.items():
-            out.compared[pair] = out.compared.get(pair, 0) + n
-            out.models_by_pair[pair] = out.models_by_pair.get(pair, 0) + 1
-        out.disagreements.extend((o.seed, d) for d in o.disagreements)
+        out.merge(o)
     return out
