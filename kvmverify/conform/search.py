@@ -82,8 +82,10 @@ class PartSearch:
         self.closures: dict[frozenset, frozenset] = {}
         self.steps: dict[frozenset, dict[int, frozenset]] = {}
         self.largest = 0  # the largest closed set
-        self.index = tuple(sorted(vars_))
-        self.get = itemgetter(*self.index) if len(self.index) > 1 else (lambda s, i=self.index[0]: (s[i],))
+        # put(whole, s) picks each variable from `whole + s`: from `s` (offset by the state's length) for this
+        # part's variables, from `whole` for the others; one itemgetter call per state of a long witness
+        n = len(init)
+        self.pick = itemgetter(*(n + i if i in vars_ else i for i in range(n))) if n > 1 else None
 
     def project(self, s: tuple) -> tuple:
         """`s` with every other part's variables at their initial values."""
@@ -91,10 +93,9 @@ class PartSearch:
 
     def put(self, whole: tuple, s: tuple) -> tuple:
         """`whole` with this part's variables taken from `s`."""
-        out = list(whole)
-        for i, v in zip(self.index, self.get(s)):
-            out[i] = v
-        return tuple(out)
+        if self.pick is None:  # a state of one variable or none: the part is the whole
+            return s
+        return self.pick(whole + s)
 
     def expand(self, s: tuple) -> tuple:
         e = self.expanded.get(s)
