@@ -79,6 +79,9 @@ class PartSearch:
         self.vars = vars_
         self.init = init
         self.expanded: dict[tuple, tuple] = {}  # state -> (internal successors, {instance: successors})
+        # one object per distinct state: the successor function makes a new tuple on every call, and sets and memo
+        # tables compare equal tuples element by element but the same object at once
+        self.canon: dict[tuple, tuple] = {}
         self.closures: dict[frozenset, frozenset] = {}
         self.steps: dict[frozenset, dict[int, frozenset]] = {}
         self.largest = 0  # the largest closed set
@@ -105,9 +108,11 @@ class PartSearch:
             internal: dict = {}
             observed: dict[int, dict] = {}
             inside = self.internal
+            canon = self.canon
             for k, t in out:
                 if t is None:
                     continue
+                t = canon.setdefault(t, t)
                 if k in inside:
                     internal[t] = None
                 else:
