@@ -109,8 +109,11 @@ def _forward(search: ConformSearch, outcome: SearchOutcome, memo: dict) -> list[
         cur[p] = post
         steps.append((e.inst, whole(tuple(cur)), k))
         ci = e.new
-        if nparts > 1 and any(cur[q] not in after[ci].parts[q] for q in range(nparts) if q != p):
-            return None
+        if nparts > 1:  # the other parts' states must lie in their sets after the event (a plain loop: hot)
+            others = after[ci].parts
+            for q in range(nparts):
+                if q != p and cur[q] not in others[q]:
+                    return None
     return steps
 
 
