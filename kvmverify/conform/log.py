@@ -47,7 +47,7 @@ class Event(NamedTuple):
 
     line: int
     name: str  # without a `kvm:` system prefix
-    fields: dict  # name -> int, with the line's `cpu` and `pid`
+    fields: dict  # name -> int, with the line's `cpu` and `pid` (shared by the events of one text: read only)
     comm: str
     cpu: int
     pid: int
@@ -133,7 +133,7 @@ def parse_trace(text: str, shown: str, fmt: str = "auto", wanted: set[str] | Non
     log = TraceLog(shown, fmt, events, len(lines), 0, text_lines=lines)
     others = log.others
     tracepoints = TRACEPOINTS
-    seen: dict[tuple[str, str], dict | None] = {}
+    seen: dict[tuple[str, str, str, str], dict | None] = {}
     for n, line in enumerate(lines, 1):
         m = pattern.match(line)
         if m is None:
@@ -158,12 +158,17 @@ def parse_trace(text: str, shown: str, fmt: str = "auto", wanted: set[str] | Non
         if wanted is not None and name not in wanted:
             others[name] = others.get(name, 0) + 1
             continue
-        # the same fields recur (an MSR write, a wake-all, a vCPU's tokens): each distinct text is read once
-        parsed = seen.get((name, raw), False)
-        if parsed is False:
+        # the same fields recur (an MSR write, a wake-all, a vCPU's tokens): each distinct text of a task on a
+        # CPU is read once, and its events share one dict of fields
+        values = seen.get((name, raw, cpu, pid), False)
+        if values is False:
             tp = tracepoints.get(name)
-            parsed = seen[(name, raw)] = tp.parse(raw) if tp is not None else generic_fields(raw)
-        if parsed is None:
+            values = tp.parse(raw) if tp is not None else generic_fields(raw)
+            if values is not None:
+                values["cpu"] = int(cpu)
+                values["pid"] = int(pid)
+            seen[(name, raw, cpu, pid)] = values
+        if values is None:
             tp = tracepoints[name]
             bad += 1
             if bad <= MAX_REPORTED:
@@ -172,10 +177,7 @@ def parse_trace(text: str, shown: str, fmt: str = "auto", wanted: set[str] | Non
                                          Span(shown, n, col, n, col + max(len(raw), 1)),
                                          f"the format of {name} in {tp.source}; was the line cut or edited?"))
             continue
-        values = dict(parsed)
-        values["cpu"] = cpu_n = int(cpu)
-        values["pid"] = pid_n = int(pid)
-        events.append(Event(n, name, values, comm.strip(), cpu_n, pid_n, ts))
+        events.append(Event(n, name, values, comm.strip(), values["cpu"], values["pid"], ts))
     if bad > MAX_REPORTED:
         errors.append(Diagnostic("KV702", "error", f"{bad - MAX_REPORTED} more malformed line(s) not shown",
                                  Span(shown, len(lines), 1, len(lines), 1)))

@@ -25,8 +25,7 @@ class Tracepoint:
     source: str = ""
 
     def parse(self, text: str) -> dict[str, int] | None:
-        """The fields of one event (a dict the caller does not change: the reader reads each distinct text once
-        and copies the result); None when the text does not read as this event's format."""
+        """The fields of one event, as a new dict; None when the text does not read as this event's format."""
         m = self.pattern.fullmatch(text)
         if m is None:
             return None
