@@ -356,7 +356,6 @@ class ConformSearch:
         edges: list = []
         actions = [o.instances for o in self.obs]
         part_of = self.part_of
-        parts = self.parts
         intern = self.intern
         outcome = SearchOutcome("conforms", 0, history, edges)
         # dying[k]: the identifiers whose last appearance is event k (their bindings go after it), found in one
