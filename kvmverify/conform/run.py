@@ -153,7 +153,10 @@ def _observed_problem(run: ConformRun, steps) -> str | None:
             continue
         if ev != expected:
             return f"event {ev} explained out of order"
-        if not any(inst in named[m.obs] for m in matches[ev]):
+        for m in matches[ev]:  # a loop, not any(): this runs for every event of the log
+            if inst in named[m.obs]:
+                break
+        else:
             return f"line {run.matched.events[ev].line} is explained by {actions[inst].label}, which no " \
                    "matching observation names"
         expected += 1
