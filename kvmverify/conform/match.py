@@ -26,7 +26,7 @@ class Matched:
     """The events of the log that observations match, in log order, and what the others were."""
 
     events: list[Event]  # the observed ones
-    matches: list[list[Match]]
+    matches: list[list[Match]]  # shared by the events of one text: read only
     unobserved: dict[str, int]  # event name -> lines no observation names
     filtered: dict[str, int]  # event name -> lines whose `when` held for no observation of the event
     live: dict[tuple, tuple[int, int]]  # (namespace, raw) -> (first, last) index into `events`
@@ -66,16 +66,18 @@ def match_events(ts: ir.TransitionSystem, observations: tuple[Observation, ...],
     filtered: dict[str, int] = defaultdict(int)
     live: dict[tuple, tuple[int, int]] = {}
     ids = {o.index: [(i, p.namespace) for i, p in enumerate(o.params) if p.kind == "id"] for o in observations}
+    # the reader gives the events of one text one dict of fields: their matches are made once and shared (keyed
+    # by the dict's identity, which `events` keeps alive, with the name: the matches depend on nothing else)
+    made: dict[tuple[str, int], list[Match]] = {}
     for ev in events:
-        obs = by_event.get(ev.name)
-        if not obs:
-            unobserved[ev.name] += 1
-            continue
-        found = []
-        for oi in obs:
-            raws = fns[oi](ev.fields)
-            if raws is not None:
-                found.append(Match(oi, raws))
+        found = made.get((ev.name, id(ev.fields)))
+        if found is None:
+            obs = by_event.get(ev.name)
+            if not obs:
+                unobserved[ev.name] += 1
+                continue
+            found = made[(ev.name, id(ev.fields))] = [Match(oi, raws) for oi in obs
+                                                      if (raws := fns[oi](ev.fields)) is not None]
         if not found:
             filtered[ev.name] += 1
             continue

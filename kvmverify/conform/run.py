@@ -110,71 +110,100 @@ def _conform(model_path: str, trace_path: str, overrides: dict[str, int], source
 
 def _witness(run: ConformRun, search: ConformSearch) -> None:
     steps = build_witness(search, run.outcome)
-    trace = Trace(tuple(Step(inst, state) for inst, state, _ in steps))
-    run.witness = trace
-    run.step_events = tuple(ev for _, _, ev in steps)
+    insts, states, evs = zip(*steps)  # per step: the instance, the state, the event it explains or None
+    run.witness = Trace(tuple(map(Step, insts, states)))
+    run.step_events = evs
     # the interpreter replays the run: every step is a transition of the model from an initial state
-    states = [s for _, s, _ in steps]
-    acts = [inst for inst, _, _ in steps[1:]]
-    problem = path_problem(_Replayer(run.system), states, acts)
+    problem = path_problem(_Replayer(run.system), states, insts[1:])
     run.replay_problem = problem[0] if problem is not None else _observed_problem(run, steps)
-    run.bindings = _bindings(run, steps)
+    run.bindings = _bindings(run, insts, evs)
 
 
 class _Replayer(Explorer):
-    """The interpreter, remembering the successors of each (state, instance): a witness of a long periodic log
-    visits the same states again and again."""
+    """The interpreter, remembering the successors of each state by instance: a witness of a long periodic log
+    visits the same states again and again (10,175 distinct states, 21,056 distinct (state, instance) steps in
+    a 120,675-step witness: one call of the successor function per state, not per step)."""
 
     def __init__(self, ts: ir.TransitionSystem):
         super().__init__(ts, symmetry=False)
-        self.memo: dict = {}
+        self.memo: dict[tuple, dict[int, list]] = {}
 
     def step(self, state: tuple[int, ...], action: int):
-        got = self.memo.get((state, action))
-        if got is None:
-            got = self.memo[(state, action)] = super().step(state, action)
-        return got
+        by_instance = self.memo.get(state)
+        if by_instance is None:
+            by_instance = self.memo[state] = {}
+            out, _ = self.successors(state)
+            for k, t in out:  # Explorer.step's lists, for every instance at once
+                by_instance.setdefault(k, []).append(t)
+        return by_instance.get(action, [])
 
 
 def _observed_problem(run: ConformRun, steps) -> str | None:
     """Each observed event's step is an instance one of its matching observations names, in log order."""
+    actions = run.system.actions
+    observed_actions = {(o.actor, o.action) for o in run.observations}
+    observed = {a.id for a in actions if (a.actor, a.action) in observed_actions}  # instances an event explains
+    named = [frozenset(o.instances.values()) for o in run.observations]  # per observation, the instances it names
+    matches = run.matched.matches
     expected = 0
     for inst, _, ev in steps:
         if ev is None:
-            if inst is not None and any((o.actor, o.action) == (run.system.actions[inst].actor,
-                                                                 run.system.actions[inst].action)
-                                        for o in run.observations):
-                return f"{run.system.actions[inst].label} is observed but explains no event"
+            if inst in observed:
+                return f"{actions[inst].label} is observed but explains no event"
             continue
         if ev != expected:
             return f"event {ev} explained out of order"
-        if not any(inst in run.observations[m.obs].instances.values() for m in run.matched.matches[ev]):
-            return f"line {run.matched.events[ev].line} is explained by {run.system.actions[inst].label}, which no " \
+        for m in matches[ev]:  # a loop, not any(): this runs for every event of the log
+            if inst in named[m.obs]:
+                break
+        else:
+            return f"line {run.matched.events[ev].line} is explained by {actions[inst].label}, which no " \
                    "matching observation names"
         expected += 1
     return None if expected == run.outcome.processed else "the witness explains too few events"
 
 
-def _bindings(run: ConformRun, steps) -> tuple[Binding, ...]:
-    """The identifiers of the log the witness bound, with the model value each stood for."""
+def _bindings(run: ConformRun, insts: tuple, evs: tuple) -> tuple[Binding, ...]:
+    """The identifiers of the log the witness bound, with the model value each stood for: each is bound by the
+    first step (in the witness's order) whose observation names it, the first of the event's matches that
+    names the step's instance."""
+    explained = [(ev, inst) for inst, ev in zip(insts, evs) if ev is not None]
+    if run.replay_problem is None:
+        # The witness explains event k at its k-th event step (checked above). An identifier is normally bound
+        # by the event it first appears in: only those events are read (10,000 rather than 100,000), and should
+        # any identifier not be bound there, every event is read as above.
+        live = run.matched.live
+        firsts = sorted({first for first, _ in live.values() if first < len(explained)})
+        out, at = _bind(run, [explained[k] for k in firsts])
+        if all(at.get(ident) == first for ident, (first, _) in live.items() if first < len(explained)):
+            return tuple(sorted(out.values(), key=lambda b: (b.first, b.namespace, b.raw)))
+    out, _ = _bind(run, explained)
+    return tuple(sorted(out.values(), key=lambda b: (b.first, b.namespace, b.raw)))
+
+
+def _bind(run: ConformRun, explained: list[tuple[int, int]]) -> tuple[dict, dict]:
+    """The bindings the (event, instance) steps make, in order: ident -> Binding, and ident -> the event."""
     out: dict[tuple, Binding] = {}
+    at: dict[tuple, int] = {}
     events = run.matched.events
-    for inst, _, ev in steps:
-        if ev is None:
-            continue
-        args = [v for _, v, _ in run.system.actions[inst].args]
+    args_of = [tuple(v for _, v, _ in a.args) for a in run.system.actions]
+    id_params = [[(i, p) for i, p in enumerate(o.params) if p.kind == "id"] for o in run.observations]
+    for ev, inst in explained:
+        args = args_of[inst]
         for m in run.matched.matches[ev]:
             o = run.observations[m.obs]
-            if o.instances.get(tuple(args)) != inst:
+            if o.instances.get(args) != inst:
                 continue
-            for i, p in enumerate(o.params):
-                if p.kind != "id" or (p.namespace, m.raws[i]) in out:
+            for i, p in id_params[m.obs]:
+                ident = (p.namespace, m.raws[i])
+                if ident in out:
                     continue
-                first, last = run.matched.live[(p.namespace, m.raws[i])]
-                out[(p.namespace, m.raws[i])] = Binding(p.namespace, m.raws[i], p.shown[args[i] - p.lo],
-                                                        events[first].line, events[last].line, p.text)
+                first, last = run.matched.live[ident]
+                out[ident] = Binding(p.namespace, m.raws[i], p.shown[args[i] - p.lo], events[first].line,
+                                     events[last].line, p.text)
+                at[ident] = ev
             break
-    return tuple(sorted(out.values(), key=lambda b: (b.first, b.namespace, b.raw)))
+    return out, at
 
 
 def describe_key(run: ConformRun, key) -> str:

@@ -56,7 +56,7 @@ class SearchOutcome:
     status: str  # conforms | not-conform | undecided
     processed: int  # observed events taken (all of them when the log conforms)
     history: list  # history[k]: the configurations before event k (history[processed]: after the last taken)
-    edges: list  # edges[k]: the Edges of event k
+    edges: list  # edges[k]: the Edges of event k (a sequence, not to be changed: the common one is shared)
     bound: str | None = None
     largest: int = 0  # the largest closed set of one part
     states_seen: int = 0  # distinct (part) states expanded
@@ -79,11 +79,16 @@ class PartSearch:
         self.vars = vars_
         self.init = init
         self.expanded: dict[tuple, tuple] = {}  # state -> (internal successors, {instance: successors})
+        # one object per distinct state: the successor function makes a new tuple on every call, and sets and memo
+        # tables compare equal tuples element by element but the same object at once
+        self.canon: dict[tuple, tuple] = {}
         self.closures: dict[frozenset, frozenset] = {}
         self.steps: dict[frozenset, dict[int, frozenset]] = {}
         self.largest = 0  # the largest closed set
-        self.index = tuple(sorted(vars_))
-        self.get = itemgetter(*self.index) if len(self.index) > 1 else (lambda s, i=self.index[0]: (s[i],))
+        # put(whole, s) picks each variable from `whole + s`: from `s` (offset by the state's length) for this
+        # part's variables, from `whole` for the others; one itemgetter call per state of a long witness
+        n = len(init)
+        self.pick = itemgetter(*(n + i if i in vars_ else i for i in range(n))) if n > 1 else None
 
     def project(self, s: tuple) -> tuple:
         """`s` with every other part's variables at their initial values."""
@@ -91,10 +96,9 @@ class PartSearch:
 
     def put(self, whole: tuple, s: tuple) -> tuple:
         """`whole` with this part's variables taken from `s`."""
-        out = list(whole)
-        for i, v in zip(self.index, self.get(s)):
-            out[i] = v
-        return tuple(out)
+        if self.pick is None:  # a state of one variable or none: the part is the whole
+            return s
+        return self.pick(whole + s)
 
     def expand(self, s: tuple) -> tuple:
         e = self.expanded.get(s)
@@ -104,9 +108,11 @@ class PartSearch:
             internal: dict = {}
             observed: dict[int, dict] = {}
             inside = self.internal
+            canon = self.canon
             for k, t in out:
                 if t is None:
                     continue
+                t = canon.setdefault(t, t)
                 if k in inside:
                     internal[t] = None
                 else:
@@ -162,11 +168,8 @@ class ConformSearch:
         self.sym = self._symmetric_namespaces() if symmetry else {}
         self.bound_of: dict[Key, dict] = {}
         self.afters: dict[tuple, frozenset | None] = {}
-        self.rekeyed: dict[tuple, Key] = {}
-        self.kinds = [tuple(p.kind for p in o.params) for o in observations]
-        self.spaces = [tuple(p.namespace for p in o.params) for o in observations]
-        self.los = [tuple(p.lo for p in o.params) for o in observations]
-        self.his = [tuple(p.lo + p.size for p in o.params) for o in observations]
+        # per observation, per parameter: (kind, namespace, lo, hi), read for every event
+        self.specs = [tuple((p.kind, p.namespace, p.lo, p.lo + p.size) for p in o.params) for o in observations]
 
     def intern(self, fs: frozenset) -> frozenset:
         return self.interned.setdefault(fs, fs)
@@ -199,57 +202,71 @@ class ConformSearch:
                     del out[p.namespace]  # an observation names a value: they are not interchangeable
         return out
 
-    def assignments(self, m: Match, key: Key, cfg: Config | None = None):
-        """(argument values, bindings made) for each way `m` may be taken under the bindings `key`."""
-        o = self.obs[m.obs]
+    def _bound(self, key: Key) -> dict:
+        """The bindings `key` as a dict: (namespace, raw) -> (value, prefix)."""
         bound = self.bound_of.get(key)
         if bound is None:
             bound = self.bound_of[key] = {b[0]: (b[1], b[2]) for b in key}
-        fast = []  # the common case: every argument a value or an identifier already bound
-        for kind, ns, lo, hi, r in zip(self.kinds[m.obs], self.spaces[m.obs], self.los[m.obs], self.his[m.obs],
-                                       m.raws):
+        return bound
+
+    def _bound_values(self, m: Match, bound: dict) -> tuple | None:
+        """The argument values of `m` when each is a value in its type's range or an identifier already bound;
+        None otherwise (assignments' general case)."""
+        values = []
+        for (kind, ns, lo, hi), r in zip(self.specs[m.obs], m.raws):
             if kind == "id":
                 b = bound.get((ns, r))
                 if b is None:
-                    break
-                fast.append(b[0])
+                    return None
+                values.append(b[0])
             elif kind == "value" and lo <= r < hi:
-                fast.append(r)
+                values.append(r)
             else:
-                break
-        else:
-            return [(tuple(fast), ())]
-        out = []
+                return None
+        return tuple(values)
 
-        def rec(i: int, values: tuple, prefix: tuple, fresh: tuple) -> None:
-            if i == len(o.params):
-                out.append((values, fresh))
-                return
-            p = o.params[i]
-            r = m.raws[i]
-            if p.kind == "value":
-                if p.lo <= r < p.lo + p.size:
-                    rec(i + 1, values + (r,), prefix + ((p.namespace, r),), fresh)
-                return
-            if p.kind == "any":
-                for v in range(p.lo, p.lo + p.size):
-                    rec(i + 1, values + (v,), prefix + ((p.namespace, v),), fresh)
-                return
-            b = bound.get((p.namespace, r))
-            if b is None:
-                b = next(((v, pre) for (ns, raw), v, pre in fresh if (ns, raw) == (p.namespace, r)), None)
-            if b is not None:
-                rec(i + 1, values + (b[0],), prefix + ((p.namespace, b[0]),), fresh)
-                return
-            taken = {v for (ns, _), v, pre in (*key, *fresh) if ns == p.namespace and pre == prefix}
-            free = [v for v in range(p.lo, p.lo + p.size) if v not in taken]
-            if p.namespace in self.sym and len(free) > 1 and cfg is not None:
-                free = self._representatives(p, free, key, fresh, cfg)
-            for v in free:
-                rec(i + 1, values + (v,), prefix + ((p.namespace, v),), fresh + (((p.namespace, r), v, prefix),))
-
-        rec(0, (), (), ())
+    def assignments(self, m: Match, key: Key, cfg: Config | None = None):
+        """(argument values, bindings made) for each way `m` may be taken under the bindings `key`."""
+        o = self.obs[m.obs]
+        bound = self._bound(key)
+        fast = self._bound_values(m, bound)  # the common case: every argument a value or an identifier bound
+        if fast is not None:
+            return [(fast, ())]
+        out: list = []
+        self._assign(o, m, key, bound, cfg, 0, (), (), (), out)
         return out
+
+    def _assign(self, o: Observation, m: Match, key: Key, bound: dict, cfg: Config | None, i: int, values: tuple,
+                prefix: tuple, fresh: tuple, out: list) -> None:
+        """assignments' general case, argument i onwards. A method, not a recursive closure: a closure that calls
+        itself is a reference cycle, and with the cyclic collector off (run) every call's cycle, and all it
+        holds, would stay alive until the collector came back (0.45 s at the end of a 100,000-event log)."""
+        if i == len(o.params):
+            out.append((values, fresh))
+            return
+        p = o.params[i]
+        r = m.raws[i]
+        if p.kind == "value":
+            if p.lo <= r < p.lo + p.size:
+                self._assign(o, m, key, bound, cfg, i + 1, values + (r,), prefix + ((p.namespace, r),), fresh, out)
+            return
+        if p.kind == "any":
+            for v in range(p.lo, p.lo + p.size):
+                self._assign(o, m, key, bound, cfg, i + 1, values + (v,), prefix + ((p.namespace, v),), fresh, out)
+            return
+        b = bound.get((p.namespace, r))
+        if b is None:
+            b = next(((v, pre) for (ns, raw), v, pre in fresh if (ns, raw) == (p.namespace, r)), None)
+        if b is not None:
+            self._assign(o, m, key, bound, cfg, i + 1, values + (b[0],), prefix + ((p.namespace, b[0]),), fresh, out)
+            return
+        taken = {v for (ns, _), v, pre in (*key, *fresh) if ns == p.namespace and pre == prefix}
+        free = [v for v in range(p.lo, p.lo + p.size) if v not in taken]
+        if p.namespace in self.sym and len(free) > 1 and cfg is not None:
+            free = self._representatives(p, free, key, fresh, cfg)
+        for v in free:
+            self._assign(o, m, key, bound, cfg, i + 1, values + (v,), prefix + ((p.namespace, v),),
+                         fresh + (((p.namespace, r), v, prefix),), out)
 
     def _representatives(self, p, free: list[int], key: Key, fresh: tuple, cfg: Config) -> list[int]:
         """Of the free values no binding mentions, one per class that the configuration cannot tell apart (the
@@ -283,22 +300,10 @@ class ConformSearch:
         """One configuration and one match whose identifiers are all bound: ([the configuration after], the
         instance), False when no state allows it, None when the general way is needed (a Stopped may escape)."""
         key = cfg.key
-        bound = self.bound_of.get(key)
-        if bound is None:
-            bound = self.bound_of[key] = {b[0]: (b[1], b[2]) for b in key}
-        values = []
-        for kind, ns, lo, hi, r in zip(self.kinds[m.obs], self.spaces[m.obs], self.los[m.obs], self.his[m.obs],
-                                       m.raws):
-            if kind == "id":
-                b = bound.get((ns, r))
-                if b is None:
-                    return None
-                values.append(b[0])
-            elif kind == "value" and lo <= r < hi:
-                values.append(r)
-            else:
-                return None
-        inst = self.obs[m.obs].instances.get(tuple(values))
+        values = self._bound_values(m, self._bound(key))
+        if values is None:
+            return None
+        inst = self.obs[m.obs].instances.get(values)
         if inst is None:
             return False
         p = self.part_of[inst]
@@ -313,11 +318,12 @@ class ConformSearch:
 
     def rekey(self, key: Key, fresh: tuple, dying: frozenset) -> Key:
         """The bindings after an event: those it made, less those of identifiers it was the last appearance of."""
-        m = (key, fresh, dying)
-        got = self.rekeyed.get(m)
-        if got is None:
-            got = self.rekeyed[m] = tuple(sorted(b for b in (*key, *fresh) if b[0] not in dying))
-        return got
+        # not memoized: an identifier dies once, so (key, fresh, dying) never recurs. `key` is sorted already
+        kept = [b for b in key if b[0] not in dying]
+        if fresh:
+            kept.extend(b for b in fresh if b[0] not in dying)
+            kept.sort()
+        return tuple(kept)
 
     def after(self, p: int, states: frozenset, inst: int, limit: int | None) -> frozenset | None:
         """The states of part p that `inst` leads to from the closure of `states` (None: none)."""
@@ -350,15 +356,19 @@ class ConformSearch:
         edges: list = []
         actions = [o.instances for o in self.obs]
         part_of = self.part_of
-        parts = self.parts
         intern = self.intern
         outcome = SearchOutcome("conforms", 0, history, edges)
-        id_params = [[(i, p.namespace) for i, p in enumerate(o.params) if p.kind == "id"] for o in self.obs]
+        # dying[k]: the identifiers whose last appearance is event k (their bindings go after it), found in one
+        # pass over `live` rather than by looking every identifier of every event up
+        by_last: dict[int, list] = {}
+        for ident, (_, last) in live.items():
+            by_last.setdefault(last, []).append(ident)
+        none: frozenset = frozenset()
+        dying_at = {k: frozenset(idents) for k, idents in by_last.items()}
+        single_edges: dict[int, tuple] = {}  # inst -> (Edge(0, inst, 0),): the common case's edges, shared
         for k, found in enumerate(matched.matches):
             history.append(current)  # history[k]: the configurations before event k
-            # the identifiers whose last appearance this event is: their bindings go after it
-            dying = frozenset((ns, m.raws[i]) for m in found for i, ns in id_params[m.obs]
-                              if live[(ns, m.raws[i])][1] == k)
+            dying = dying_at.get(k, none)
             if (k & 255) == 0:
                 if interrupt is not None and interrupt.set:
                     outcome.status, outcome.bound = "undecided", "interrupted"
@@ -377,7 +387,10 @@ class ConformSearch:
                         outcome.status = "not-conform"
                         break
                     current, inst = step
-                    edges.append([Edge(0, inst, 0)])
+                    one = single_edges.get(inst)
+                    if one is None:
+                        one = single_edges[inst] = (Edge(0, inst, 0),)
+                    edges.append(one)
                     outcome.processed = k + 1
                     continue
             merged: dict[tuple, set] = {}  # (new key, part, other parts) -> states of that part

@@ -8,7 +8,7 @@ read generically (`name value` or `name = value` pairs, as most TP_printk format
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 # The columns of every trace line, usable as fields of any event: the host CPU the event was recorded on and the
 # pid of the task that recorded it (a vCPU thread for the events that run on one).
@@ -23,23 +23,9 @@ class Tracepoint:
     hex_fields: tuple[str, ...] = ()  # printed with %x: hex digits without 0x
     format: str = ""  # the TP_printk format, for messages
     source: str = ""
-    seen: dict = field(default_factory=dict, compare=False, repr=False)  # text -> fields, a small cache
 
     def parse(self, text: str) -> dict[str, int] | None:
-        """The fields of one event as a new dict (the caller adds the line's columns to it); None when the text
-        does not read as this event's format. The same text recurs (an MSR write, a wake-all): it is read once."""
-        got = self.seen.get(text)
-        if got is not None:
-            return dict(got)
-        values = self._parse(text)
-        if values is not None:
-            if len(self.seen) >= 4096:
-                self.seen.clear()
-            self.seen[text] = values
-            return dict(values)
-        return None
-
-    def _parse(self, text: str) -> dict[str, int] | None:
+        """The fields of one event, as a new dict; None when the text does not read as this event's format."""
         m = self.pattern.fullmatch(text)
         if m is None:
             return None

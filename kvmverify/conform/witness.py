@@ -12,8 +12,8 @@ from .search import ConformSearch, SearchOutcome
 Step = tuple  # (instance or None, whole state, event index or None)
 
 
-def witness(search: ConformSearch, outcome: SearchOutcome, memo: dict | None = None) -> list[Step]:
-    steps = _forward(search, outcome, memo if memo is not None else {})
+def witness(search: ConformSearch, outcome: SearchOutcome) -> list[Step]:
+    steps = _forward(search, outcome)
     return steps if steps is not None else _backward(search, outcome)
 
 
@@ -54,14 +54,34 @@ def _lift(search: ConformSearch, whole: tuple, p: int, s: tuple) -> tuple:
     return s if len(search.parts) == 1 else search.parts[p].put(whole, s)
 
 
-def _forward(search: ConformSearch, outcome: SearchOutcome, memo: dict) -> list[Step] | None:
+def _forward(search: ConformSearch, outcome: SearchOutcome) -> list[Step] | None:
     n = outcome.processed
+    nparts = len(search.parts)
+    # Part states are numbered (per part) and the run is followed in numbers: the memo and the whole states are
+    # keyed by small ints instead of by state vectors, hashed anew at every step. Each whole state is made once
+    # (10,175 distinct ones in a 120,675-step witness), so the replay's look-ups mostly find the very object.
+    number: list[dict[tuple, int]] = [{} for _ in range(nparts)]
+    state_of: list[list[tuple]] = [[] for _ in range(nparts)]
+    wholes: dict[tuple, tuple] = {}
+    memo: dict[tuple, tuple | None] = {}  # (part, state number, instance, target set) -> _shortest's answer
+
+    def num(p: int, s: tuple) -> int:
+        i = number[p].get(s)
+        if i is None:
+            i = number[p][s] = len(state_of[p])
+            state_of[p].append(s)
+        return i
+
+    def whole(ids: tuple) -> tuple:
+        w = wholes.get(ids)
+        if w is None:
+            w = wholes[ids] = search.join(tuple(state_of[q][i] for q, i in enumerate(ids)))
+        return w
+
     ci = 0
     first = outcome.history[0][0]
-    cur = [min(s) for s in first.parts]  # each part's state (other parts' variables at their initial values)
-    state = search.join(tuple(cur))
-    steps: list[Step] = [(None, state, None)]
-    nparts = len(search.parts)
+    cur = [num(q, min(s)) for q, s in enumerate(first.parts)]  # each part's state, numbered
+    steps: list[Step] = [(None, whole(tuple(cur)), None)]
     for k in range(n):
         after = outcome.history[k + 1]
         best = None
@@ -69,33 +89,41 @@ def _forward(search: ConformSearch, outcome: SearchOutcome, memo: dict) -> list[
             if e.old != ci:
                 continue
             p = search.part_of[e.inst]
-            part = search.parts[p]
             target = after[e.new].parts[p]
-            m = (cur[p], e.inst, target)
+            m = (p, cur[p], e.inst, target)
             found = memo.get(m, False)
             if found is False:
-                found = _path(part, (cur[p],), lambda s, i=e.inst, w=target:
-                              not w.isdisjoint(part.expand(s)[1].get(i, ())))
-                if found is not None:
-                    _, path = found
-                    pre = path[-1][1] if path else cur[p]
-                    found = (path, min(t for t in part.expand(pre)[1][e.inst] if t in target))
-                memo[m] = found
+                found = memo[m] = _shortest(search, p, state_of[p][cur[p]], e.inst, target, num)
             if found is not None and (best is None or len(found[0]) < len(best[2][0])):
                 best = (e, p, found)
         if best is None:
             return None
         e, p, (path, post) = best
-        for inst, s in path:
-            state = _lift(search, state, p, s)
-            steps.append((inst, state, None))
+        for inst, i in path:
+            cur[p] = i
+            steps.append((inst, whole(tuple(cur)), None))
         cur[p] = post
-        state = _lift(search, state, p, post)
-        steps.append((e.inst, state, k))
+        steps.append((e.inst, whole(tuple(cur)), k))
         ci = e.new
-        if nparts > 1 and any(cur[q] not in after[ci].parts[q] for q in range(nparts) if q != p):
-            return None
+        if nparts > 1:  # the other parts' states must lie in their sets after the event (a plain loop: hot)
+            others = after[ci].parts
+            for q in range(nparts):
+                if q != p and state_of[q][cur[q]] not in others[q]:
+                    return None
     return steps
+
+
+def _shortest(search: ConformSearch, p: int, start: tuple, inst: int, target: frozenset, num):
+    """The fewest internal steps of part p from `start` to a state where `inst` leads into `target`, and the
+    state it leads to: ([(instance, state number)], state number), or None."""
+    part = search.parts[p]
+    found = _path(part, (start,), lambda s: not target.isdisjoint(part.expand(s)[1].get(inst, ())))
+    if found is None:
+        return None
+    _, path = found
+    pre = path[-1][1] if path else start
+    post = min(t for t in part.expand(pre)[1][inst] if t in target)
+    return [(i, num(p, s)) for i, s in path], num(p, post)
 
 
 def _proj(search: ConformSearch, q: int, state: tuple) -> tuple:
