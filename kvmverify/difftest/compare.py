@@ -141,9 +141,16 @@ def compare(seed: int, model: Model, z3_engines: bool = True, spin: bool = True,
     mine = counted(explicit)
     compiled = None
     if compiler is not None:
-        from ..engines.compiled import run_compiled
-        compiled = run_compiled(ts, symmetry=False, compiler=compiler)
-        if compiler.kind == "tcc" and (counted(compiled) != mine or verdicts(compiled) != want):
+        from ..engines.compiled import CheckerCrash, run_compiled
+        from ..engines.shared.replay import Disagreement
+        try:
+            compiled = run_compiled(ts, symmetry=False, compiler=compiler)
+            suspect = counted(compiled) != mine or verdicts(compiled) != want
+        except (CheckerCrash, Disagreement):
+            if compiler.kind != "tcc":
+                raise
+            suspect = True
+        if compiler.kind == "tcc" and suspect:
             # tcc has miscompiled pan.c (four seeds in 5,000): the system compiler's checker decides
             compiled = run_compiled(ts, symmetry=False, compiler=find_compiler())
         counts("compiled~explicit", counted(compiled), mine)
