@@ -140,3 +140,31 @@ def test_a_disagreement_with_tccs_pan_is_confirmed_with_the_system_compiler(monk
         real(program, fast=False), states=1000))
     o = C.compare(1, _shift_model(), z3_engines=False)
     assert o.disagreements[0].startswith("spin~explicit: states: SPIN 1000")
+
+
+def test_a_tcc_built_checker_that_fails_is_confirmed_with_the_system_compiler(monkeypatch):
+    """The campaign builds the compiled engine's checkers with tcc (milliseconds per model); what tcc may
+    miscompile, a crash, a trace that does not replay or other counts, is run again with the system compiler's
+    build before it counts as a disagreement."""
+    import dataclasses
+
+    import kvmverify.engines.compiled as compiled_engine
+    from kvmverify.difftest.compare import compare
+    from kvmverify.engines.compiled.build import NoCompiler, find_compiler
+    try:
+        system_cc = find_compiler()
+    except NoCompiler:
+        pytest.skip("no C compiler")
+    real = compiled_engine.run_compiled
+    used = []
+
+    def tcc_crashes(ts, *args, compiler=None, **kw):
+        used.append(compiler.kind)
+        if compiler.kind == "tcc":
+            raise compiled_engine.CheckerCrash("the compiled checker was killed by signal 11 (SIGSEGV)")
+        return real(ts, *args, compiler=compiler, **kw)
+
+    monkeypatch.setattr(compiled_engine, "run_compiled", tcc_crashes)
+    fake_tcc = dataclasses.replace(system_cc, kind="tcc")  # the system compiler under tcc's name
+    o = compare(1, _shift_model(), z3_engines=False, spin=False, compiler=fake_tcc)
+    assert not o.disagreements and used == ["tcc", system_cc.kind] and o.compared["compiled~explicit"] > 3
