@@ -6,6 +6,7 @@ model in milliseconds); the thread tests need gcc or clang (tcc's checkers have 
 import glob
 import io
 import os
+import shlex
 import signal
 import stat
 import subprocess
@@ -39,24 +40,27 @@ def private_cache(tmp_path_factory, monkeypatch):
 
 
 @pytest.fixture
-def cc(monkeypatch):
-    """The fastest compiler here (tcc where installed, else cc), also as $CC."""
+def cc(monkeypatch, system_cc):
+    """The fastest compiler here for the engine called directly (tcc where installed: a model in milliseconds);
+    $CC names the system compiler, the one the command line uses (it refuses tcc: TCC_REFUSED)."""
     compiler = difftest_compiler()
     if compiler is None:
         pytest.skip("no C compiler (gcc, clang or tcc)")
-    monkeypatch.setenv("CC", " ".join(compiler.argv))
+    monkeypatch.setenv("CC", " ".join(system_cc.argv))
     return compiler
 
 
 @pytest.fixture
-def threaded_cc():
+def system_cc():
     try:
-        compiler = find_compiler({"PATH": os.environ.get("PATH", "")})
+        return find_compiler({"PATH": os.environ.get("PATH", "")})
     except NoCompiler as e:
         pytest.skip(f"no C compiler: {e}")
-    if not compiler.threads:
-        pytest.skip("cc is tcc: no threads")
-    return compiler
+
+
+@pytest.fixture
+def threaded_cc(system_cc):
+    return system_cc
 
 
 def system(path, params=None):
@@ -160,7 +164,7 @@ def test_a_second_run_does_not_compile(cc, tmp_path, monkeypatch):
     log = tmp_path / "calls"
     wrapper = tmp_path / "logcc"
     wrapper.write_text(f"#!/bin/sh\ncase \" $* \" in *\" -o \"*) echo compiled >> {log};; esac\n"
-                       f"exec {cc.argv[0]} \"$@\"\n")
+                       f"exec {shlex.split(os.environ['CC'])[0]} \"$@\"\n")
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("CC", str(wrapper))
     for _ in range(2):
@@ -228,7 +232,7 @@ def test_an_interrupt_stops_the_checker_and_reports(cc):
 
 
 def test_ctrl_c_exits_130_with_the_partial_result(cc, tmp_path):
-    env = {**os.environ, "CC": " ".join(cc.argv), "PYTHONPATH": os.getcwd()}
+    env = {**os.environ, "CC": os.environ["CC"], "PYTHONPATH": os.getcwd()}
     p = subprocess.Popen([sys.executable, "-m", "kvmverify", "check", "models/apf_int.kv", "--param", "NTOKEN=3",
                           "--engine", "compiled", "--no-symmetry", "--no-traces"], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True, env=env)
@@ -269,8 +273,7 @@ def test_a_crash_of_the_checker_is_an_internal_error(cc, tmp_path, monkeypatch):
     monkeypatch.setattr(driver, "build", lambda *a, **k: build_mod.Built(crasher, False, 0.0))
     with pytest.raises(CheckerCrash, match="SIGSEGV"):
         run_compiled(system("tests/corpus/counter.kv"), compiler=cc)
-    err = io.StringIO()
-    monkeypatch.setenv("CC", " ".join(cc.argv))
+    err = io.StringIO()  # the command line builds with $CC, the system compiler (the cc fixture)
     assert main(["check", "tests/corpus/counter.kv", "--engine", "compiled"], io.StringIO(), err) == 3
     assert "internal error" in err.getvalue() and "SIGSEGV" in err.getvalue()
 
@@ -317,7 +320,8 @@ def test_ctrl_c_before_the_checker_is_ready_explores_nothing(cc):
 
 def test_a_timeout_while_compiling_is_a_partial_result(cc, tmp_path, monkeypatch):
     slow = tmp_path / "slowcc"
-    slow.write_text(f"#!/bin/sh\ncase \" $* \" in *\" -o \"*) sleep 3;; esac\nexec {cc.argv[0]} \"$@\"\n")
+    real_cc = shlex.split(os.environ["CC"])[0]
+    slow.write_text(f"#!/bin/sh\ncase \" $* \" in *\" -o \"*) sleep 3;; esac\nexec {real_cc} \"$@\"\n")
     slow.chmod(slow.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("CC", str(slow))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
@@ -347,9 +351,23 @@ def test_concurrent_builds_leave_one_whole_checker(cc, tmp_path, monkeypatch):
 def test_max_memory_stops_the_checker(cc, tmp_path):
     """--max-memory counts the checker's memory and kvmverify's own: a search that needs far more stops with a
     partial result (shared_queue (3,6,4): 31 M states, 0.7 GB)."""
-    env = {**os.environ, "CC": " ".join(cc.argv), "PYTHONPATH": os.getcwd()}
+    env = {**os.environ, "CC": os.environ["CC"], "PYTHONPATH": os.getcwd()}
     r = subprocess.run([sys.executable, "-m", "kvmverify", "check", "benchmarks/ports/shared_queue.kv", "--param",
                         "NVCPU=3", "--param", "NTOKEN=6", "--param", "QLEN=4", "--engine", "compiled",
                         "--max-memory", "160", "--no-traces"], capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 4, r.stderr
     assert "search stopped by max-memory after" in r.stdout
+
+
+def test_tcc_is_refused_for_verdicts(monkeypatch, tmp_path):
+    """tcc 0.9.27 took `0 && ((!((x < 3) && 1)) ? 1 : 1)` for true in a generated checker (campaign seed 7143321:
+    a cover reached where it is not); a wrong "holds" would not show in a replayed trace, so no verdict comes from a
+    tcc-built checker: CC=tcc is refused (KV513) and auto searches in Python."""
+    import shutil
+    if not shutil.which("tcc"):
+        pytest.skip("tcc is not installed")
+    monkeypatch.setenv("CC", "tcc")
+    err = io.StringIO()
+    assert main(["check", "tests/corpus/counter.kv", "--engine", "compiled"], io.StringIO(), err) == 2
+    assert "KV513" in err.getvalue() and "tcc miscompiles" in err.getvalue()
+    assert find_compiler({"CC": "tcc", "PATH": os.environ["PATH"]}, allow_tcc=True).kind == "tcc"

@@ -93,7 +93,7 @@ def difftest_compiler() -> Compiler | None:
     """tcc when it is installed (milliseconds per model), else the default compiler; None without any."""
     try:
         if shutil.which("tcc"):
-            return find_compiler({"CC": "tcc", "PATH": os.environ.get("PATH", "")})
+            return find_compiler({"CC": "tcc", "PATH": os.environ.get("PATH", "")}, allow_tcc=True)
         return find_compiler()
     except NoCompiler:
         return None
