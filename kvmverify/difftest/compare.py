@@ -117,16 +117,19 @@ def compare(seed: int, model: Model, z3_engines: bool = True, spin: bool = True,
               ) -> None:
         """Each expected verdict against the one `got`. A z3 engine may leave a property undecided (its time
         limit, k-induction's k, an invariant z3 could not certify): counted apart, never a contradiction."""
+        open_ = []
         for name, v in expected.items():
             g = got.get(name)
             if undecided_ok and g is not None and g[0] == "unknown" and v[0] != "unknown":
-                out.undecided[pair] = out.undecided.get(pair, 0) + 1
-                if notes:
-                    out.undecided_why.append(f"{pair}: {name} ({'; '.join(notes)})")
+                open_.append(name)
                 continue
             out.compared[pair] = out.compared.get(pair, 0) + 1
             if g != v:
                 out.disagreements.append(f"{pair}: {name}: {g} != {v}")
+        if open_:
+            out.undecided[pair] = out.undecided.get(pair, 0) + len(open_)
+            if notes:  # once per model: the engine's notes name the properties themselves
+                out.undecided_why.append(f"{pair}: {len(open_)} open ({'; '.join(notes)})")
 
     def counts(pair: str, a, b) -> None:
         for what, x, y in (("states", a[0], b[0]), ("transitions", a[1], b[1]), ("depth", a[2], b[2])):
