@@ -360,9 +360,9 @@ def test_max_memory_stops_the_checker(cc, tmp_path):
 
 
 def test_tcc_is_refused_for_verdicts(monkeypatch, tmp_path):
-    """tcc 0.9.27 took `0 && ((!((x < 3) && 1)) ? 1 : 1)` for true in a generated checker (campaign seed 7143321:
-    a cover reached where it is not); a wrong "holds" would not show in a replayed trace, so no verdict comes from a
-    tcc-built checker: CC=tcc is refused (KV513) and auto searches in Python."""
+    """tcc 0.9.27 takes `(x < 0) || (0 && ((!((x < 3) && 1)) ? 1 : 1))` for true at x = 0, as in a generated
+    checker (campaign seed 7143321: a cover reached where it is not); a wrong "holds" would not show in a replayed
+    trace, so no verdict comes from a tcc-built checker: CC=tcc is refused (KV513) and auto searches in Python."""
     import shutil
     if not shutil.which("tcc"):
         pytest.skip("tcc is not installed")

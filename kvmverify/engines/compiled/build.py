@@ -84,11 +84,12 @@ def _kind(path: str, identity: str) -> str:
     return "cc"
 
 
-# tcc 0.9.27 (Debian's) miscompiles some generated checkers: `0 && ((!((x < 3) && 1)) ? 1 : 1)` in an `if` is
-# taken as true (campaign seeds 7141431, 7143321, 7144080, 7145238: a cover "reached" in a state where it is
-# not); it did the same to SPIN's pan.c. A wrong "holds" would not be caught by replaying traces, so a verdict is
-# never taken from a tcc-built checker; the differential test (allow_tcc) uses tcc for speed and confirms every
-# disagreement with the system compiler's build.
+# tcc 0.9.27 (Debian's) miscompiles some generated checkers: `if ((x < 0) || (0 && ((!((x < 3) && 1)) ? 1 : 1)))`
+# is taken at x = 0, and without its `(x < 0) ||` the code after the `if` is skipped (campaign seeds 7141431,
+# 7143321, 7144080, 7145238: a cover "reached" in a state where it is not); it miscompiled SPIN's pan.c too.
+# A wrong "holds" would not be caught by replaying traces, so a verdict is never taken from a tcc-built checker;
+# the differential test (allow_tcc) uses tcc for speed and confirms every disagreement with the system
+# compiler's build.
 TCC_REFUSED = ("tcc miscompiles some checkers kvmverify generates (tcc 0.9.27: 4 of 5,000 generated models in the "
                "differential test); set CC to gcc or clang")
 
