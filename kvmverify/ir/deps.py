@@ -1,5 +1,5 @@
-"""Which state variables an expression, a body or an action instance reads and writes (no z3 here: the explicit
-engine's independent parts use it too)."""
+"""Which state variables an expression, a body or an action instance reads and writes, and whether a body can stop
+its step (no z3 here: the explicit engine's independent parts and both code generators use it)."""
 from __future__ import annotations
 
 from typing import assert_never
@@ -51,6 +51,37 @@ def body_vars(stmts) -> tuple[set[int], set[int]]:
             case _:
                 assert_never(st)
     return reads, writes
+
+
+def written_vars(stmts) -> set[int]:
+    """The variables a body assigns anywhere (what the generated code of a step keeps in locals)."""
+    out: set[int] = set()
+    for s in stmts:
+        match s:
+            case ir.Assign(var, _, _):
+                out.add(var)
+            case ir.If(_, then, else_, _):
+                out |= written_vars(then) | written_vars(else_)
+            case ir.Choose(_, _, _, _, body):
+                out |= written_vars(body)
+            case ir.Let() | ir.Check():
+                pass
+            case _:
+                assert_never(s)
+    return out
+
+
+def has_fatal_check(stmts) -> bool:
+    """Does a body hold a fatal check (type_ok, shift_ok, queue:...) that can stop its step?"""
+    for s in stmts:
+        match s:
+            case ir.Check(_, _, fatal, _, _, _) if fatal:
+                return True
+            case ir.If(_, then, else_, _) if has_fatal_check(then) or has_fatal_check(else_):
+                return True
+            case ir.Choose(_, _, _, _, body) if has_fatal_check(body):
+                return True
+    return False
 
 
 def action_vars(a: ir.ActionInstance) -> tuple[set[int], set[int]]:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import assert_never
 
 from ...ir import nodes as ir
-from ...ir.deps import expr_vars
+from ...ir.deps import expr_vars, has_fatal_check, written_vars
 from .cexpr import CTYPE, Exprs, Local, kind_of, lit, mask, ulit
 from .packing import Packing, Slot
 from .values import Unsupported, Vals, bits_of, combine, signed_bits
@@ -36,35 +36,6 @@ class Generated:
 
 def _comment(text: str) -> str:
     return " ".join(text.replace("*/", "* /").split())
-
-
-def _written(stmts) -> set[int]:
-    out: set[int] = set()
-    for s in stmts:
-        match s:
-            case ir.Assign(var, _, _):
-                out.add(var)
-            case ir.If(_, then, else_, _):
-                out |= _written(then) | _written(else_)
-            case ir.Choose(_, _, _, _, body):
-                out |= _written(body)
-            case ir.Let() | ir.Check():
-                pass
-            case _:
-                assert_never(s)
-    return out
-
-
-def _has_fatal(stmts) -> bool:
-    for s in stmts:
-        match s:
-            case ir.Check(_, _, fatal, _, _, _) if fatal:
-                return True
-            case ir.If(_, then, else_, _) if _has_fatal(then) or _has_fatal(else_):
-                return True
-            case ir.Choose(_, _, _, _, body) if _has_fatal(body):
-                return True
-    return False
 
 
 def _is_same_field(value: ir.Expr, var: int, f) -> bool:
@@ -199,7 +170,7 @@ class CGen:
         self.emit(depth, "}")
 
     def guarded(self, body: tuple[ir.Stmt, ...], depth: int) -> None:
-        if not _has_fatal(body):
+        if not has_fatal_check(body):
             self.emit(depth, "{")
             self.stmts(body, depth + 1, True)
             self.emit(depth, "}")
@@ -229,7 +200,7 @@ class CGen:
                     self.stmts(else_, depth + 1, tail)
                 self.emit(depth, "}")
             case ir.Choose(name, lo, hi, where, body):
-                saved = sorted(k for v in _written(body) for f in self.p.per_var[v]
+                saved = sorted(k for v in written_vars(body) for f in self.p.per_var[v]
                                if (k := f.index) in self.written)
                 self.emit(depth, "{")
                 keep = {k: self.fresh("sv") for k in saved}
@@ -324,7 +295,7 @@ class CGen:
         self.x.set_locals({})
         self.x.where = f"{a.label} ({a.span.file}:{a.span.line})"
         written = set()
-        for v in _written(a.body):
+        for v in written_vars(a.body):
             for f in self.p.per_var[v]:
                 if self.p.slots[f.index].kind != "const" and any(
                         not _is_same_field(s.value, v, f) for s in _assignments(a.body, v)):

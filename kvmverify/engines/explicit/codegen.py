@@ -17,6 +17,7 @@ from operator import itemgetter
 from typing import Callable, assert_never
 
 from ...ir import nodes as ir
+from ...ir.deps import has_fatal_check, written_vars
 from ...ir.simplify import MAX_SHIFT
 
 
@@ -60,37 +61,6 @@ class Compiled:
     state_mask: int  # bits of `props` that are invariants
     canon: Callable
     ticker: Ticker
-
-
-def _written(stmts) -> set[int]:
-    out: set[int] = set()
-    for s in stmts:
-        match s:
-            case ir.Assign(var, _, _):
-                out.add(var)
-            case ir.If(_, then, else_, _):
-                out |= _written(then) | _written(else_)
-            case ir.Choose(_, _, _, _, body):
-                out |= _written(body)
-            case ir.Let() | ir.Check():
-                pass
-            case _:
-                assert_never(s)
-    return out
-
-
-def _has_fatal(stmts) -> bool:
-    for s in stmts:
-        match s:
-            case ir.Check(_, _, fatal, _, _, _) if fatal:
-                return True
-            case ir.If(_, then, else_, _):
-                if _has_fatal(then) or _has_fatal(else_):
-                    return True
-            case ir.Choose(_, _, _, _, body):
-                if _has_fatal(body):
-                    return True
-    return False
 
 
 def _lit(v: int) -> str:
@@ -254,7 +224,7 @@ class _Gen:
             self.emit(depth, "pass")
 
     def guarded(self, body: tuple[ir.Stmt, ...], depth: int) -> None:
-        if _has_fatal(body):
+        if has_fatal_check(body):
             self.emit(depth, "try:")
             self.loops += 1
             self.stmts(body, depth + 1, True)
@@ -296,7 +266,7 @@ class _Gen:
             case ir.Choose() if outline and (self.loops >= MAX_LOOPS or depth >= MAX_INDENT):
                 self.outlined(s, depth)
             case ir.Choose(name, lo, hi, where, body):
-                saved = sorted(_written(body))
+                saved = sorted(written_vars(body))
                 self.counter += 1
                 keep = f"_s{self.counter}"
                 names = ", ".join(f"n{i}" for i in saved)
@@ -343,7 +313,7 @@ class _Gen:
             self.written = set()
             self.emit(1, f"# {a.label}")
             self.emit(1, f"if {self.expr(a.guard)}:")
-            self.written = _written(a.body)
+            self.written = written_vars(a.body)
             for i in sorted(self.written):
                 self.emit(2, f"n{i} = v{i}")
             self.guarded(a.body, 2)
