@@ -462,13 +462,7 @@ class Checker(ExprChecker):
                                      f"unknown register '{reg}'", s,
                                      f"declare one in an actor: on write {reg}(..., value) {{ ... }}" if known else
                                      did_you_mean(reg, self.m.layouts))
-                if len(args) != len(h.params):
-                    raise self.error("KV303", f"write {reg} takes {len(h.params)} argument(s) "
-                                     f"({', '.join(n for n, _ in h.params)}), found {len(args)}", s)
-                for a, (pname, pt) in zip(args, h.params):
-                    at = self.expr(a, scope, pt)
-                    if fits(at, pt) != "ok":
-                        raise self.error("KV301", f"argument '{pname}' of write {reg} must be {pt}, found {at}", a)
+                self.call_args(f"write {reg}", args, h.params, s, scope)
             case ast.Skip():
                 pass
             case ast.While() | ast.Await() | ast.Atomic() | ast.Label() | ast.CallStmt():

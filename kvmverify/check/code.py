@@ -240,13 +240,7 @@ def nested(checker, what: str) -> _nested:
 
 def _proc_call(checker, s: ast.CallStmt, scope, ctx: CodeCtx) -> None:
     info: ProcInfo = checker.m.procs[s.func]
-    if len(s.args) != len(info.params):
-        raise checker.error("KV303", f"{s.func} takes {len(info.params)} argument(s) "
-                            f"({', '.join(n for n, _ in info.params)}), found {len(s.args)}", s)
-    for a, (pname, pt) in zip(s.args, info.params):
-        at = checker.expr(a, scope, pt)
-        if fits(at, pt) != "ok":
-            raise checker.error("KV301", f"argument '{pname}' of {s.func} must be {pt}, found {at}", a)
+    checker.call_args(s.func, s.args, info.params, s, scope)
     if not info.multi_step:
         return
     if ctx.kind in ("action", "handler") or ctx.nest is not None:

@@ -345,13 +345,19 @@ class ExprChecker:
                 return builtin_call(self, e, scope)
             raise self.unknown(e.func, f"unknown function '{e.func}'", e,
                              did_you_mean(e.func, [*self.m.defs, *self.m.tables, *BUILTINS, *EXPR_BUILTINS]))
-        if len(e.args) != len(d.params):
-            raise self.error("KV303", f"{e.func} takes {len(d.params)} argument(s), found {len(e.args)}", e)
-        for a, (pname, pt) in zip(e.args, d.params):
+        self.call_args(e.func, e.args, d.params, e, scope, list_params=False)
+        return d.result
+
+    def call_args(self, what: str, args, params, node, scope: dict[str, Local], list_params: bool = True) -> None:
+        """The arguments of a call (a def, a table, a procedure, a register write) against its parameters: KV303
+        for their number (naming the parameters when `list_params`), KV301 for one whose type does not fit."""
+        if len(args) != len(params):
+            listed = f" ({', '.join(n for n, _ in params)})" if list_params else ""
+            raise self.error("KV303", f"{what} takes {len(params)} argument(s){listed}, found {len(args)}", node)
+        for a, (pname, pt) in zip(args, params):
             at = self.expr(a, scope, pt)
             if fits(at, pt) != "ok":
-                raise self.error("KV301", f"argument '{pname}' of {e.func} must be {pt}, found {at}", a)
-        return d.result
+                raise self.error("KV301", f"argument '{pname}' of {what} must be {pt}, found {at}", a)
 
     def unary(self, e: ast.Unary, scope: dict[str, Local]) -> Type:
         t = self.expr(e.operand, scope)

@@ -65,13 +65,7 @@ def _rule(checker, d: ast.DecideDecl, r: ast.Rule, scope: dict[str, Local], outp
 def table_call(checker, e: ast.Call, scope: dict[str, Local], output: str | None, where: ast.Expr) -> Type:
     """The type of `e` (a call of a decision table), or of its output `output` (`f(...).output`)."""
     t = checker.m.tables[e.func]
-    if len(e.args) != len(t.params):
-        raise checker.error("KV303", f"{e.func} takes {len(t.params)} argument(s) "
-                            f"({', '.join(n for n, _ in t.params)}), found {len(e.args)}", e)
-    for a, (pname, pt) in zip(e.args, t.params):
-        at = checker.expr(a, scope, pt)
-        if fits(at, pt) != "ok":
-            raise checker.error("KV301", f"argument '{pname}' of {e.func} must be {pt}, found {at}", a)
+    checker.call_args(e.func, e.args, t.params, e, scope)
     names = [n for n, _ in t.outputs]
     if not t.decl.tupled:
         if output is not None:
