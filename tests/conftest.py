@@ -30,6 +30,17 @@ def run_cli(*args: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
+def schema_validator(path: str):
+    """A Draft 2020-12 validator for a shipped JSON Schema, the schema itself checked first."""
+    import json
+
+    import jsonschema
+    with open(path) as f:
+        schema = json.load(f)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
 def check_golden(name: str, text: str) -> None:
     """Compare with tests/golden/NAME; KVMVERIFY_UPDATE_GOLDEN=1 rewrites the file instead."""
     path = GOLDEN / name

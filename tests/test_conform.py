@@ -13,7 +13,7 @@ import pytest
 
 from conform_support import (compile_apf, ready_before_not_present, ready_never_not_present, random_run,
                              render, render_numbered, second_not_present, second_ready_before_ack)
-from conftest import ROOT, check_golden, run_cli
+from conftest import ROOT, check_golden, run_cli, schema_validator
 from kvmverify.conform.log import FTRACE, TRACE_CMD, parse_trace
 from kvmverify.conform.run import conform
 from kvmverify.diagnostics import Sources
@@ -192,13 +192,8 @@ def test_json_and_witness_files(tmp_path):
 
 @pytest.fixture(scope="module")
 def conform_schema():
-    import jsonschema
-
     from kvmverify.conform.report import SCHEMA_FILE
-    with open(SCHEMA_FILE) as f:
-        schema = json.load(f)
-    jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema)
+    return schema_validator(SCHEMA_FILE)
 
 
 def _conform_json(validator, *argv: str) -> tuple[int, dict]:

@@ -5,19 +5,16 @@ from __future__ import annotations
 
 import json
 
-import jsonschema
 import pytest
 
+from conftest import schema_validator
 from export_support import BUGGY, MAILBOX, run, write_models
 from kvmverify.export.json_result import SCHEMA_FILE
 
 
 @pytest.fixture(scope="module")
 def validator():
-    with open(SCHEMA_FILE) as f:
-        schema = json.load(f)
-    jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema)
+    return schema_validator(SCHEMA_FILE)
 
 
 def check_json(validator, *argv: str) -> tuple[int, dict]:
